@@ -1,0 +1,39 @@
+import { Command } from 'commander';
+import { buildRuntime } from '../../main.js';
+import { buildHttpApp } from '../../protocols/http/app.js';
+import { appError } from '../../shared/errors.js';
+import { systemActor } from '../../shared/actor.js';
+import { cliConfig, type CliIo, type GlobalOptions } from '../io.js';
+
+const port = (value: string): number => {
+  if (!/^\d+$/.test(value) || Number(value) > 65535) throw appError('validation_failed', `--port: expected 0 to 65535, got "${value}"`);
+  return Number(value);
+};
+
+export function serveCommand(io: CliIo, globals: () => GlobalOptions): Command {
+  return new Command('serve')
+    .description('run the server (creates and migrates the database on first start)')
+    .option('--host <address>', 'address to bind (overrides http.host)')
+    .option('--port <port>', 'TCP port, 0 for any free one (overrides http.port)', port)
+    .action(async (flags: { host?: string; port?: number }) => {
+      const config = cliConfig(io, globals(), { http: { host: flags.host, port: flags.port } });
+      const runtime = await buildRuntime(config);
+      const secret = await runtime.adminKeys.bootstrap(systemActor('bootstrap'));
+      if (secret) {
+        // Printed once, to the terminal only: the service log never holds a secret.
+        io.stdout.write(
+          `\nFirst start: a Global Administrator API key was created.\n\n    ${secret}\n\nStore it now: it is not shown again. Use it as "Authorization: Bearer <key>".\n\n`,
+        );
+      }
+      const app = await buildHttpApp(runtime);
+      const address = await app.listen({ host: config.http.host, port: config.http.port });
+      runtime.log.info({ event: 'server.started', address, dialect: runtime.storage.dialect }, `Countersign listening on ${address}`);
+      const stop = async (signal: string) => {
+        runtime.log.info({ event: 'server.stopping', signal }, 'stopping');
+        await app.close();
+        await runtime.close();
+      };
+      process.once('SIGINT', () => void stop('SIGINT'));
+      process.once('SIGTERM', () => void stop('SIGTERM'));
+    });
+}

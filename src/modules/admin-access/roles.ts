@@ -1,0 +1,30 @@
+/** Administrator roles, as SPEC.md and the well-known directory name them. Wire values are snake_case. */
+export const ROLES = {
+  global_administrator: 'Global Administrator',
+  privileged_authentication_administrator: 'Privileged Authentication Administrator',
+  authentication_administrator: 'Authentication Administrator',
+  reports_reader: 'Reports Reader',
+} as const;
+
+export type Role = keyof typeof ROLES;
+export const ROLE_NAMES = Object.keys(ROLES) as [Role, ...Role[]];
+
+/** Accepts the wire value, its kebab-case form or the display name ("Reports Reader"). */
+export function parseRole(text: string): Role | null {
+  const normalised = text.trim().toLowerCase().replace(/[\s-]+/g, '_');
+  return (ROLE_NAMES as string[]).includes(normalised) ? (normalised as Role) : null;
+}
+
+/** Who may do what. Every admin route names one of these; the role × route test walks them all. */
+export const ACCESS = {
+  /** Read the directory: users, groups. */
+  directoryRead: ['global_administrator', 'privileged_authentication_administrator', 'authentication_administrator', 'reports_reader'],
+  /** Change users' MFA settings (phones, PIN, MFA state). */
+  directoryUpdate: ['global_administrator', 'privileged_authentication_administrator', 'authentication_administrator'],
+  /** Create, delete and import users; manage groups. */
+  directoryWrite: ['global_administrator', 'privileged_authentication_administrator'],
+  /** Read the audit log. */
+  auditRead: ['global_administrator', 'privileged_authentication_administrator', 'reports_reader'],
+  /** Manage admin API keys. */
+  adminKeys: ['global_administrator'],
+} as const satisfies Record<string, readonly Role[]>;

@@ -1,0 +1,199 @@
+import type { Logger } from 'pino';
+import type { Actor } from '../../shared/actor.js';
+import type { Clock } from '../../shared/clock.js';
+import { decodeCursor, encodeCursor } from '../../shared/cursor.js';
+import { appError, assert } from '../../shared/errors.js';
+import { newId } from '../../shared/ids.js';
+import type { Keyring } from '../../shared/keyring.js';
+import type { Db, Executor } from '../../storage/database.js';
+import { isUniqueViolation } from '../../storage/errors.js';
+import { groupsRepository } from '../../storage/repositories/groups.js';
+import { changesRepository } from '../../storage/repositories/records.js';
+import { usersRepository } from '../../storage/repositories/users.js';
+import type { UserRow, UserRowUpdate } from '../../storage/schema.js';
+import { writeAudit } from '../audit/audit.js';
+import { hashPin } from './pin.js';
+import { cleanUserFields, groupKey, usernameKey, type CleanUserFields, type InputRules, type UserFields } from './user-input.js';
+import { changeRecord, givenFields, newUserRow, resolveGroupIds, throwFieldErrors, type ChangeType } from './user-records.js';
+import { toChangeRecordView, toUserView, type ChangeRecordView, type UserView } from './user-view.js';
+
+export interface DirectoryDeps {
+  db: Db;
+  keyring: Keyring;
+  clock: Clock;
+  log: Logger;
+  rules: InputRules;
+  /** SPEC.md §6: an administrator can turn off logging of user changes; change records stay. */
+  logUserChanges: boolean;
+}
+
+export interface UserListOptions {
+  search?: string;
+  group?: string;
+  cursor?: string;
+  limit?: number;
+}
+
+export interface Page<T> {
+  items: T[];
+  next_cursor: string | null;
+}
+
+/** Users of the local directory: every write lands with its change record and audit record in one transaction. */
+export class Directory {
+  constructor(private readonly deps: DirectoryDeps) {}
+
+  async get(username: string): Promise<UserView> {
+    const row = await this.find(this.deps.db, username);
+    const groups = await groupsRepository.namesByUser(this.deps.db, [row.id]);
+    return toUserView(row, groups.get(row.id) ?? []);
+  }
+
+  async create(input: UserFields, actor: Actor): Promise<UserView> {
+    assert(typeof input.username === 'string', 'validation_failed', 'username: required', { field: 'username' });
+    const { value, errors } = cleanUserFields(input, this.deps.rules);
+    throwFieldErrors(errors);
+    const now = this.deps.clock.now();
+    const row = newUserRow(newId(), value as CleanUserFields & { username: string }, this.deps.keyring, now);
+    const fields = givenFields(value);
+    const groupNames = await this.deps.db.transaction().execute(async (trx) => {
+      assert(!(await usersRepository.findByKey(trx, row.username_key)), 'username_taken', `username: ${row.username} already exists`, { field: 'username' });
+      const groups = await resolveGroupIds(trx, value.groups ?? []);
+      await this.insertUser(trx, row);
+      await groupsRepository.setMembership(trx, row.id, groups.ids);
+      await this.record(trx, row, 'create', fields, actor, now);
+      return groups.names;
+    });
+    this.logChange('user added', row, 'create', fields, actor);
+    return toUserView(row as UserRow, groupNames);
+  }
+
+  async update(username: string, input: UserFields, actor: Actor): Promise<UserView> {
+    const { value, errors } = cleanUserFields(input, this.deps.rules);
+    throwFieldErrors(errors);
+    const now = this.deps.clock.now();
+    const { row, fields } = await this.deps.db.transaction().execute(async (trx) => {
+      const current = await this.find(trx, username);
+      const patch = this.patchFor(current, value);
+      if (value.username !== undefined && usernameKey(value.username) !== current.username_key) {
+        assert(!(await usersRepository.findByKey(trx, patch.username_key!)), 'username_taken', `username: ${value.username} already exists`, { field: 'username' });
+      }
+      const changed = Object.keys(patch).length > 0 || value.groups !== undefined ? givenFields(value) : [];
+      if (changed.length === 0) return { row: current, fields: changed };
+      const updated = { ...current, ...patch, updated_at: now } as UserRow;
+      await this.updateUser(trx, current.id, { ...patch, updated_at: now });
+      if (value.groups !== undefined) await groupsRepository.setMembership(trx, current.id, (await resolveGroupIds(trx, value.groups)).ids);
+      await this.record(trx, updated, 'update', changed, actor, now);
+      return { row: updated, fields: changed };
+    });
+    if (fields.length > 0) this.logChange('user changed', row, 'update', fields, actor);
+    return this.get(row.username);
+  }
+
+  async delete(username: string, actor: Actor): Promise<void> {
+    const now = this.deps.clock.now();
+    const row = await this.deps.db.transaction().execute(async (trx) => {
+      const current = await this.find(trx, username);
+      await usersRepository.delete(trx, current.id);
+      await this.record(trx, current, 'delete', [], actor, now);
+      return current;
+    });
+    this.logChange('user deleted', row, 'delete', [], actor);
+  }
+
+  async list(options: UserListOptions): Promise<Page<UserView>> {
+    const limit = options.limit ?? 100;
+    assert(Number.isInteger(limit) && limit >= 1 && limit <= 1000, 'validation_failed', 'limit: must be 1 to 1000', { field: 'limit' });
+    let groupId: string | undefined;
+    if (options.group !== undefined) {
+      const group = await groupsRepository.findByKey(this.deps.db, groupKey(options.group));
+      if (!group) throw appError('group_not_found', `group ${options.group} does not exist`);
+      groupId = group.id;
+    }
+    const rows = await usersRepository.list(this.deps.db, {
+      search: options.search?.trim() || undefined,
+      groupId,
+      afterKey: options.cursor === undefined ? undefined : decodeCursor<string>(options.cursor, 'string'),
+      limit: limit + 1,
+    });
+    const page = rows.slice(0, limit);
+    const groups = await groupsRepository.namesByUser(this.deps.db, page.map((row) => row.id));
+    return {
+      items: page.map((row) => toUserView(row, groups.get(row.id) ?? [])),
+      next_cursor: rows.length > limit ? encodeCursor(page[page.length - 1]!.username_key) : null,
+    };
+  }
+
+  /** SPEC.md §5 change records after `afterId`, oldest first: the feed other nodes synchronise from. */
+  async changesSince(afterId: number, limit: number): Promise<ChangeRecordView[]> {
+    return (await changesRepository.listSince(this.deps.db, afterId, limit)).map(toChangeRecordView);
+  }
+
+  /** Finds a user by username (case-insensitive) or fails with user_not_found. */
+  async find(db: Executor, username: string): Promise<UserRow> {
+    const row = await usersRepository.findByKey(db, usernameKey(username));
+    if (!row) throw appError('user_not_found', `user ${username} does not exist`);
+    return row;
+  }
+
+  /** Only the columns whose value really changes. */
+  private patchFor(current: UserRow, value: CleanUserFields): UserRowUpdate {
+    const next: UserRowUpdate = {};
+    const set = <K extends keyof UserRowUpdate>(key: K, wanted: UserRowUpdate[K] | undefined) => {
+      if (wanted !== undefined && wanted !== current[key as keyof UserRow]) next[key] = wanted;
+    };
+    if (value.username !== undefined) {
+      set('username', value.username);
+      set('username_key', usernameKey(value.username));
+    }
+    set('first_name', value.firstName);
+    set('last_name', value.lastName);
+    set('email', value.email);
+    set('language', value.language);
+    if (value.accountEnabled !== undefined && value.accountEnabled !== Boolean(current.account_enabled)) next.account_enabled = value.accountEnabled ? 1 : 0;
+    set('mfa_state', value.mfaState);
+    if (value.pin !== undefined) next.pin_hash = value.pin === null ? null : hashPin(this.deps.keyring, current.id, value.pin);
+    if (value.pinChangeRequired !== undefined && value.pinChangeRequired !== Boolean(current.pin_change_required)) {
+      next.pin_change_required = value.pinChangeRequired ? 1 : 0;
+    }
+    if (value.phone !== undefined) {
+      set('phone_country_code', value.phone?.countryCode ?? null);
+      set('phone_number', value.phone?.number ?? null);
+      set('phone_extension', value.phone?.extension ?? null);
+    }
+    if (value.backupPhone !== undefined) {
+      set('backup_country_code', value.backupPhone?.countryCode ?? null);
+      set('backup_phone_number', value.backupPhone?.number ?? null);
+      set('backup_extension', value.backupPhone?.extension ?? null);
+    }
+    return next;
+  }
+
+  private async insertUser(db: Executor, row: Parameters<typeof usersRepository.insert>[1]): Promise<void> {
+    try {
+      await usersRepository.insert(db, row);
+    } catch (error) {
+      if (isUniqueViolation(error)) throw appError('username_taken', `username: ${row.username} already exists`, { field: 'username' }, error);
+      throw error;
+    }
+  }
+
+  private async updateUser(db: Executor, id: string, patch: UserRowUpdate): Promise<void> {
+    try {
+      await usersRepository.update(db, id, patch);
+    } catch (error) {
+      if (isUniqueViolation(error)) throw appError('username_taken', `username: ${patch.username} already exists`, { field: 'username' }, error);
+      throw error;
+    }
+  }
+
+  private async record(db: Executor, row: Parameters<typeof changeRecord>[0], type: ChangeType, fields: string[], actor: Actor, now: number) {
+    await changesRepository.insertMany(db, [changeRecord(row, type, fields, actor, now)]);
+    await writeAudit(db, this.deps.clock, actor, { action: `user.${type}`, targetType: 'user', targetId: row.id, details: { fields } });
+  }
+
+  private logChange(message: string, row: { id: string; username: string }, type: ChangeType, fields: string[], actor: Actor): void {
+    if (!this.deps.logUserChanges) return;
+    this.deps.log.info({ event: `user.${type}`, user_id: row.id, username: row.username, fields, actor: `${actor.type}:${actor.id}` }, message);
+  }
+}

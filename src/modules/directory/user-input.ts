@@ -1,0 +1,118 @@
+import type { PhoneInput, FieldError, Phone } from './phone.js';
+import { isFieldError, validatePhone } from './phone.js';
+import { pinProblem } from './pin.js';
+
+export const MFA_STATES = ['Disabled', 'Enabled', 'Enforced'] as const;
+export type MfaState = (typeof MFA_STATES)[number];
+
+/** Fields an administrator sets on a user; every one optional in an update. `null` clears. */
+export interface UserFields {
+  username?: string;
+  first_name?: string | null;
+  last_name?: string | null;
+  email?: string | null;
+  language?: string;
+  account_enabled?: boolean;
+  mfa_state?: MfaState;
+  pin?: string | null;
+  pin_change_required?: boolean;
+  phone?: PhoneInput | null;
+  backup_phone?: PhoneInput | null;
+  groups?: string[];
+}
+
+/** The validated form of UserFields: only the keys that were given. */
+export interface CleanUserFields {
+  username?: string;
+  firstName?: string | null;
+  lastName?: string | null;
+  email?: string | null;
+  language?: string;
+  accountEnabled?: boolean;
+  mfaState?: MfaState;
+  pin?: string | null;
+  pinChangeRequired?: boolean;
+  phone?: Phone | null;
+  backupPhone?: Phone | null;
+  groups?: string[];
+}
+
+export interface InputRules {
+  pinMinLength: number;
+  pinMaxLength: number;
+  defaultCountryCode: string;
+}
+
+const CONTROL = /[\u0000-\u001f\u007f]/;
+const USERNAME = /^[^\s\u0000-\u001f\u007f]{1,256}$/;
+const EMAIL = /^[^\s@]+@[^\s@]+\.[^\s@]+$/;
+const LANGUAGE = /^[a-z]{2,3}(-[A-Za-z0-9]{2,8})*$/;
+
+export const usernameKey = (username: string): string => username.trim().toLowerCase();
+export const groupKey = (name: string): string => name.trim().toLowerCase();
+
+function cleanText(value: string | null | undefined, field: string, max: number, errors: FieldError[]): string | null | undefined {
+  if (value === undefined || value === null) return value;
+  const text = value.trim();
+  if (text.length > max || CONTROL.test(text)) {
+    errors.push({ field, code: 'validation_failed', message: `${field} must be at most ${max} printable characters` });
+  }
+  return text === '' ? null : text;
+}
+
+function cleanPhone(input: PhoneInput | null | undefined, field: string, rules: InputRules, errors: FieldError[]): Phone | null | undefined {
+  if (input === undefined || input === null) return input;
+  const result = validatePhone(input, field, rules.defaultCountryCode);
+  if (isFieldError(result)) {
+    errors.push(result);
+    return undefined;
+  }
+  return result;
+}
+
+/**
+ * Validates the fields of a user create or update. Returns every problem at
+ * once (the CSV import reports them per row), or the cleaned fields.
+ */
+export function cleanUserFields(input: UserFields, rules: InputRules): { value: CleanUserFields; errors: FieldError[] } {
+  const errors: FieldError[] = [];
+  const value: CleanUserFields = {};
+  if (input.username !== undefined) {
+    const username = input.username.trim();
+    if (!USERNAME.test(username)) {
+      errors.push({ field: 'username', code: 'validation_failed', message: 'username must be 1 to 256 characters without spaces' });
+    }
+    value.username = username;
+  }
+  if (input.first_name !== undefined) value.firstName = cleanText(input.first_name, 'first_name', 128, errors);
+  if (input.last_name !== undefined) value.lastName = cleanText(input.last_name, 'last_name', 128, errors);
+  if (input.email !== undefined) {
+    value.email = cleanText(input.email, 'email', 254, errors);
+    if (value.email && !EMAIL.test(value.email)) errors.push({ field: 'email', code: 'validation_failed', message: 'email is not an e-mail address' });
+  }
+  if (input.language !== undefined) {
+    if (!LANGUAGE.test(input.language)) errors.push({ field: 'language', code: 'validation_failed', message: 'language must be a language tag such as en or fr-CA' });
+    value.language = input.language;
+  }
+  if (input.account_enabled !== undefined) value.accountEnabled = input.account_enabled;
+  if (input.mfa_state !== undefined) {
+    if (!MFA_STATES.includes(input.mfa_state)) errors.push({ field: 'mfa_state', code: 'validation_failed', message: 'mfa_state must be Disabled, Enabled or Enforced' });
+    value.mfaState = input.mfa_state;
+  }
+  if (input.pin !== undefined) {
+    const problem = input.pin === null ? null : pinProblem(input.pin, rules.pinMinLength, rules.pinMaxLength);
+    if (problem) errors.push({ field: 'pin', code: 'validation_failed', message: problem });
+    value.pin = input.pin;
+  }
+  if (input.pin_change_required !== undefined) value.pinChangeRequired = input.pin_change_required;
+  if (input.phone !== undefined) value.phone = cleanPhone(input.phone, 'phone', rules, errors);
+  if (input.backup_phone !== undefined) value.backupPhone = cleanPhone(input.backup_phone, 'backup_phone', rules, errors);
+  if (input.groups !== undefined) {
+    const names = [...new Set(input.groups.map((name) => name.trim()))];
+    if (names.some((name) => name === '' || name.length > 128 || CONTROL.test(name))) {
+      errors.push({ field: 'groups', code: 'validation_failed', message: 'group names must be 1 to 128 printable characters' });
+    }
+    value.groups = names;
+  }
+  return { value, errors };
+}

@@ -1,0 +1,52 @@
+import type { FastifyInstance, FastifyRequest, RouteOptions } from 'fastify';
+import type { AdminKeys, AuthenticatedKey } from '../../modules/admin-access/admin-keys.js';
+import { ROLES, type Role } from '../../modules/admin-access/roles.js';
+import type { Actor } from '../../shared/actor.js';
+import { appError } from '../../shared/errors.js';
+
+export const ADMIN_PREFIX = '/admin/v1';
+
+declare module 'fastify' {
+  interface FastifyContextConfig {
+    /** Admin roles allowed on the route. Every /admin/v1 route must declare them. */
+    roles?: readonly Role[];
+  }
+  interface FastifyRequest {
+    admin: AuthenticatedKey | null;
+  }
+}
+
+/** The actor an admin request acts as, for audit and change records. */
+export function actorOf(request: FastifyRequest): Actor {
+  const admin = request.admin;
+  if (!admin) throw appError('unauthenticated', 'an admin API key is required');
+  return { type: 'api_key', id: admin.id, role: admin.role, requestId: request.id, entryPoint: 'http_admin_api' };
+}
+
+/**
+ * Guards every admin route with a bearer API key and the route's declared
+ * roles. A route under /admin/v1 without `config.roles` stops start-up: a
+ * forgotten declaration must not become an open route.
+ */
+export function installAdminAuth(app: FastifyInstance, adminKeys: AdminKeys): void {
+  app.decorateRequest('admin', null);
+  app.addHook('onRoute', (route: RouteOptions) => {
+    if (!route.url.startsWith(ADMIN_PREFIX)) return;
+    const roles = route.config?.roles;
+    if (!roles || roles.length === 0) throw new Error(`admin route ${String(route.method)} ${route.url} declares no roles`);
+    const guard = async (request: FastifyRequest) => {
+      const header = request.headers.authorization ?? '';
+      const token = header.startsWith('Bearer ') ? header.slice('Bearer '.length).trim() : '';
+      // Unknown, malformed and revoked keys get the same answer.
+      const admin = token ? await adminKeys.authenticate(token) : null;
+      if (!admin) throw appError('unauthenticated', 'a valid admin API key is required (Authorization: Bearer csk_...)');
+      if (!roles.includes(admin.role)) throw appError('forbidden', `the ${ROLES[admin.role]} role may not do this`);
+      request.admin = admin;
+    };
+    const existing = route.preHandler ? (Array.isArray(route.preHandler) ? route.preHandler : [route.preHandler]) : [];
+    route.preHandler = [guard, ...existing];
+    const schema = (route.schema ??= {}) as Record<string, unknown>;
+    schema.security = [{ adminKey: [] }];
+    schema.description = `${(schema.description as string | undefined) ?? ''}\n\nRoles: ${roles.map((role) => ROLES[role]).join(', ')}.`.trim();
+  });
+}

@@ -1,0 +1,55 @@
+import { randomUUID } from 'node:crypto';
+import swagger from '@fastify/swagger';
+import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } from 'fastify';
+import type { Runtime } from '../../main.js';
+import { ADMIN_PREFIX, installAdminAuth } from './admin-auth.js';
+import { installMetrics } from './metrics.js';
+import { installProblemHandlers } from './problem.js';
+import { adminRoutes } from './routes/admin.js';
+import { groupRoutes } from './routes/groups.js';
+import { healthRoutes } from './routes/health.js';
+import { userRoutes } from './routes/users.js';
+import { validatorCompiler } from './validation.js';
+
+const REQUEST_ID = /^[A-Za-z0-9._-]{1,128}$/;
+
+/** Builds the HTTP server on a runtime. It does not listen; the caller does. */
+export async function buildHttpApp(runtime: Runtime): Promise<FastifyInstance> {
+  const { config } = runtime;
+  const app = Fastify({
+    loggerInstance: runtime.log as FastifyBaseLogger,
+    // One line per request only at debug level: at info the service log holds events, not traffic.
+    logController: new LogController({ disableRequestLogging: config.log.level !== 'debug' && config.log.level !== 'trace' }),
+    bodyLimit: config.http.bodyLimit,
+    trustProxy: config.http.trustProxy,
+    requestIdHeader: 'x-request-id',
+    // A caller's request id is kept when it is a plain token, so logs can be correlated across services.
+    genReqId: (request) => {
+      const given = request.headers['x-request-id'];
+      return typeof given === 'string' && REQUEST_ID.test(given) ? given : randomUUID();
+    },
+    routerOptions: { ignoreTrailingSlash: true },
+  });
+  app.setValidatorCompiler(validatorCompiler);
+  app.addHook('onRequest', async (request, reply) => {
+    reply.header('x-request-id', request.id);
+  });
+  installProblemHandlers(app);
+  const metrics = config.metrics.enabled ? installMetrics(app) : null;
+
+  await app.register(swagger, {
+    openapi: {
+      openapi: '3.1.0',
+      info: { title: 'Countersign', version: '0.1.0', description: 'Multi-factor authentication server: admin and operations API.' },
+      components: { securitySchemes: { adminKey: { type: 'http', scheme: 'bearer', description: 'Admin API key (csk_...).' } } },
+    },
+  });
+  installAdminAuth(app, runtime.adminKeys);
+
+  app.get('/openapi.json', { schema: { tags: ['operations'], summary: 'This OpenAPI 3.1 document' }, handler: async () => app.swagger() });
+  await app.register(healthRoutes(runtime, metrics));
+  await app.register(userRoutes(runtime), { prefix: ADMIN_PREFIX });
+  await app.register(groupRoutes(runtime), { prefix: ADMIN_PREFIX });
+  await app.register(adminRoutes(runtime), { prefix: ADMIN_PREFIX });
+  return app;
+}

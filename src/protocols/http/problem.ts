@@ -1,0 +1,97 @@
+import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { AppError } from '../../shared/errors.js';
+
+interface AjvIssue {
+  instancePath: string;
+  keyword: string;
+  message?: string;
+  params: Record<string, unknown>;
+}
+
+/** The RFC 9457 problem document every error answers with. */
+export interface Problem {
+  type: string;
+  title: string;
+  status: number;
+  detail: string;
+  code: string;
+  instance: string;
+  request_id: string;
+  [extra: string]: unknown;
+}
+
+const TITLES: Record<number, string> = {
+  400: 'Bad Request',
+  401: 'Unauthorized',
+  403: 'Forbidden',
+  404: 'Not Found',
+  405: 'Method Not Allowed',
+  409: 'Conflict',
+  413: 'Content Too Large',
+  415: 'Unsupported Media Type',
+  500: 'Internal Server Error',
+  503: 'Service Unavailable',
+};
+
+const FASTIFY_CODES: Record<string, string> = {
+  FST_ERR_CTP_INVALID_JSON_BODY: 'malformed_request',
+  FST_ERR_CTP_EMPTY_JSON_BODY: 'malformed_request',
+  FST_ERR_CTP_INVALID_CONTENT_LENGTH: 'malformed_request',
+  FST_ERR_CTP_BODY_TOO_LARGE: 'payload_too_large',
+  FST_ERR_CTP_INVALID_MEDIA_TYPE: 'unsupported_media_type',
+};
+
+function describeValidation(issue: AjvIssue, context: string): { field: string; message: string } {
+  const path = [context, ...issue.instancePath.split('/').filter(Boolean)].join('.');
+  if (issue.keyword === 'additionalProperties') {
+    const extra = String(issue.params.additionalProperty);
+    return { field: `${path}.${extra}`, message: `${path}: unknown field "${extra}"` };
+  }
+  if (issue.keyword === 'required') {
+    const missing = String(issue.params.missingProperty);
+    return { field: `${path}.${missing}`, message: `${path}.${missing}: required` };
+  }
+  return { field: path, message: `${path}: ${issue.message ?? 'invalid'}` };
+}
+
+function toProblem(error: FastifyError | AppError, request: FastifyRequest): Problem {
+  const base = { instance: request.url, request_id: request.id };
+  if (error instanceof AppError) {
+    const detail = error.expose ? error.message : 'the server could not complete the request';
+    return { type: `urn:countersign:problem:${error.code}`, title: TITLES[error.status] ?? 'Error', status: error.status, detail, code: error.code, ...base, ...(error.expose ? error.details : {}) };
+  }
+  const validation = (error as FastifyError & { validation?: AjvIssue[]; validationContext?: string }).validation;
+  if (validation && validation[0]) {
+    const { field, message } = describeValidation(validation[0], (error as { validationContext?: string }).validationContext ?? 'body');
+    return { type: 'urn:countersign:problem:validation_failed', title: 'Bad Request', status: 400, detail: message, code: 'validation_failed', field, ...base };
+  }
+  const status = typeof error.statusCode === 'number' && error.statusCode >= 400 && error.statusCode < 500 ? error.statusCode : 500;
+  const code = FASTIFY_CODES[error.code] ?? (status === 500 ? 'internal_error' : 'malformed_request');
+  const detail = status === 500 ? 'the server could not complete the request' : error.message;
+  return { type: `urn:countersign:problem:${code}`, title: TITLES[status] ?? 'Error', status, detail, code, ...base };
+}
+
+export function sendProblem(reply: FastifyReply, problem: Problem): FastifyReply {
+  return reply.code(problem.status).type('application/problem+json').send(problem);
+}
+
+/** Every error leaves as application/problem+json; causes and stacks stay in the service log. */
+export function installProblemHandlers(app: FastifyInstance): void {
+  app.setErrorHandler((error: FastifyError | AppError, request, reply) => {
+    const problem = toProblem(error, request);
+    if (problem.status >= 500) request.log.error({ err: error }, 'request failed');
+    else request.log.info({ code: problem.code, detail: problem.detail }, 'request refused');
+    return sendProblem(reply, problem);
+  });
+  app.setNotFoundHandler((request, reply) =>
+    sendProblem(reply, {
+      type: 'urn:countersign:problem:route_not_found',
+      title: 'Not Found',
+      status: 404,
+      detail: `no route ${request.method} ${request.url.split('?')[0]}`,
+      code: 'route_not_found',
+      instance: request.url,
+      request_id: request.id,
+    }),
+  );
+}

@@ -1,0 +1,91 @@
+import { mkdirSync } from 'node:fs';
+import { dirname, resolve } from 'node:path';
+import SQLite from 'better-sqlite3';
+import { Kysely, PostgresDialect, SqliteDialect, sql, type Transaction } from 'kysely';
+import pg from 'pg';
+import type { Database } from './schema.js';
+
+export type DialectName = 'sqlite' | 'postgres';
+export type Db = Kysely<Database>;
+/** Anything queries can run on: the database or an open transaction. */
+export type Executor = Kysely<Database> | Transaction<Database>;
+
+export interface Storage {
+  db: Db;
+  dialect: DialectName;
+  /** SQLite file path, or null for PostgreSQL. */
+  file: string | null;
+  close(): Promise<void>;
+  /** True when a trivial query succeeds (readiness probe). */
+  ping(): Promise<boolean>;
+}
+
+export interface StorageOptions {
+  /** postgres://..., sqlite:<path>, or empty for <dataDir>/countersign.db. */
+  url: string;
+  dataDir: string;
+  poolSize?: number;
+  /** PostgreSQL schema to use instead of public (tests isolate themselves with it). */
+  pgSchema?: string;
+}
+
+const INT8_OID = 20;
+const NUMERIC_OID = 1700;
+// bigint columns hold epoch milliseconds and counters that fit a double: read them as numbers.
+const pgTypes = {
+  getTypeParser: ((oid: number, format?: 'text' | 'binary') =>
+    oid === INT8_OID || oid === NUMERIC_OID ? (value: string) => Number(value) : pg.types.getTypeParser(oid, format)) as typeof pg.types.getTypeParser,
+};
+
+function openSqlite(path: string): Storage {
+  // The database holds personal data: its folder is private to the server's user.
+  mkdirSync(dirname(path), { recursive: true, mode: 0o700 });
+  const connection = new SQLite(path);
+  connection.pragma('journal_mode = WAL');
+  connection.pragma('synchronous = NORMAL');
+  connection.pragma('foreign_keys = ON');
+  connection.pragma('busy_timeout = 5000');
+  const db = new Kysely<Database>({ dialect: new SqliteDialect({ database: connection }) });
+  return {
+    db,
+    dialect: 'sqlite',
+    file: path,
+    close: () => db.destroy(),
+    ping: async () => (await sql<{ ok: number }>`select 1 as ok`.execute(db)).rows[0]?.ok === 1,
+  };
+}
+
+function openPostgres(url: string, poolSize: number, schema?: string): Storage {
+  const pool = new pg.Pool({
+    connectionString: url,
+    max: poolSize,
+    types: pgTypes,
+    ...(schema ? { options: `-c search_path=${schema}` } : {}),
+  });
+  // An idle client losing its connection must not crash the process; the pool replaces it.
+  pool.on('error', () => undefined);
+  const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
+  return {
+    db,
+    dialect: 'postgres',
+    file: null,
+    close: () => db.destroy(),
+    ping: async () => {
+      try {
+        return (await sql<{ ok: number }>`select 1 as ok`.execute(db)).rows[0]?.ok === 1;
+      } catch {
+        return false;
+      }
+    },
+  };
+}
+
+/** Opens the store named by the configuration. */
+export function openStorage(options: StorageOptions): Storage {
+  const { url } = options;
+  if (url.startsWith('postgres://') || url.startsWith('postgresql://')) {
+    return openPostgres(url, options.poolSize ?? 10, options.pgSchema);
+  }
+  const path = url.startsWith('sqlite:') ? url.slice('sqlite:'.length) : resolve(options.dataDir, 'countersign.db');
+  return openSqlite(path === ':memory:' ? path : resolve(path));
+}

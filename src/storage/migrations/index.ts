@@ -1,0 +1,5 @@
+import type { Migration } from '../migrator.js';
+import { foundation } from './0001-foundation.js';
+
+/** Every migration, in order. Add new ones at the end with a higher number. */
+export const migrations: Migration[] = [foundation];

@@ -1,0 +1,75 @@
+import type { Executor } from '../database.js';
+import type { GroupRow } from '../schema.js';
+
+export const groupsRepository = {
+  async insert(db: Executor, row: GroupRow): Promise<void> {
+    await db.insertInto('groups').values(row).execute();
+  },
+
+  findByKey(db: Executor, nameKey: string): Promise<GroupRow | undefined> {
+    return db.selectFrom('groups').selectAll().where('name_key', '=', nameKey).executeTakeFirst();
+  },
+
+  async findByKeys(db: Executor, nameKeys: string[]): Promise<GroupRow[]> {
+    if (nameKeys.length === 0) return [];
+    return db.selectFrom('groups').selectAll().where('name_key', 'in', nameKeys).execute();
+  },
+
+  list(db: Executor, afterKey: string | undefined, limit: number): Promise<GroupRow[]> {
+    let builder = db.selectFrom('groups').selectAll();
+    if (afterKey !== undefined) builder = builder.where('name_key', '>', afterKey);
+    return builder.orderBy('name_key').limit(limit).execute();
+  },
+
+  async update(db: Executor, id: string, patch: Partial<Pick<GroupRow, 'name' | 'name_key' | 'description' | 'updated_at'>>): Promise<void> {
+    await db.updateTable('groups').set(patch).where('id', '=', id).execute();
+  },
+
+  async delete(db: Executor, id: string): Promise<void> {
+    await db.deleteFrom('groups').where('id', '=', id).execute();
+  },
+
+  async memberCount(db: Executor, groupId: string): Promise<number> {
+    const row = await db
+      .selectFrom('user_groups')
+      .select((eb) => eb.fn.countAll<number>().as('n'))
+      .where('group_id', '=', groupId)
+      .executeTakeFirstOrThrow();
+    return Number(row.n);
+  },
+
+  /** Group names per user id, sorted by name. */
+  async namesByUser(db: Executor, userIds: string[]): Promise<Map<string, string[]>> {
+    const result = new Map<string, string[]>(userIds.map((id) => [id, []]));
+    for (let start = 0; start < userIds.length; start += 500) {
+      const rows = await db
+        .selectFrom('user_groups')
+        .innerJoin('groups', 'groups.id', 'user_groups.group_id')
+        .select(['user_groups.user_id', 'groups.name'])
+        .where('user_groups.user_id', 'in', userIds.slice(start, start + 500))
+        .orderBy('groups.name_key')
+        .execute();
+      for (const row of rows) result.get(row.user_id)?.push(row.name);
+    }
+    return result;
+  },
+
+  /** Replaces the groups of a user. */
+  async setMembership(db: Executor, userId: string, groupIds: string[]): Promise<void> {
+    await db.deleteFrom('user_groups').where('user_id', '=', userId).execute();
+    if (groupIds.length > 0) {
+      await db.insertInto('user_groups').values(groupIds.map((groupId) => ({ user_id: userId, group_id: groupId }))).execute();
+    }
+  },
+
+  async addMembers(db: Executor, rows: { user_id: string; group_id: string }[]): Promise<void> {
+    for (let start = 0; start < rows.length; start += 500) {
+      await db.insertInto('user_groups').values(rows.slice(start, start + 500)).onConflict((oc) => oc.doNothing()).execute();
+    }
+  },
+
+  async removeMember(db: Executor, userId: string, groupId: string): Promise<number> {
+    const result = await db.deleteFrom('user_groups').where('user_id', '=', userId).where('group_id', '=', groupId).executeTakeFirst();
+    return Number(result.numDeletedRows);
+  },
+};
