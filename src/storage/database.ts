@@ -1,4 +1,5 @@
 import { mkdirSync } from 'node:fs';
+import { userInfo } from 'node:os';
 import { dirname, resolve } from 'node:path';
 import SQLite from 'better-sqlite3';
 import { Kysely, PostgresDialect, SqliteDialect, sql, type Transaction } from 'kysely';
@@ -37,6 +38,15 @@ const pgTypes = {
     oid === INT8_OID || oid === NUMERIC_OID ? (value: string) => Number(value) : pg.types.getTypeParser(oid, format)) as typeof pg.types.getTypeParser,
 };
 
+/** Readiness: true when a trivial query answers; never throws. */
+async function ping(db: Db): Promise<boolean> {
+  try {
+    return (await sql<{ ok: number }>`select 1 as ok`.execute(db)).rows[0]?.ok === 1;
+  } catch {
+    return false;
+  }
+}
+
 function openSqlite(path: string): Storage {
   // The database holds personal data: its folder is private to the server's user.
   mkdirSync(dirname(path), { recursive: true, mode: 0o700 });
@@ -51,13 +61,25 @@ function openSqlite(path: string): Storage {
     dialect: 'sqlite',
     file: path,
     close: () => db.destroy(),
-    ping: async () => (await sql<{ ok: number }>`select 1 as ok`.execute(db)).rows[0]?.ok === 1,
+    ping: () => ping(db),
   };
+}
+
+/** Like libpq: a URL without a user name connects as the operating-system user. */
+export function withDefaultUser(url: string): string {
+  try {
+    const parsed = new URL(url);
+    if (parsed.username) return url;
+    parsed.username = encodeURIComponent(userInfo().username);
+    return parsed.toString();
+  } catch {
+    return url;
+  }
 }
 
 function openPostgres(url: string, poolSize: number, schema?: string): Storage {
   const pool = new pg.Pool({
-    connectionString: url,
+    connectionString: withDefaultUser(url),
     max: poolSize,
     types: pgTypes,
     ...(schema ? { options: `-c search_path=${schema}` } : {}),
@@ -70,13 +92,7 @@ function openPostgres(url: string, poolSize: number, schema?: string): Storage {
     dialect: 'postgres',
     file: null,
     close: () => db.destroy(),
-    ping: async () => {
-      try {
-        return (await sql<{ ok: number }>`select 1 as ok`.execute(db)).rows[0]?.ok === 1;
-      } catch {
-        return false;
-      }
-    },
+    ping: () => ping(db),
   };
 }
 

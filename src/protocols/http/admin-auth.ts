@@ -16,6 +16,13 @@ declare module 'fastify' {
   }
 }
 
+/** An admin route and the roles it allows, as registered. */
+export interface AdminRoute {
+  method: string;
+  url: string;
+  roles: readonly Role[];
+}
+
 /** The actor an admin request acts as, for audit and change records. */
 export function actorOf(request: FastifyRequest): Actor {
   const admin = request.admin;
@@ -28,7 +35,8 @@ export function actorOf(request: FastifyRequest): Actor {
  * roles. A route under /admin/v1 without `config.roles` stops start-up: a
  * forgotten declaration must not become an open route.
  */
-export function installAdminAuth(app: FastifyInstance, adminKeys: AdminKeys): void {
+export function installAdminAuth(app: FastifyInstance, adminKeys: AdminKeys): AdminRoute[] {
+  const catalog: AdminRoute[] = [];
   app.decorateRequest('admin', null);
   app.addHook('onRoute', (route: RouteOptions) => {
     if (!route.url.startsWith(ADMIN_PREFIX)) return;
@@ -43,10 +51,14 @@ export function installAdminAuth(app: FastifyInstance, adminKeys: AdminKeys): vo
       if (!roles.includes(admin.role)) throw appError('forbidden', `the ${ROLES[admin.role]} role may not do this`);
       request.admin = admin;
     };
-    const existing = route.preHandler ? (Array.isArray(route.preHandler) ? route.preHandler : [route.preHandler]) : [];
-    route.preHandler = [guard, ...existing];
+    // onRequest: the key is checked before the body is read or validated, so an
+    // unauthenticated caller learns nothing from validation errors and costs no parsing.
+    const existing = route.onRequest ? (Array.isArray(route.onRequest) ? route.onRequest : [route.onRequest]) : [];
+    route.onRequest = [guard, ...existing];
+    catalog.push({ method: String(route.method), url: route.url, roles });
     const schema = (route.schema ??= {}) as Record<string, unknown>;
     schema.security = [{ adminKey: [] }];
     schema.description = `${(schema.description as string | undefined) ?? ''}\n\nRoles: ${roles.map((role) => ROLES[role]).join(', ')}.`.trim();
   });
+  return catalog;
 }

@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import swagger from '@fastify/swagger';
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import type { Runtime } from '../../main.js';
-import { ADMIN_PREFIX, installAdminAuth } from './admin-auth.js';
+import { ADMIN_PREFIX, installAdminAuth, type AdminRoute } from './admin-auth.js';
 import { installMetrics } from './metrics.js';
 import { installProblemHandlers } from './problem.js';
 import { adminRoutes } from './routes/admin.js';
@@ -13,6 +13,13 @@ import { validatorCompiler } from './validation.js';
 
 const REQUEST_ID = /^[A-Za-z0-9._-]{1,128}$/;
 
+declare module 'fastify' {
+  interface FastifyInstance {
+    /** Every admin route with its allowed roles (the role × route test walks it). */
+    adminRoutes: AdminRoute[];
+  }
+}
+
 /** Builds the HTTP server on a runtime. It does not listen; the caller does. */
 export async function buildHttpApp(runtime: Runtime): Promise<FastifyInstance> {
   const { config } = runtime;
@@ -22,13 +29,14 @@ export async function buildHttpApp(runtime: Runtime): Promise<FastifyInstance> {
     logController: new LogController({ disableRequestLogging: config.log.level !== 'debug' && config.log.level !== 'trace' }),
     bodyLimit: config.http.bodyLimit,
     trustProxy: config.http.trustProxy,
-    requestIdHeader: 'x-request-id',
+    requestIdHeader: false,
     // A caller's request id is kept when it is a plain token, so logs can be correlated across services.
     genReqId: (request) => {
       const given = request.headers['x-request-id'];
       return typeof given === 'string' && REQUEST_ID.test(given) ? given : randomUUID();
     },
     routerOptions: { ignoreTrailingSlash: true },
+    exposeHeadRoutes: false,
   });
   app.setValidatorCompiler(validatorCompiler);
   app.addHook('onRequest', async (request, reply) => {
@@ -44,7 +52,7 @@ export async function buildHttpApp(runtime: Runtime): Promise<FastifyInstance> {
       components: { securitySchemes: { adminKey: { type: 'http', scheme: 'bearer', description: 'Admin API key (csk_...).' } } },
     },
   });
-  installAdminAuth(app, runtime.adminKeys);
+  app.decorate('adminRoutes', installAdminAuth(app, runtime.adminKeys));
 
   app.get('/openapi.json', { schema: { tags: ['operations'], summary: 'This OpenAPI 3.1 document' }, handler: async () => app.swagger() });
   await app.register(healthRoutes(runtime, metrics));
