@@ -1,0 +1,34 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Readable } from 'node:stream';
+import { runCli } from '../../src/cli/program.js';
+import { TEST_MASTER_KEY } from './runtime.js';
+
+export interface CliResult {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+/** Runs the CLI in-process against its own data folder, as a user would from a shell. */
+export function cliSandbox(extraEnv: Record<string, string> = {}) {
+  const dir = mkdtempSync(join(tmpdir(), 'countersign-cli-'));
+  const env = { COUNTERSIGN_DATA_DIR: dir, COUNTERSIGN_SECURITY_MASTER_KEY: TEST_MASTER_KEY, COUNTERSIGN_LOG_LEVEL: 'warn', ...extraEnv };
+  return {
+    dir,
+    async run(args: string[], stdin = ''): Promise<CliResult> {
+      let stdout = '';
+      let stderr = '';
+      const io = {
+        stdout: { write: (text: string) => (stdout += text) },
+        stderr: { write: (text: string) => (stderr += text) },
+        stdin: Readable.from([stdin]),
+        env,
+      };
+      const code = await runCli(args, io);
+      return { code, stdout, stderr };
+    },
+    dispose: () => rmSync(dir, { recursive: true, force: true }),
+  };
+}
