@@ -49,6 +49,11 @@ describe.each(DIALECTS)('admin API on %s', (dialect) => {
     expect(response.statusCode).toBe(200);
     expect(response.json()).toMatchObject({ rows: 3, created: 2, failed: 1, groups_created: ['Sales', 'Ops'], errors: [{ line: 3, field: 'phone.number', code: 'invalid_phone_number' }] });
     expect((await call('GET', '/admin/v1/groups/sales')).body).toMatchObject({ name: 'Sales', member_count: 2 });
+    const groups = await call<{ items: { name: string; member_count: number }[] }>('GET', '/admin/v1/groups');
+    expect(groups.body.items.map((group) => [group.name, group.member_count])).toEqual([
+      ['Ops', 1],
+      ['Sales', 2],
+    ]);
   });
 
   it('manages groups and their members', async () => {

@@ -29,6 +29,15 @@ export interface GroupFields {
 
 const CONTROL = /[\u0000-\u001f\u007f]/;
 
+const toGroupView = (row: GroupRow, memberCount: number): GroupView => ({
+  id: row.id,
+  name: row.name,
+  description: row.description,
+  member_count: memberCount,
+  created_at: new Date(row.created_at).toISOString(),
+  updated_at: new Date(row.updated_at).toISOString(),
+});
+
 function cleanName(name: string): string {
   const trimmed = name.trim();
   assert(trimmed.length >= 1 && trimmed.length <= 128 && !CONTROL.test(trimmed), 'validation_failed', 'name: must be 1 to 128 printable characters', {
@@ -50,8 +59,9 @@ export class Groups {
     const after = options.cursor === undefined ? undefined : decodeCursor<string>(options.cursor, 'string');
     const rows = await groupsRepository.list(this.deps.db, after, limit + 1);
     const page = rows.slice(0, limit);
+    const counts = await groupsRepository.memberCounts(this.deps.db, page.map((row) => row.id));
     return {
-      items: await Promise.all(page.map((row) => this.view(this.deps.db, row))),
+      items: page.map((row) => toGroupView(row, counts.get(row.id) ?? 0)),
       next_cursor: rows.length > limit ? encodeCursor(page[page.length - 1]!.name_key) : null,
     };
   }
@@ -134,14 +144,7 @@ export class Groups {
   }
 
   private async view(db: Executor, row: GroupRow): Promise<GroupView> {
-    return {
-      id: row.id,
-      name: row.name,
-      description: row.description,
-      member_count: await groupsRepository.memberCount(db, row.id),
-      created_at: new Date(row.created_at).toISOString(),
-      updated_at: new Date(row.updated_at).toISOString(),
-    };
+    return toGroupView(row, await groupsRepository.memberCount(db, row.id));
   }
 
   private async guardUnique(write: () => Promise<void>, name: string): Promise<void> {

@@ -30,12 +30,19 @@ export const groupsRepository = {
   },
 
   async memberCount(db: Executor, groupId: string): Promise<number> {
-    const row = await db
+    return (await this.memberCounts(db, [groupId])).get(groupId) ?? 0;
+  },
+
+  /** Member count per group id, in one query. */
+  async memberCounts(db: Executor, groupIds: string[]): Promise<Map<string, number>> {
+    if (groupIds.length === 0) return new Map();
+    const rows = await db
       .selectFrom('user_groups')
-      .select((eb) => eb.fn.countAll<number>().as('n'))
-      .where('group_id', '=', groupId)
-      .executeTakeFirstOrThrow();
-    return Number(row.n);
+      .select(['group_id', (eb) => eb.fn.countAll<number>().as('n')])
+      .where('group_id', 'in', groupIds)
+      .groupBy('group_id')
+      .execute();
+    return new Map(rows.map((row) => [row.group_id, Number(row.n)]));
   },
 
   /** Group names per user id, sorted by name. */
