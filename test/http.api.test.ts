@@ -54,6 +54,8 @@ describe.each(DIALECTS)('admin API on %s', (dialect) => {
       ['Ops', 1],
       ['Sales', 2],
     ]);
+    const searched = await call<{ items: { name: string }[] }>('GET', '/admin/v1/groups?search=ALE');
+    expect(searched.body.items.map((group) => group.name)).toEqual(['Sales']);
   });
 
   it('manages groups and their members', async () => {

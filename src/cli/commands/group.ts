@@ -21,9 +21,10 @@ export function groupCommand(io: CliIo, globals: () => GlobalOptions): Command {
   group
     .command('list')
     .description('list groups')
+    .option('--search <text>', 'part of the group name')
     .option('--limit <n>', 'groups per page (1-1000)', (value) => Number(value), 100)
     .option('--cursor <cursor>', 'continue after a previous page')
-    .action(async (flags: { limit: number; cursor?: string }) => {
+    .action(async (flags: { search?: string; limit: number; cursor?: string }) => {
       const page = await run((rt) => rt.groups.list(flags));
       if (globals().json) return printJson(io, page);
       io.stdout.write(table(['name', 'members', 'description'], page.items.map((item) => [item.name, item.member_count, item.description])));

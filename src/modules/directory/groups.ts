@@ -54,10 +54,10 @@ export class Groups {
     return this.view(this.deps.db, await this.find(this.deps.db, name));
   }
 
-  async list(options: { cursor?: string; limit?: number }): Promise<Page<GroupView>> {
+  async list(options: { search?: string; cursor?: string; limit?: number }): Promise<Page<GroupView>> {
     const limit = options.limit ?? 100;
-    const after = options.cursor === undefined ? undefined : decodeCursor<string>(options.cursor, 'string');
-    const rows = await groupsRepository.list(this.deps.db, after, limit + 1);
+    const afterKey = options.cursor === undefined ? undefined : decodeCursor<string>(options.cursor, 'string');
+    const rows = await groupsRepository.list(this.deps.db, { afterKey, search: options.search?.trim() || undefined, limit: limit + 1 });
     const page = rows.slice(0, limit);
     const counts = await groupsRepository.memberCounts(this.deps.db, page.map((row) => row.id));
     return {

@@ -115,6 +115,7 @@ export const GroupUpdate = Type.Object(
   { name: Type.Optional(Type.String({ minLength: 1, maxLength: 128 })), description: Type.Optional(Nullable(Type.String({ maxLength: 1024 }))) },
   { ...strict, minProperties: 1 },
 );
+export const GroupListQuery = Type.Object({ search: Type.Optional(Type.String({ maxLength: 128, description: 'Part of the group name.' })), ...PageQuery }, strict);
 export const GroupParams = Type.Object({ name: Type.String({ minLength: 1, maxLength: 128 }) }, strict);
 export const GroupMemberParams = Type.Object({ name: Type.String({ minLength: 1, maxLength: 128 }), username: Type.String({ minLength: 1, maxLength: 256 }) }, strict);
 export const GroupMembersAdd = Type.Object({ usernames: Type.Array(Type.String({ minLength: 1, maxLength: 256 }), { minItems: 1, maxItems: 1000 }) }, strict);

@@ -1,4 +1,6 @@
+import { sql } from 'kysely';
 import type { Executor } from '../database.js';
+import { LIKE_ESCAPE, likeEscape } from '../dialect.js';
 import type { GroupRow } from '../schema.js';
 
 export const groupsRepository = {
@@ -15,8 +17,11 @@ export const groupsRepository = {
     return db.selectFrom('groups').selectAll().where('name_key', 'in', nameKeys).execute();
   },
 
-  list(db: Executor, afterKey: string | undefined, limit: number): Promise<GroupRow[]> {
+  /** Groups by name; `search` matches part of the name without regard to case. */
+  list(db: Executor, query: { afterKey?: string; search?: string; limit: number }): Promise<GroupRow[]> {
+    const { afterKey, search, limit } = query;
     let builder = db.selectFrom('groups').selectAll();
+    if (search) builder = builder.where(sql<boolean>`name_key like ${`%${likeEscape(search.toLowerCase())}%`} ${LIKE_ESCAPE}`);
     if (afterKey !== undefined) builder = builder.where('name_key', '>', afterKey);
     return builder.orderBy('name_key').limit(limit).execute();
   },

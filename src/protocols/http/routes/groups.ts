@@ -15,7 +15,7 @@ export const groupRoutes = (runtime: Runtime): FastifyPluginAsync => async (plai
 
   app.get('/groups', {
     config: { roles: ACCESS.directoryRead },
-    schema: { tags, summary: 'List groups', querystring: Type.Object(S.PageQuery, { additionalProperties: false }), response: { 200: S.pageOf(S.Group), ...S.adminErrors } },
+    schema: { tags, summary: 'List groups', querystring: S.GroupListQuery, response: { 200: S.pageOf(S.Group), ...S.adminErrors } },
     handler: (request) => groups.list(request.query),
   });
 
