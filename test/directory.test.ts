@@ -79,14 +79,23 @@ describe.each(DIALECTS)('directory on %s', (dialect) => {
     expect(updated.updated_at).not.toBe(user.updated_at);
     const changes = await changesRepository.listForUser(db(), user.id);
     expect(changes).toHaveLength(2);
-    expect(JSON.parse(changes[1]!.changed_fields)).toEqual(['first_name', 'mfa_state', 'phone']);
+    expect(JSON.parse(changes[1]!.changed_fields)).toEqual(['mfa_state', 'phone']);
     expect(changes[1]).toMatchObject({ change_type: 'update', new_phone_number: '2025550199', new_backup_phone_number: null, new_pin_hash: null });
   });
 
   it('records nothing for an update that changes nothing', async () => {
-    await t.runtime.directory.create({ username: 'dave', language: 'fr' }, testActor);
-    await t.runtime.directory.update('dave', { language: 'fr' }, testActor);
+    await t.runtime.groups.create({ name: 'Staff' }, testActor);
+    await t.runtime.directory.create({ username: 'dave', language: 'fr', pin: '2580', groups: ['Staff'], phone: { number: '2025550123' } }, testActor);
+    await t.runtime.directory.update('dave', { language: 'fr', pin: '2580', groups: ['staff'], phone: { number: '(202) 555-0123' } }, testActor);
     expect(await db().selectFrom('user_changes').selectAll().execute()).toHaveLength(1);
+  });
+
+  it('records only the given fields that really changed', async () => {
+    await t.runtime.groups.create({ name: 'Staff' }, testActor);
+    const user = await t.runtime.directory.create({ username: 'dora', language: 'fr', groups: ['Staff'] }, testActor);
+    await t.runtime.directory.update('dora', { language: 'fr', groups: [], email: 'dora@contoso.com' }, testActor);
+    const changes = await changesRepository.listForUser(db(), user.id);
+    expect(JSON.parse(changes[1]!.changed_fields)).toEqual(['email', 'groups']);
   });
 
   it('renames a user, refusing a name another user has', async () => {

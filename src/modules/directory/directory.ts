@@ -39,6 +39,35 @@ export interface Page<T> {
   next_cursor: string | null;
 }
 
+/** API field name of each user column, for change records. */
+const FIELD_OF_COLUMN: Partial<Record<keyof UserRow, string>> = {
+  username: 'username',
+  username_key: 'username',
+  first_name: 'first_name',
+  last_name: 'last_name',
+  email: 'email',
+  language: 'language',
+  account_enabled: 'account_enabled',
+  mfa_state: 'mfa_state',
+  pin_hash: 'pin',
+  pin_change_required: 'pin_change_required',
+  phone_country_code: 'phone',
+  phone_number: 'phone',
+  phone_extension: 'phone',
+  backup_country_code: 'backup_phone',
+  backup_phone_number: 'backup_phone',
+  backup_extension: 'backup_phone',
+};
+
+/** The fields an update really changes, sorted. */
+function changedFields(patch: UserRowUpdate, groupsChanged: boolean): string[] {
+  const fields = new Set(Object.keys(patch).map((column) => FIELD_OF_COLUMN[column as keyof UserRow] ?? column));
+  if (groupsChanged) fields.add('groups');
+  return [...fields].sort();
+}
+
+const sameSet = (a: string[], b: string[]) => a.length === b.length && b.every((item) => a.includes(item));
+
 /** Users of the local directory: every write lands with its change record and audit record in one transaction. */
 export class Directory {
   constructor(private readonly deps: DirectoryDeps) {}
@@ -78,11 +107,13 @@ export class Directory {
       if (value.username !== undefined && usernameKey(value.username) !== current.username_key) {
         assert(!(await usersRepository.findByKey(trx, patch.username_key!)), 'username_taken', `username: ${value.username} already exists`, { field: 'username' });
       }
-      const changed = Object.keys(patch).length > 0 || value.groups !== undefined ? givenFields(value) : [];
+      const groupIds = value.groups === undefined ? undefined : (await resolveGroupIds(trx, value.groups)).ids;
+      const groupsChanged = groupIds !== undefined && !sameSet(groupIds, await groupsRepository.groupIdsOf(trx, current.id));
+      const changed = changedFields(patch, groupsChanged);
       if (changed.length === 0) return { row: current, fields: changed };
       const updated = { ...current, ...patch, updated_at: now } as UserRow;
       await this.updateUser(trx, current.id, { ...patch, updated_at: now });
-      if (value.groups !== undefined) await groupsRepository.setMembership(trx, current.id, (await resolveGroupIds(trx, value.groups)).ids);
+      if (groupsChanged) await groupsRepository.setMembership(trx, current.id, groupIds);
       await this.record(trx, updated, 'update', changed, actor, now);
       return { row: updated, fields: changed };
     });
@@ -152,7 +183,8 @@ export class Directory {
     set('language', value.language);
     if (value.accountEnabled !== undefined && value.accountEnabled !== Boolean(current.account_enabled)) next.account_enabled = value.accountEnabled ? 1 : 0;
     set('mfa_state', value.mfaState);
-    if (value.pin !== undefined) next.pin_hash = value.pin === null ? null : hashPin(this.deps.keyring, current.id, value.pin);
+    // The keyed hash is deterministic per user, so setting the same PIN again is no change.
+    if (value.pin !== undefined) set('pin_hash', value.pin === null ? null : hashPin(this.deps.keyring, current.id, value.pin));
     if (value.pinChangeRequired !== undefined && value.pinChangeRequired !== Boolean(current.pin_change_required)) {
       next.pin_change_required = value.pinChangeRequired ? 1 : 0;
     }

@@ -66,6 +66,10 @@ export const groupsRepository = {
     return result;
   },
 
+  async groupIdsOf(db: Executor, userId: string): Promise<string[]> {
+    return (await db.selectFrom('user_groups').select('group_id').where('user_id', '=', userId).execute()).map((row) => row.group_id);
+  },
+
   /** Replaces the groups of a user. */
   async setMembership(db: Executor, userId: string, groupIds: string[]): Promise<void> {
     await db.deleteFrom('user_groups').where('user_id', '=', userId).execute();
