@@ -25,6 +25,7 @@ export interface Runtime {
   adminKeys: AdminKeys;
   /** True when this start created the master key file. */
   masterKeyCreated: boolean;
+  /** Closes the storage this runtime opened (not one passed in through options). */
   close(): Promise<void>;
 }
 
@@ -51,6 +52,7 @@ export async function buildRuntime(config: Config, options: RuntimeOptions = {})
   const clock = options.clock ?? systemClock;
   const log = options.log ?? createServiceLog({ level: config.log.level, file: config.log.file || undefined });
   const { keyring, created } = loadKeyring(config);
+  const ownsStorage = options.storage === undefined;
   const storage =
     options.storage ?? openStorage({ url: config.database.url, dataDir: config.dataDir, poolSize: config.database.poolSize });
   if (options.migrate !== false) {
@@ -70,6 +72,7 @@ export async function buildRuntime(config: Config, options: RuntimeOptions = {})
     csvImport: new CsvImport({ db: storage.db, keyring, clock, log, rules }),
     adminKeys: new AdminKeys({ db: storage.db, keyring, clock }),
     masterKeyCreated: created,
-    close: () => storage.close(),
+    // A storage handed in belongs to the caller, who closes it.
+    close: () => (ownsStorage ? storage.close() : Promise.resolve()),
   };
 }

@@ -31,6 +31,7 @@ export function serveCommand(io: CliIo, globals: () => GlobalOptions): Command {
       const stop = async (signal: string) => {
         runtime.log.info({ event: 'server.stopping', signal }, 'stopping');
         await app.close();
+        if (!(await app.drain(10_000))) runtime.log.warn({ event: 'server.drain_timeout' }, 'requests still running after 10 s; closing the database anyway');
         await runtime.close();
       };
       process.once('SIGINT', () => void stop('SIGINT'));

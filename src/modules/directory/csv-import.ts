@@ -134,6 +134,7 @@ export class CsvImport {
     );
     let header: Column[] | null = null;
     let batch: PendingRow[] = [];
+    let reported = 0;
     const seen = new Set<string>();
     for await (const { record, info } of parser as AsyncIterable<{ record: string[]; info: { lines: number } }>) {
       if (!header) {
@@ -146,12 +147,13 @@ export class CsvImport {
       if (batch.length >= BATCH) {
         await this.flush(batch, actor, options, report, fail);
         batch = [];
-        options.onProgress?.(report.rows);
+        reported = report.rows;
+        options.onProgress?.(reported);
       }
     }
     if (!header) throw appError('invalid_csv', 'the file is empty: expected a header row starting with username');
     await this.flush(batch, actor, options, report, fail);
-    options.onProgress?.(report.rows);
+    if (report.rows !== reported) options.onProgress?.(report.rows);
     this.deps.log.info({ event: 'user.import', rows: report.rows, created: report.created, failed: report.failed, actor: `${actor.type}:${actor.id}` }, 'user import finished');
     return report;
   }

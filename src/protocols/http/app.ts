@@ -3,6 +3,7 @@ import swagger from '@fastify/swagger';
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import type { Runtime } from '../../main.js';
 import { ADMIN_PREFIX, installAdminAuth, type AdminRoute } from './admin-auth.js';
+import { installDrain } from './drain.js';
 import { installMetrics } from './metrics.js';
 import { installProblemHandlers } from './problem.js';
 import { adminRoutes } from './routes/admin.js';
@@ -43,6 +44,7 @@ export async function buildHttpApp(runtime: Runtime): Promise<FastifyInstance> {
     reply.header('x-request-id', request.id);
   });
   installProblemHandlers(app);
+  installDrain(app);
   const metrics = config.metrics.enabled ? installMetrics(app) : null;
 
   await app.register(swagger, {
