@@ -57,6 +57,44 @@ export const ConfigSchema = Type.Object(
       },
       { additionalProperties: false, default: {} },
     ),
+    auth: Type.Object(
+      {
+        challengeTimeoutSeconds: Type.Integer({ minimum: 10, maximum: 3600, default: 120, description: 'How long a challenge waits for the user before it ends with a timeout result code.' }),
+        longPollSeconds: Type.Integer({ minimum: 1, maximum: 120, default: 30, description: 'Longest wait of one auth_status call.' }),
+        fallbackOath: Type.Boolean({ default: true, description: 'After a denied primary method, accept an OATH code (SUCCESS_FALLBACK_OATH_CODE_VERIFIED).' }),
+        fallbackQuestions: Type.Boolean({ default: false, description: 'After a denied primary method, accept security questions (SUCCESS_FALLBACK_SECURITY_QUESTIONS_ANSWERED).' }),
+        cacheKind: Type.Union([Type.Literal('none'), Type.Literal('user'), Type.Literal('ip'), Type.Literal('app')], {
+          default: 'none',
+          description: 'Authentication cache: none; user (SUCCESS_USED_CACHE); ip (same user, auth type, application and IP); app (same user, auth type and application).',
+        }),
+        cacheSeconds: Type.Integer({ minimum: 0, maximum: 86400, default: 0, description: 'Cache window in seconds; 0 turns the cache off.' }),
+        userFailureLimit: Type.Integer({ minimum: 1, maximum: 1000, default: 5, description: 'Failed attempts per user within userFailureWindowSeconds before a lockout.' }),
+        userFailureWindowSeconds: Type.Integer({ minimum: 1, default: 900, description: 'Sliding window of userFailureLimit.' }),
+        userDailyFailureLimit: Type.Integer({ minimum: 1, maximum: 10000, default: 20, description: 'Failed attempts per user within 24 hours before a lockout.' }),
+        lockoutSeconds: Type.Integer({ minimum: 1, default: 900, description: 'How long a lockout lasts at least (it lasts until the failures leave their window).' }),
+        ipFailureLimit: Type.Integer({ minimum: 1, maximum: 1000000, default: 100, description: 'Failed attempts from one client IP within ipFailureWindowSeconds before that IP is throttled.' }),
+        ipFailureWindowSeconds: Type.Integer({ minimum: 1, default: 900, description: 'Sliding window of ipFailureLimit.' }),
+        fraudAutoBlock: Type.Boolean({ default: true, description: 'Block the user when fraud is reported (voice fraud code, app fraud report).' }),
+        fraudCode: Type.String({ pattern: '^[0-9*]{1,8}#$', default: '0#', description: 'Keys a user presses during a voice call to report fraud.' }),
+      },
+      { additionalProperties: false, default: {} },
+    ),
+    oath: Type.Object(
+      {
+        issuer: Type.String({ minLength: 1, maxLength: 64, default: 'Countersign', description: 'Issuer shown in authenticator apps (otpauth:// URI).' }),
+        totpWindow: Type.Integer({ minimum: 0, maximum: 10, default: 1, description: 'TOTP time steps accepted either side of the current one.' }),
+        hotpLookAhead: Type.Integer({ minimum: 0, maximum: 100, default: 10, description: 'HOTP counters accepted ahead of the expected one.' }),
+        hotpResyncLookAhead: Type.Integer({ minimum: 10, maximum: 10000, default: 200, description: 'HOTP counters searched when resynchronising with two consecutive codes.' }),
+      },
+      { additionalProperties: false, default: {} },
+    ),
+    questions: Type.Object(
+      {
+        registerCount: Type.Integer({ minimum: 1, maximum: 10, default: 3, description: 'Security questions a user registers.' }),
+        askCount: Type.Integer({ minimum: 1, maximum: 10, default: 2, description: 'Security questions asked at verification (all must be right).' }),
+      },
+      { additionalProperties: false, default: {} },
+    ),
     metrics: Type.Object(
       {
         enabled: Type.Boolean({ default: true, description: 'Serve Prometheus metrics at /metrics.' }),

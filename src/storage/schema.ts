@@ -30,6 +30,12 @@ export interface UsersTable {
   backup_extension: string | null;
   created_at: Millis;
   updated_at: Millis;
+  default_method: string | null;
+  oath_mode: ColumnType<string, string | undefined, string>;
+  /** The open block record, if the user is blocked. */
+  block_id: number | null;
+  /** The open one-time bypass record, if one was granted and not yet used or ended. */
+  bypass_id: number | null;
 }
 
 export interface GroupsTable {
@@ -103,6 +109,176 @@ export interface SchemaMigrationsTable {
   applied_at: Millis;
 }
 
+export interface ApplicationsTable {
+  id: string;
+  name: string;
+  name_key: string;
+  integration_key: string;
+  secret_hash: string;
+  enabled: Bool;
+  created_at: Millis;
+  updated_at: Millis;
+}
+
+export interface OathTokensTable {
+  id: string;
+  user_id: string | null;
+  serial: string | null;
+  kind: string;
+  type: string;
+  algorithm: string;
+  digits: number;
+  period: number;
+  secret_sealed: string;
+  status: string;
+  name: string | null;
+  last_used: number | null;
+  counter: ColumnType<number, number | undefined, number>;
+  drift: ColumnType<number, number | undefined, number>;
+  created_at: Millis;
+  last_used_at: Millis | null;
+}
+
+export interface SecurityQuestionsTable {
+  id: string;
+  text: string;
+  active: Bool;
+  created_at: Millis;
+}
+
+export interface SecurityAnswersTable {
+  user_id: string;
+  question_id: string;
+  answer_hash: string;
+  created_at: Millis;
+}
+
+export interface ChallengesTable {
+  id: string;
+  user_id: string;
+  application_id: string;
+  method: string;
+  stage: string;
+  status: string;
+  result_code: string;
+  primary_code: string | null;
+  ip: string | null;
+  auth_type: string;
+  entry_point: string;
+  state: string;
+  created_at: Millis;
+  expires_at: Millis;
+  completed_at: Millis | null;
+  signin_id: number | null;
+}
+
+/** SPEC.md §5 authentication attempt. */
+export interface AuthAttemptsTable {
+  id: Generated<number>;
+  at: Millis;
+  user_id: string | null;
+  username: string;
+  first_name: string | null;
+  last_name: string | null;
+  email: string | null;
+  user_group: string | null;
+  method: string | null;
+  call_mode: string | null;
+  sms_direction: string | null;
+  sms_mode: string | null;
+  app_mode: string | null;
+  oath_mode: string | null;
+  auth_type: string;
+  application: string;
+  primary_country_code: string | null;
+  primary_phone_number: string | null;
+  primary_extension: string | null;
+  primary_authenticated: Bool | null;
+  primary_result: string | null;
+  backup_country_code: string | null;
+  backup_phone_number: string | null;
+  backup_extension: string | null;
+  backup_authenticated: Bool | null;
+  backup_result: string | null;
+  authenticated: Bool;
+  result: string;
+  caller_ip: string | null;
+  device: string | null;
+  device_token: string | null;
+  device_type: string | null;
+  app_version: string | null;
+  os_version: string | null;
+  number_matching: Bool | null;
+  entry_point: string;
+  counts_as_failure: Bool;
+}
+
+/** SPEC.md §3 sign-in event. */
+export interface SigninsTable {
+  id: Generated<number>;
+  at: Millis;
+  user_id: string | null;
+  username: string;
+  application_id: string;
+  application: string;
+  ip: string | null;
+  auth_type: string;
+  entry_point: string;
+  status: string;
+  mfa_required: Bool;
+  policy: string | null;
+  method: string | null;
+  result_code: string | null;
+  detail: string;
+  attempt_id: number | null;
+  steps: string;
+  trace: string;
+}
+
+/** SPEC.md §5 block record. */
+export interface BlocksTable {
+  id: Generated<number>;
+  blocked_at: Millis;
+  blocked_by: string;
+  user_id: string;
+  username: string;
+  country_code: string | null;
+  phone_number: string | null;
+  formatted_phone_number: string | null;
+  extension: string | null;
+  new_extension: string | null;
+  blocked: Bool;
+  block_reason: string | null;
+  completed_at: Millis | null;
+  completion_reason: string | null;
+  account_lockout: Bool;
+  fraud_alert: Bool;
+  fraud_alert_not_blocked: Bool;
+  language: string | null;
+  /** When a lockout block ends by itself; null for blocks that last until unblocked. */
+  expires_at: Millis | null;
+}
+
+/** SPEC.md §5 bypass record. */
+export interface BypassesTable {
+  id: Generated<number>;
+  bypassed_at: Millis;
+  duration_seconds: number;
+  bypassed_by: string;
+  user_id: string;
+  username: string;
+  country_code: string | null;
+  phone_number: string | null;
+  formatted_phone_number: string | null;
+  extension: string | null;
+  new_extension: string | null;
+  bypass_reason: string | null;
+  completed_at: Millis | null;
+  completion_reason: string | null;
+  bypass_used: Bool;
+  expires_at: Millis;
+}
+
 export interface Database {
   users: UsersTable;
   groups: GroupsTable;
@@ -112,6 +288,15 @@ export interface Database {
   admin_keys: AdminKeysTable;
   settings: SettingsTable;
   schema_migrations: SchemaMigrationsTable;
+  applications: ApplicationsTable;
+  oath_tokens: OathTokensTable;
+  security_questions: SecurityQuestionsTable;
+  security_answers: SecurityAnswersTable;
+  challenges: ChallengesTable;
+  auth_attempts: AuthAttemptsTable;
+  signins: SigninsTable;
+  blocks: BlocksTable;
+  bypasses: BypassesTable;
 }
 
 export type UserRow = Selectable<UsersTable>;
@@ -121,3 +306,11 @@ export type GroupRow = Selectable<GroupsTable>;
 export type AdminKeyRow = Selectable<AdminKeysTable>;
 export type AuditRow = Selectable<AuditLogTable>;
 export type UserChangeRow = Selectable<UserChangesTable>;
+export type ApplicationRow = Selectable<ApplicationsTable>;
+export type OathTokenRow = Selectable<OathTokensTable>;
+export type ChallengeRow = Selectable<ChallengesTable>;
+export type AuthAttemptRow = Selectable<AuthAttemptsTable>;
+export type NewAuthAttempt = Insertable<AuthAttemptsTable>;
+export type SigninRow = Selectable<SigninsTable>;
+export type BlockRow = Selectable<BlocksTable>;
+export type BypassRow = Selectable<BypassesTable>;

@@ -1,5 +1,6 @@
 import type { Migration } from '../migrator.js';
 import { foundation } from './0001-foundation.js';
+import { authentication } from './0002-authentication.js';
 
 /** Every migration, in order. Add new ones at the end with a higher number. */
-export const migrations: Migration[] = [foundation];
+export const migrations: Migration[] = [foundation, authentication];

@@ -1,0 +1,112 @@
+import type { Keyring } from '../../shared/keyring.js';
+import type { Clock } from '../../shared/clock.js';
+import type { Executor } from '../../storage/database.js';
+import type { NewAuthAttempt, UserRow } from '../../storage/schema.js';
+import type { ResultCode } from '../auth/result-codes.js';
+
+export type MethodName = 'oath' | 'questions' | 'sms' | 'voice' | 'app';
+
+/** What a method knows of the authentication it takes part in. */
+export interface MethodContext {
+  /** The engine's open transaction: a method's state changes land with the attempt record or not at all. */
+  db: Executor;
+  clock: Clock;
+  keyring: Keyring;
+  user: UserRow;
+  application: { id: string; name: string };
+  ip: string | null;
+  authType: string;
+  entryPoint: string;
+  /** True when the method runs as fallback after a denied primary method (SPEC.md §2 SUCCESS_FALLBACK_*). */
+  fallback: boolean;
+}
+
+/** Columns of the SPEC.md §5 attempt record a method fills (modes, phones, device...). */
+export type AttemptFields = Partial<
+  Pick<
+    NewAuthAttempt,
+    | 'call_mode'
+    | 'sms_direction'
+    | 'sms_mode'
+    | 'app_mode'
+    | 'oath_mode'
+    | 'primary_country_code'
+    | 'primary_phone_number'
+    | 'primary_extension'
+    | 'primary_authenticated'
+    | 'primary_result'
+    | 'backup_country_code'
+    | 'backup_phone_number'
+    | 'backup_extension'
+    | 'backup_authenticated'
+    | 'backup_result'
+    | 'device'
+    | 'device_token'
+    | 'device_type'
+    | 'app_version'
+    | 'os_version'
+    | 'number_matching'
+  >
+>;
+
+/** The outcome of one step of a method. */
+export type StepResult =
+  | {
+      status: 'pending';
+      code: ResultCode;
+      /** What to ask the user ("Enter the code from your authenticator app"). */
+      prompt: string;
+      /** Saved with the challenge and handed back to `respond` (no secrets in clear). */
+      state: Record<string, unknown>;
+      /** Questions to show, for the security-questions method. */
+      questions?: { id: string; text: string }[];
+      fields?: AttemptFields;
+    }
+  | {
+      status: 'done';
+      code: ResultCode;
+      authenticated: boolean;
+      fields?: AttemptFields;
+      /** False for outcomes that are not a guess by the user (a timeout, a server error); they do not count towards throttling. */
+      countsAsFailure?: boolean;
+    };
+
+export interface MethodDevice {
+  id: string;
+  name: string;
+  type: string;
+}
+
+/** What preauth tells an application about one method of a user. */
+export interface MethodDescription {
+  method: MethodName;
+  devices: MethodDevice[];
+}
+
+/** The user's response to a pending challenge. */
+export interface MethodResponse {
+  passcode?: string;
+  answers?: Record<string, string>;
+}
+
+/**
+ * A verification method (SPEC.md §1). Each lives in modules/methods/<name>/
+ * and exports one object that `satisfies VerificationMethod`.
+ */
+export interface VerificationMethod {
+  readonly name: MethodName;
+  /** The code a pending challenge of this method ends with when it expires. */
+  readonly timeoutCode: ResultCode;
+  /** May it serve as fallback after a denied primary method? */
+  readonly fallbackCapable: boolean;
+  /** The user's registered devices for this method, or null when the user has none. */
+  describe(db: Executor, user: UserRow): Promise<MethodDescription | null>;
+  /** Begins a challenge. With a passcode given up front it can finish at once. */
+  start(context: MethodContext, input: MethodResponse & { device?: string }): Promise<StepResult>;
+  /** Handles the user's response to a pending challenge. */
+  respond(context: MethodContext, state: Record<string, unknown>, response: MethodResponse): Promise<StepResult>;
+  /** Everything this method holds about a user, for the privacy export (no secrets). */
+  exportUserData(db: Executor, userId: string): Promise<Record<string, unknown>>;
+  /** Removes everything this method holds about a user. */
+  deleteUserData(db: Executor, userId: string): Promise<void>;
+}
