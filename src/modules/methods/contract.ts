@@ -19,6 +19,8 @@ export interface MethodContext {
   entryPoint: string;
   /** True when the method runs as fallback after a denied primary method (SPEC.md §2 SUCCESS_FALLBACK_*). */
   fallback: boolean;
+  /** During fallback: the code the primary method ended with (a failed fallback without a code of its own keeps it). */
+  primaryCode: ResultCode | null;
 }
 
 /** Columns of the SPEC.md §5 attempt record a method fills (modes, phones, device...). */
