@@ -60,6 +60,12 @@ export const ConfigSchema = Type.Object(
     auth: Type.Object(
       {
         challengeTimeoutSeconds: Type.Integer({ minimum: 10, maximum: 3600, default: 120, description: 'How long a challenge waits for the user before it ends with a timeout result code.' }),
+        resultTimeoutSeconds: Type.Integer({
+          minimum: 10,
+          maximum: 7200,
+          default: 300,
+          description: 'Longest a whole authentication may take, fallback included; past it the challenge ends with FAILED_AUTH_RESULT_TIMEOUT.',
+        }),
         longPollSeconds: Type.Integer({ minimum: 1, maximum: 120, default: 30, description: 'Longest wait of one auth_status call.' }),
         fallbackOath: Type.Boolean({ default: true, description: 'After a denied primary method, accept an OATH code (SUCCESS_FALLBACK_OATH_CODE_VERIFIED).' }),
         fallbackQuestions: Type.Boolean({ default: false, description: 'After a denied primary method, accept security questions (SUCCESS_FALLBACK_SECURITY_QUESTIONS_ANSWERED).' }),

@@ -210,7 +210,6 @@ export interface AuthAttemptsTable {
   os_version: string | null;
   number_matching: Bool | null;
   entry_point: string;
-  counts_as_failure: Bool;
 }
 
 /** SPEC.md §3 sign-in event. */
@@ -229,8 +228,9 @@ export interface SigninsTable {
   policy: string | null;
   method: string | null;
   result_code: string | null;
-  detail: string;
+  detail: string | null;
   attempt_id: number | null;
+  counted_failure: Bool;
   steps: string;
   trace: string;
 }

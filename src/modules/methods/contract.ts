@@ -69,7 +69,7 @@ export type StepResult =
       code: ResultCode;
       authenticated: boolean;
       fields?: AttemptFields;
-      /** False for outcomes that are not a guess by the user (a timeout, a server error); they do not count towards throttling. */
+      /** False for denials that are not a guess by the caller (a timeout, a server error): they do not count towards throttling. */
       countsAsFailure?: boolean;
     };
 

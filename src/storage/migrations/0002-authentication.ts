@@ -126,8 +126,6 @@ export const authentication: Migration = {
       .addColumn('os_version', 'text')
       .addColumn('number_matching', 'boolean')
       .addColumn('entry_point', 'text', (col) => col.notNull())
-      // Whether the attempt counts towards throttling (a wrong code does; a cache hit does not).
-      .addColumn('counts_as_failure', 'boolean', (col) => col.notNull())
       .execute();
     await db.schema.createIndex('auth_attempts_user_time').on('auth_attempts').columns(['user_id', 'at']).execute();
     await db.schema.createIndex('auth_attempts_ip_time').on('auth_attempts').columns(['caller_ip', 'at']).execute();
@@ -148,12 +146,18 @@ export const authentication: Migration = {
       .addColumn('policy', 'text')
       .addColumn('method', 'text')
       .addColumn('result_code', 'text')
-      .addColumn('detail', 'text', (col) => col.notNull())
+      // SPEC.md §3 detail of the MFA outcome; null when MFA was not required.
+      .addColumn('detail', 'text')
       .addColumn('attempt_id', 'bigint')
+      // A failure that is a guess by the caller (wrong code, unknown user) counts towards throttling.
+      .addColumn('counted_failure', 'boolean', (col) => col.notNull())
       .addColumn('steps', 'text', (col) => col.notNull())
       .addColumn('trace', 'text', (col) => col.notNull())
       .execute();
     await db.schema.createIndex('signins_user_time').on('signins').columns(['user_id', 'at']).execute();
+    // Throttling counts recent counted failures; with the flag before the time, a busy IP's successes are never scanned.
+    await db.schema.createIndex('signins_user_failures').on('signins').columns(['user_id', 'counted_failure', 'at']).execute();
+    await db.schema.createIndex('signins_ip_failures').on('signins').columns(['ip', 'counted_failure', 'at']).execute();
     await db.schema.createIndex('signins_time').on('signins').column('at').execute();
 
     // SPEC.md §5: blocks.

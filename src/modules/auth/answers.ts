@@ -1,0 +1,42 @@
+import type { MethodDescription, MethodName } from '../methods/contract.js';
+import type { MfaDetail } from './mfa-details.js';
+import { RESULT_CODES, detailOf, type ResultCode } from './result-codes.js';
+
+/** What the Auth API answers to `auth`, `respond` and `auth_status`. */
+export interface AuthAnswer {
+  /** Transaction id: set when a challenge was opened (to poll or respond to it). */
+  txid: string | null;
+  result: 'allow' | 'deny' | 'waiting';
+  result_code: ResultCode | null;
+  /** The SPEC.md §3 satisfied/denied detail. */
+  detail: MfaDetail | null;
+  /** A short text for people: the code's short text or the reason. */
+  status_msg: string;
+  /** While waiting: what to ask the user. */
+  prompt?: string;
+  /** While waiting for security questions: the questions to show. */
+  questions?: { id: string; text: string }[];
+  /** While waiting after a denied primary method: the fallback methods that may complete it. */
+  fallback?: MethodName[];
+  expires_at?: string;
+}
+
+/** What preauth answers: whether and how the user can authenticate. */
+export interface PreauthAnswer {
+  result: 'auth' | 'allow' | 'deny' | 'enroll' | 'unknown_user';
+  result_code: ResultCode | null;
+  detail: MfaDetail | null;
+  status_msg: string;
+  methods: MethodDescription[];
+  fallback: MethodName[];
+}
+
+export function finalAnswer(txid: string | null, authenticated: boolean, code: ResultCode | null, detail: MfaDetail | null, reason: string): AuthAnswer {
+  return {
+    txid,
+    result: authenticated ? 'allow' : 'deny',
+    result_code: code,
+    detail: code ? detailOf(code, authenticated) : detail,
+    status_msg: code ? RESULT_CODES[code].shortText : reason,
+  };
+}

@@ -1,0 +1,136 @@
+import type { Actor } from '../../shared/actor.js';
+import type { Clock } from '../../shared/clock.js';
+import { decodeCursor, encodeCursor } from '../../shared/cursor.js';
+import { appError } from '../../shared/errors.js';
+import type { Db, Executor } from '../../storage/database.js';
+import { blocksRepository } from '../../storage/repositories/blocks.js';
+import { usersRepository } from '../../storage/repositories/users.js';
+import type { BlockRow, UserRow } from '../../storage/schema.js';
+import { writeAudit } from '../audit/audit.js';
+import type { Directory, Page } from '../directory/directory.js';
+import { formatPhone } from '../directory/phone.js';
+
+export interface BlockOptions {
+  reason: string;
+  /** The block comes from a fraud report (voice fraud code or app report). */
+  fraudAlert?: boolean;
+  /** A lockout after too many failures: it ends by itself at `expiresAt`. */
+  accountLockout?: boolean;
+  expiresAt?: number;
+  /** Who asked: "admin:<key id>", "cli:<user>", "system:throttle", "user" (during a call)... */
+  blockedBy: string;
+}
+
+export interface BlockView {
+  id: number;
+  blocked_at: string;
+  blocked_by: string;
+  user_id: string;
+  username: string;
+  country_code: string | null;
+  phone_number: string | null;
+  formatted_phone_number: string | null;
+  extension: string | null;
+  new_extension: string | null;
+  blocked: boolean;
+  block_reason: string | null;
+  completed_at: string | null;
+  completion_reason: string | null;
+  account_lockout: boolean;
+  fraud_alert: boolean;
+  fraud_alert_not_blocked: boolean;
+  language: string | null;
+  expires_at: string | null;
+}
+
+const iso = (ms: number | null) => (ms === null ? null : new Date(ms).toISOString());
+
+export const toBlockView = (row: BlockRow): BlockView => ({
+  ...row,
+  id: Number(row.id),
+  blocked_at: iso(row.blocked_at)!,
+  blocked: Boolean(row.blocked),
+  completed_at: iso(row.completed_at),
+  account_lockout: Boolean(row.account_lockout),
+  fraud_alert: Boolean(row.fraud_alert),
+  fraud_alert_not_blocked: Boolean(row.fraud_alert_not_blocked),
+  expires_at: iso(row.expires_at),
+});
+
+const actorName = (actor: Actor) => `${actor.type}:${actor.id}`;
+
+/**
+ * Blocks (SPEC.md §5): a blocked user is denied with SUCCESS_USER_BLOCKED; a
+ * lockout block ends by itself and denies with FAILED_AUTHENTICATION_THROTTLED.
+ * The open block's id sits on the user row so an authentication reads it with
+ * the user, and the two are written in one transaction.
+ */
+export class Blocks {
+  constructor(private readonly deps: { db: Db; clock: Clock; directory: Directory }) {}
+
+  /** Blocks a user inside an existing transaction (the engine's, or the admin action's). */
+  async blockInTransaction(db: Executor, user: UserRow, options: BlockOptions): Promise<number> {
+    const now = this.deps.clock.now();
+    if (user.block_id !== null) await blocksRepository.complete(db, Number(user.block_id), now, 'replaced by a new block');
+    const id = await blocksRepository.insert(db, {
+      blocked_at: now,
+      blocked_by: options.blockedBy,
+      user_id: user.id,
+      username: user.username,
+      country_code: user.phone_country_code,
+      phone_number: user.phone_number,
+      formatted_phone_number: user.phone_country_code && user.phone_number ? formatPhone({ countryCode: user.phone_country_code, number: user.phone_number }) : null,
+      extension: user.phone_extension,
+      new_extension: null,
+      blocked: 1,
+      block_reason: options.reason,
+      completed_at: null,
+      completion_reason: null,
+      account_lockout: options.accountLockout ? 1 : 0,
+      fraud_alert: options.fraudAlert ? 1 : 0,
+      fraud_alert_not_blocked: 0,
+      language: user.language,
+      expires_at: options.expiresAt ?? null,
+    });
+    await usersRepository.update(db, user.id, { block_id: id });
+    return id;
+  }
+
+  /** Ends the user's open block inside an existing transaction. */
+  async unblockInTransaction(db: Executor, user: UserRow, reason: string): Promise<boolean> {
+    if (user.block_id === null) return false;
+    await blocksRepository.complete(db, Number(user.block_id), this.deps.clock.now(), reason);
+    await usersRepository.update(db, user.id, { block_id: null });
+    return true;
+  }
+
+  async block(username: string, reason: string, actor: Actor): Promise<BlockView> {
+    return this.deps.db.transaction().execute(async (trx) => {
+      const user = await this.deps.directory.find(trx, username);
+      const id = await this.blockInTransaction(trx, user, { reason, blockedBy: actorName(actor) });
+      await writeAudit(trx, this.deps.clock, actor, { action: 'user.block', targetType: 'user', targetId: user.id, details: { block_id: id } });
+      return toBlockView((await blocksRepository.findById(trx, id))!);
+    });
+  }
+
+  async unblock(username: string, reason: string, actor: Actor): Promise<BlockView> {
+    return this.deps.db.transaction().execute(async (trx) => {
+      const user = await this.deps.directory.find(trx, username);
+      if (user.block_id === null) throw appError('not_blocked', `user ${username} is not blocked`);
+      const id = Number(user.block_id);
+      await this.unblockInTransaction(trx, user, reason);
+      await writeAudit(trx, this.deps.clock, actor, { action: 'user.unblock', targetType: 'user', targetId: user.id, details: { block_id: id } });
+      return toBlockView((await blocksRepository.findById(trx, id))!);
+    });
+  }
+
+  /** Block history, newest first; every block with its completion (the unblock). */
+  async history(options: { username?: string; cursor?: string; limit?: number }): Promise<Page<BlockView>> {
+    const limit = options.limit ?? 100;
+    const userId = options.username ? (await this.deps.directory.find(this.deps.db, options.username)).id : undefined;
+    const beforeId = options.cursor === undefined ? undefined : decodeCursor<number>(options.cursor, 'number');
+    const rows = await blocksRepository.list(this.deps.db, { userId, beforeId, limit: limit + 1 });
+    const page = rows.slice(0, limit);
+    return { items: page.map(toBlockView), next_cursor: rows.length > limit ? encodeCursor(Number(page[page.length - 1]!.id)) : null };
+  }
+}

@@ -1,0 +1,520 @@
+import { randomUUID } from 'node:crypto';
+import { EventEmitter } from 'node:events';
+import type { Logger } from 'pino';
+import type { Config } from '../../config/schema.js';
+import type { Clock } from '../../shared/clock.js';
+import { appError, assert } from '../../shared/errors.js';
+import type { Keyring } from '../../shared/keyring.js';
+import type { Db, Executor } from '../../storage/database.js';
+import { challengesRepository } from '../../storage/repositories/challenges.js';
+import { usersRepository } from '../../storage/repositories/users.js';
+import type { ChallengeRow, UserRow } from '../../storage/schema.js';
+import type { AuthenticatedApplication } from '../applications/applications.js';
+import { usernameKey } from '../directory/user-input.js';
+import type { AttemptFields, MethodContext, MethodDescription, MethodName, MethodResponse, StepResult, VerificationMethod } from '../methods/contract.js';
+import { finalAnswer, type AuthAnswer, type PreauthAnswer } from './answers.js';
+import type { Blocks } from './blocks.js';
+import { writeOutcome, type Outcome, type RequestContext, type SigninStep, type TraceEntry } from './records.js';
+import { RESULT_CODES, detailOf, type ResultCode } from './result-codes.js';
+import { RULES, type RuleDecision } from './rules/index.js';
+import { ipThrottled } from './rules/throttle.js';
+
+export interface AuthRequest extends RequestContext {
+  username: string;
+}
+
+export interface AuthInput extends AuthRequest, MethodResponse {
+  /** `auto` picks the user's default method, else the first one registered. */
+  factor: 'auto' | MethodName;
+  device?: string;
+}
+
+export interface EngineDeps {
+  db: Db;
+  clock: Clock;
+  keyring: Keyring;
+  config: Config;
+  blocks: Blocks;
+  log: Logger;
+  methods: VerificationMethod[];
+}
+
+/** What a pending challenge remembers between requests (no secrets). */
+interface ChallengeState {
+  /** When the whole authentication must have ended (auth.resultTimeoutSeconds after it began). */
+  deadline: number;
+  step: Record<string, unknown>;
+  fallback: MethodName[];
+  questionsState?: Record<string, unknown>;
+  fields: AttemptFields;
+  steps: SigninStep[];
+  trace: TraceEntry[];
+}
+
+/** Order in which `auto` picks a method when the user has no default. */
+const AUTO_ORDER: MethodName[] = ['app', 'oath', 'sms', 'voice'];
+
+/**
+ * The authentication engine. It does not know which protocol a request came
+ * through: it receives the application, client IP, auth type and entry point
+ * and records them. Each request runs in one transaction: the rules, the
+ * method's state change (a used OATH step, a consumed bypass, a lockout) and
+ * the attempt record and sign-in event land together or not at all.
+ */
+export class AuthEngine {
+  private readonly events = new EventEmitter();
+  private readonly methods: Map<MethodName, VerificationMethod>;
+
+  constructor(private readonly deps: EngineDeps) {
+    this.methods = new Map(deps.methods.map((method) => [method.name, method]));
+    this.events.setMaxListeners(0);
+  }
+
+  /** Whether and how the user can authenticate. A final answer (allow, deny, enroll) is recorded as the sign-in. */
+  async preauth(request: AuthRequest): Promise<PreauthAnswer> {
+    return this.deps.db.transaction().execute(async (trx) => {
+      const user = await usersRepository.findByKey(trx, usernameKey(request.username));
+      const now = this.deps.clock.now();
+      if (!user) {
+        await this.record(trx, null, request, this.userNotFound(false));
+        return { result: 'unknown_user', result_code: null, detail: 'user not found', status_msg: 'user not found', methods: [], fallback: [] };
+      }
+      await this.expireForUser(trx, user);
+      const { decision, trace } = await this.evaluate(trx, user, request);
+      if (decision) {
+        await this.record(trx, user, request, this.ruleOutcome(decision, trace, now));
+        const answer = finalAnswer(null, decision.outcome === 'allow', decision.code, decision.detail, decision.reason);
+        return { result: answer.result as 'allow' | 'deny', result_code: answer.result_code, detail: answer.detail, status_msg: answer.status_msg, methods: [], fallback: [] };
+      }
+      const methods = await this.describe(trx, user, false);
+      if (methods.length === 0) {
+        await this.record(trx, user, request, this.noMethodOutcome(trace));
+        return { result: 'enroll', result_code: null, detail: 'user does not have any verification methods registered', status_msg: 'no verification method registered', methods: [], fallback: [] };
+      }
+      const fallback = (await this.describe(trx, user, true)).map((method) => method.method);
+      return { result: 'auth', result_code: null, detail: null, status_msg: 'second factor required', methods, fallback };
+    });
+  }
+
+  /** Runs an authentication: the rules, then a challenge with the chosen method. */
+  async auth(input: AuthInput): Promise<AuthAnswer> {
+    if (input.factor !== 'auto') {
+      const method = this.methods.get(input.factor);
+      assert(method, 'validation_failed', `factor: ${input.factor} is not available on this server`, { field: 'factor' });
+      assert(method.name !== 'questions', 'validation_failed', 'factor: security questions are a fallback only', { field: 'factor' });
+    }
+    const finished: string[] = [];
+    const answer = await this.deps.db.transaction().execute(async (trx) => {
+      const user = await usersRepository.findByKey(trx, usernameKey(input.username));
+      if (!user) return this.unknownUser(trx, input);
+      finished.push(...(await this.expireForUser(trx, user)));
+      const { decision, trace } = await this.evaluate(trx, user, input);
+      if (decision) {
+        await this.record(trx, user, input, this.ruleOutcome(decision, trace, this.deps.clock.now()));
+        return finalAnswer(null, decision.outcome === 'allow', decision.code, decision.detail, decision.reason);
+      }
+      const method = await this.choose(trx, user, input.factor);
+      if (!method) {
+        await this.record(trx, user, input, this.noMethodOutcome(trace));
+        return finalAnswer(null, false, null, 'user does not have any verification methods registered', `no ${input.factor === 'auto' ? '' : `${input.factor} `}method registered`);
+      }
+      const step = await method.start(this.context(trx, user, input, false, null), { passcode: input.passcode, answers: input.answers, device: input.device });
+      const deadline = this.deps.clock.now() + this.deps.config.auth.resultTimeoutSeconds * 1000;
+      const state: ChallengeState = { deadline, step: {}, fallback: [], fields: {}, steps: [], trace };
+      return this.afterStep(trx, user, input, method, step, state, null, 'primary');
+    });
+    finished.forEach((txid) => this.events.emit(txid));
+    return answer;
+  }
+
+  /** The user's answer to an open challenge: a passcode, or security-question answers during fallback. */
+  async respond(application: AuthenticatedApplication, txid: string, response: MethodResponse): Promise<AuthAnswer> {
+    const answer = await this.deps.db.transaction().execute(async (trx) => {
+      const challenge = await this.findChallenge(trx, application, txid);
+      if (!(await challengesRepository.claim(trx, txid))) return this.answerOf(challenge);
+      if (challenge.expires_at <= this.deps.clock.now()) return this.expire(trx, challenge);
+      const user = await usersRepository.findById(trx, challenge.user_id);
+      if (!user) return this.expire(trx, challenge);
+      const state = JSON.parse(challenge.state) as ChallengeState;
+      const request = this.requestOf(challenge, application, user.username);
+      if (challenge.stage === 'primary') {
+        const method = this.method(challenge.method);
+        const step = await method.respond(this.context(trx, user, request, false, null), state.step, response);
+        return this.afterStep(trx, user, request, method, step, state, challenge, 'primary');
+      }
+      const primaryCode = challenge.primary_code as ResultCode;
+      const context = this.context(trx, user, request, true, primaryCode);
+      if (response.passcode !== undefined && state.fallback.includes('oath')) {
+        const step = await this.method('oath').start(context, { passcode: response.passcode });
+        return this.afterStep(trx, user, request, this.method('oath'), step, state, challenge, 'fallback');
+      }
+      if (response.answers !== undefined && state.fallback.includes('questions')) {
+        const step = await this.method('questions').respond(context, state.questionsState ?? {}, response);
+        return this.afterStep(trx, user, request, this.method('questions'), step, state, challenge, 'fallback');
+      }
+      throw appError('validation_failed', `give ${state.fallback.map((name) => (name === 'oath' ? 'passcode' : 'answers')).join(' or ')} to complete the fallback`);
+    });
+    if (answer.result !== 'waiting' && answer.txid) this.events.emit(answer.txid);
+    return answer;
+  }
+
+  /** The state of a challenge, waiting up to `waitMs` for it to end (long poll). */
+  async status(application: AuthenticatedApplication, txid: string, waitMs: number): Promise<AuthAnswer> {
+    const deadline = Date.now() + waitMs;
+    for (;;) {
+      const challenge = await this.findChallenge(this.deps.db, application, txid);
+      if (challenge.status !== 'pending') return this.answerOf(challenge);
+      if (challenge.expires_at <= this.deps.clock.now()) return this.expireById(txid);
+      const remaining = deadline - Date.now();
+      if (remaining <= 0) return this.answerOf(challenge);
+      // Woken at once by a completion on this node; a completion on another node is seen at the next poll.
+      await new Promise<void>((resolve) => {
+        const wake = () => {
+          clearTimeout(timer);
+          resolve();
+        };
+        const timer = setTimeout(() => {
+          this.events.off(txid, wake);
+          resolve();
+        }, Math.min(remaining, 1000));
+        this.events.once(txid, wake);
+      });
+    }
+  }
+
+  /** Ends every pending challenge past its expiry with its timeout code; returns how many. */
+  async expireDue(): Promise<number> {
+    const due = await challengesRepository.expired(this.deps.db, this.deps.clock.now());
+    for (const challenge of due) await this.expireById(challenge.id);
+    return due.length;
+  }
+
+  /** Runs the expiry sweeper every `intervalMs`; returns a function that stops it. */
+  startSweeper(intervalMs: number): () => void {
+    const timer = setInterval(() => {
+      this.expireDue().catch((error: unknown) => this.deps.log.error({ err: error }, 'challenge expiry failed'));
+    }, intervalMs);
+    timer.unref();
+    return () => clearInterval(timer);
+  }
+
+  private async expireById(txid: string): Promise<AuthAnswer> {
+    const answer = await this.deps.db.transaction().execute(async (trx) => {
+      const challenge = (await challengesRepository.findById(trx, txid))!;
+      if (!(await challengesRepository.claim(trx, txid))) return this.answerOf(challenge);
+      return this.expire(trx, challenge);
+    });
+    this.events.emit(txid);
+    return answer;
+  }
+
+  private async expireForUser(trx: Executor, user: UserRow): Promise<string[]> {
+    const due = await challengesRepository.expired(trx, this.deps.clock.now(), user.id);
+    for (const challenge of due) {
+      if (await challengesRepository.claim(trx, challenge.id)) await this.expire(trx, challenge, user);
+    }
+    return due.map((challenge) => challenge.id);
+  }
+
+  /**
+   * The code a challenge ends with when it runs out of time: FAILED_AUTH_RESULT_TIMEOUT
+   * when the whole authentication reached its deadline, otherwise the timeout
+   * of what it was waiting for (the method's, or during fallback the questions'
+   * or the OATH code's).
+   */
+  private timeoutCode(challenge: ChallengeRow, state: ChallengeState): ResultCode {
+    if (challenge.expires_at >= state.deadline) return 'FAILED_AUTH_RESULT_TIMEOUT';
+    if (challenge.stage === 'primary') return this.method(challenge.method).timeoutCode;
+    return state.fallback.includes('questions') ? 'FAILED_SECURITY_QUESTIONS_TIMEOUT' : 'FAILED_OATH_TOKEN_TIMEOUT';
+  }
+
+  /** Ends a claimed challenge that ran out of time. */
+  private async expire(trx: Executor, challenge: ChallengeRow, knownUser?: UserRow): Promise<AuthAnswer> {
+    const user = knownUser ?? (await usersRepository.findById(trx, challenge.user_id)) ?? null;
+    const state = JSON.parse(challenge.state) as ChallengeState;
+    const code = this.timeoutCode(challenge, state);
+    const method = challenge.method as MethodName;
+    const now = this.deps.clock.now();
+    const waitingFor = challenge.stage === 'fallback' && state.fallback.length === 1 ? state.fallback[0]! : method;
+    const steps = [...state.steps, this.step(waitingFor, code, false, now)];
+    const outcome: Outcome = {
+      status: 'failure',
+      mfaRequired: true,
+      policy: method,
+      method,
+      code,
+      detail: detailOf(code, false),
+      countedFailure: false,
+      fields: state.fields,
+      steps,
+      trace: state.trace,
+    };
+    const request = this.requestOf(challenge, { id: challenge.application_id, name: await this.applicationName(trx, challenge.application_id) }, user?.username ?? '(deleted user)');
+    const { signinId } = await writeOutcome(trx, now, user, request.username, request, outcome);
+    await challengesRepository.update(trx, challenge.id, { status: 'deny', result_code: code, completed_at: now, signin_id: signinId });
+    return finalAnswer(challenge.id, false, code, null, RESULT_CODES[code].shortText);
+  }
+
+  /** Turns a method's step into a pending challenge, a fallback offer, or the recorded end of the sign-in. */
+  private async afterStep(
+    trx: Executor,
+    user: UserRow,
+    request: AuthRequest,
+    method: VerificationMethod,
+    step: StepResult,
+    state: ChallengeState,
+    challenge: ChallengeRow | null,
+    stage: 'primary' | 'fallback',
+  ): Promise<AuthAnswer> {
+    const now = this.deps.clock.now();
+    const fields = { ...state.fields, ...step.fields };
+    if (step.status === 'pending') {
+      const next: ChallengeState = { ...state, step: step.state, fields };
+      const { txid, expiresAt } = await this.saveChallenge(trx, user, request, method.name, stage, step.code, null, next, challenge);
+      return { ...this.waiting(txid, step.code, step.prompt, expiresAt), ...(step.questions ? { questions: step.questions } : {}) };
+    }
+    const steps = [...state.steps, this.step(method.name, step.code, step.authenticated, now)];
+    if (!step.authenticated && stage === 'primary') {
+      const offer = await this.offerFallback(trx, user, request, method, step.code, { ...state, fields, steps }, challenge);
+      if (offer) return offer;
+    }
+    const outcome: Outcome = {
+      status: step.authenticated ? 'success' : 'failure',
+      mfaRequired: true,
+      policy: stage === 'fallback' ? `fallback:${method.name}` : method.name,
+      method: stage === 'fallback' && challenge ? (challenge.method as MethodName) : method.name,
+      code: step.code,
+      detail: detailOf(step.code, step.authenticated),
+      countedFailure: !step.authenticated && step.countsAsFailure !== false,
+      fields,
+      steps,
+      trace: state.trace,
+    };
+    const { signinId } = await writeOutcome(trx, now, user, user.username, request, outcome);
+    if (challenge) {
+      await challengesRepository.update(trx, challenge.id, { status: step.authenticated ? 'allow' : 'deny', result_code: step.code, completed_at: now, signin_id: signinId });
+    }
+    return finalAnswer(challenge?.id ?? null, step.authenticated, step.code, null, RESULT_CODES[step.code].shortText);
+  }
+
+  /** After a denied primary method: keeps the challenge open for an OATH code or security questions, when allowed and registered. */
+  private async offerFallback(
+    trx: Executor,
+    user: UserRow,
+    request: AuthRequest,
+    primary: VerificationMethod,
+    primaryCode: ResultCode,
+    state: ChallengeState,
+    challenge: ChallengeRow | null,
+  ): Promise<AuthAnswer | null> {
+    const offered = (await this.describe(trx, user, true)).map((description) => description.method).filter((name) => name !== primary.name);
+    if (offered.length === 0) return null;
+    let questions: { id: string; text: string }[] | undefined;
+    let questionsState: Record<string, unknown> | undefined;
+    if (offered.includes('questions')) {
+      const step = await this.method('questions').start(this.context(trx, user, request, true, primaryCode), {});
+      if (step.status === 'pending') {
+        questions = step.questions;
+        questionsState = step.state;
+      }
+    }
+    const next: ChallengeState = { ...state, fallback: offered, ...(questionsState ? { questionsState } : {}) };
+    const { txid, expiresAt } = await this.saveChallenge(trx, user, request, primary.name, 'fallback', primaryCode, primaryCode, next, challenge);
+    const prompt = offered.length === 2 ? 'Enter a code from your OATH token or answer your security questions' : offered[0] === 'oath' ? 'Enter a code from your OATH token' : 'Answer your security questions';
+    return { ...this.waiting(txid, primaryCode, prompt, expiresAt), result_code: primaryCode, detail: detailOf(primaryCode, false), fallback: offered, ...(questions ? { questions } : {}) };
+  }
+
+  private async saveChallenge(
+    trx: Executor,
+    user: UserRow,
+    request: AuthRequest,
+    method: MethodName,
+    stage: 'primary' | 'fallback',
+    code: ResultCode,
+    primaryCode: ResultCode | null,
+    state: ChallengeState,
+    existing: ChallengeRow | null,
+  ): Promise<{ txid: string; expiresAt: number }> {
+    const now = this.deps.clock.now();
+    const expiresAt = Math.min(now + this.deps.config.auth.challengeTimeoutSeconds * 1000, state.deadline);
+    if (existing) {
+      await challengesRepository.update(trx, existing.id, { stage, result_code: code, primary_code: primaryCode, state: JSON.stringify(state), expires_at: expiresAt });
+      return { txid: existing.id, expiresAt };
+    }
+    const id = randomUUID();
+    await challengesRepository.insert(trx, {
+      id,
+      user_id: user.id,
+      application_id: request.application.id,
+      method,
+      stage,
+      status: 'pending',
+      result_code: code,
+      primary_code: primaryCode,
+      ip: request.ip,
+      auth_type: request.authType,
+      entry_point: request.entryPoint,
+      state: JSON.stringify(state),
+      created_at: now,
+      expires_at: expiresAt,
+      completed_at: null,
+      signin_id: null,
+    });
+    return { txid: id, expiresAt };
+  }
+
+  /** Runs the rules in order until one decides; returns that decision (or null) and the trace. */
+  private async evaluate(trx: Executor, user: UserRow, request: AuthRequest): Promise<{ decision: Exclude<RuleDecision, { outcome: 'continue' }> | null; trace: TraceEntry[] }> {
+    const trace: TraceEntry[] = [];
+    const input = { db: trx, clock: this.deps.clock, config: this.deps.config.auth, blocks: this.deps.blocks, user, ...request };
+    for (const rule of RULES) {
+      const decision = await rule.evaluate(input);
+      trace.push({ rule: rule.name, outcome: decision.outcome, reason: decision.reason });
+      if (decision.outcome !== 'continue') return { decision, trace };
+    }
+    return { decision: null, trace };
+  }
+
+  /** The user's registered methods: primary ones, or (fallback = true) those allowed as fallback by the configuration. */
+  private async describe(trx: Executor, user: UserRow, fallback: boolean): Promise<MethodDescription[]> {
+    const allowed = (method: VerificationMethod) => {
+      if (!fallback) return method.name !== 'questions';
+      if (method.name === 'oath') return this.deps.config.auth.fallbackOath;
+      if (method.name === 'questions') return this.deps.config.auth.fallbackQuestions;
+      return false;
+    };
+    const found: MethodDescription[] = [];
+    for (const method of this.methods.values()) {
+      if (!allowed(method)) continue;
+      const description = await method.describe(trx, user);
+      if (description) found.push(description);
+    }
+    return found;
+  }
+
+  private async choose(trx: Executor, user: UserRow, factor: 'auto' | MethodName): Promise<VerificationMethod | null> {
+    const registered = new Set((await this.describe(trx, user, false)).map((description) => description.method));
+    if (factor !== 'auto') return registered.has(factor) ? this.method(factor) : null;
+    const order = [user.default_method as MethodName | null, ...AUTO_ORDER].filter((name): name is MethodName => name !== null);
+    const name = order.find((candidate) => registered.has(candidate));
+    return name ? this.method(name) : null;
+  }
+
+  private method(name: string): VerificationMethod {
+    const method = this.methods.get(name as MethodName);
+    if (!method) throw appError('internal_error', `method ${name} is not installed`);
+    return method;
+  }
+
+  private context(db: Executor, user: UserRow, request: AuthRequest, fallback: boolean, primaryCode: ResultCode | null): MethodContext {
+    return { db, clock: this.deps.clock, keyring: this.deps.keyring, user, application: request.application, ip: request.ip, authType: request.authType, entryPoint: request.entryPoint, fallback, primaryCode };
+  }
+
+  private async findChallenge(db: Executor, application: AuthenticatedApplication, txid: string): Promise<ChallengeRow> {
+    const challenge = await challengesRepository.findById(db, txid);
+    // Another application's transaction is as unknown as a made-up one.
+    if (!challenge || challenge.application_id !== application.id) throw appError('not_found', `transaction ${txid} does not exist`);
+    return challenge;
+  }
+
+  private answerOf(challenge: ChallengeRow): AuthAnswer {
+    const code = challenge.result_code as ResultCode;
+    if (challenge.status === 'pending') {
+      const state = JSON.parse(challenge.state) as ChallengeState;
+      return { ...this.waiting(challenge.id, code, undefined, challenge.expires_at), ...(state.fallback.length > 0 ? { fallback: state.fallback } : {}) };
+    }
+    return finalAnswer(challenge.id, challenge.status === 'allow', code, null, RESULT_CODES[code].shortText);
+  }
+
+  private waiting(txid: string, code: ResultCode, prompt: string | undefined, expiresAt: number): AuthAnswer {
+    return {
+      txid,
+      result: 'waiting',
+      result_code: code,
+      detail: RESULT_CODES[code].outcome === 'pending' ? RESULT_CODES[code].detail : null,
+      status_msg: RESULT_CODES[code].shortText,
+      ...(prompt ? { prompt } : {}),
+      expires_at: new Date(expiresAt).toISOString(),
+    };
+  }
+
+  private requestOf(challenge: ChallengeRow, application: AuthenticatedApplication, username: string): AuthRequest {
+    return { username, application, ip: challenge.ip, authType: challenge.auth_type, entryPoint: challenge.entry_point };
+  }
+
+  private async applicationName(db: Executor, id: string): Promise<string> {
+    const row = await db.selectFrom('applications').select('name').where('id', '=', id).executeTakeFirst();
+    return row?.name ?? '(deleted application)';
+  }
+
+  private step(method: MethodName | 'engine', code: ResultCode, succeeded: boolean, at: number): SigninStep {
+    return { method, result_code: code, succeeded, detail: detailOf(code, succeeded), at: new Date(at).toISOString() };
+  }
+
+  private record(trx: Executor, user: UserRow | null, request: AuthRequest, outcome: Outcome) {
+    return writeOutcome(trx, this.deps.clock.now(), user, request.username, request, outcome);
+  }
+
+  private ruleOutcome(decision: Exclude<RuleDecision, { outcome: 'continue' }>, trace: TraceEntry[], now: number): Outcome {
+    const rule = trace[trace.length - 1]!.rule;
+    return {
+      status: decision.outcome === 'allow' ? 'success' : 'failure',
+      mfaRequired: decision.mfaRequired,
+      policy: rule,
+      method: null,
+      code: decision.code,
+      detail: decision.detail,
+      countedFailure: decision.countedFailure ?? false,
+      fields: {},
+      steps: decision.code ? [this.step('engine', decision.code, decision.outcome === 'allow', now)] : [],
+      trace,
+    };
+  }
+
+  private noMethodOutcome(trace: TraceEntry[]): Outcome {
+    return {
+      status: 'failure',
+      mfaRequired: true,
+      policy: 'methods',
+      method: null,
+      code: null,
+      detail: 'user does not have any verification methods registered',
+      countedFailure: false,
+      fields: {},
+      steps: [],
+      trace: [...trace, { rule: 'methods', outcome: 'deny', reason: 'no verification method registered' }],
+    };
+  }
+
+  /**
+   * `auth` for a user name that does not exist: counted against the client IP
+   * (guessing user names), and refused as throttled once the IP is over its limit.
+   */
+  private async unknownUser(trx: Executor, request: AuthRequest): Promise<AuthAnswer> {
+    const throttled = await ipThrottled(trx, this.deps.clock.now(), this.deps.config.auth, request.ip);
+    if (!throttled) {
+      await this.record(trx, null, request, this.userNotFound(true));
+      return finalAnswer(null, false, null, 'user not found', 'user not found');
+    }
+    const trace: TraceEntry[] = [{ rule: 'throttle', outcome: 'deny', reason: throttled }];
+    const decision = { outcome: 'deny', reason: throttled, code: 'FAILED_AUTHENTICATION_THROTTLED', detail: 'entered incorrect code too many times', mfaRequired: false } as const;
+    await this.record(trx, null, request, this.ruleOutcome(decision, trace, this.deps.clock.now()));
+    return finalAnswer(null, false, decision.code, decision.detail, throttled);
+  }
+
+  /** An unknown user: counted against the client IP at `auth` (guessing user names), not at preauth. */
+  private userNotFound(counted: boolean): Outcome {
+    return {
+      status: 'failure',
+      mfaRequired: false,
+      policy: 'user_lookup',
+      method: null,
+      code: null,
+      detail: 'user not found',
+      countedFailure: counted,
+      fields: {},
+      steps: [],
+      trace: [{ rule: 'user_lookup', outcome: 'deny', reason: 'no such user' }],
+    };
+  }
+}

@@ -1,0 +1,148 @@
+import type { Config } from '../../../config/schema.js';
+import type { Executor } from '../../../storage/database.js';
+import type { OathTokenRow } from '../../../storage/schema.js';
+import type { ResultCode } from '../../auth/result-codes.js';
+import { verifyPin } from '../../directory/pin.js';
+import type { MethodContext, StepResult, VerificationMethod } from '../contract.js';
+import { matchCounter, timeStep, type OathAlgorithm, type OathParameters } from './otp.js';
+import { openOathSecret } from './secret.js';
+
+const activeTokens = (db: Executor, userId: string): Promise<OathTokenRow[]> =>
+  db.selectFrom('oath_tokens').selectAll().where('user_id', '=', userId).where('status', '=', 'active').orderBy('created_at').execute();
+
+/**
+ * Marks `step` used on the token unless it, or a later one, was used already.
+ * One conditional update: of two concurrent requests with the same code only
+ * one can change the row, and the change is in the engine's transaction, so it
+ * is durable before the answer is sent.
+ */
+async function consume(context: MethodContext, token: OathTokenRow, step: number, nowStep: number): Promise<'ok' | 'duplicate' | 'old'> {
+  const result = await context.db
+    .updateTable('oath_tokens')
+    .set({
+      last_used: step,
+      last_used_at: context.clock.now(),
+      ...(token.type === 'hotp' ? { counter: step + 1 } : { drift: step - nowStep }),
+    })
+    .where('id', '=', token.id)
+    .where((eb) => eb.or([eb('last_used', 'is', null), eb('last_used', '<', step)]))
+    .executeTakeFirst();
+  if (Number(result.numUpdatedRows) === 1) return 'ok';
+  const current = await context.db.selectFrom('oath_tokens').select('last_used').where('id', '=', token.id).executeTakeFirst();
+  return Number(current?.last_used) === step ? 'duplicate' : 'old';
+}
+
+/** The counters a code may match: around the current time step for TOTP, from the expected counter on for HOTP. */
+function candidateRange(token: OathTokenRow, nowMs: number, config: Config['oath']): { from: number; to: number; nowStep: number } {
+  if (token.type === 'hotp') {
+    const expected = Number(token.counter);
+    // Include the last used counter so that a replayed HOTP code is recognised as a duplicate.
+    const from = token.last_used === null ? expected : Math.min(expected, Number(token.last_used));
+    return { from, to: expected + config.hotpLookAhead, nowStep: expected };
+  }
+  const nowStep = timeStep(nowMs, token.period);
+  const centre = nowStep + Number(token.drift);
+  return { from: centre - config.totpWindow, to: centre + config.totpWindow, nowStep };
+}
+
+interface Verification {
+  code: ResultCode;
+  authenticated: boolean;
+  token: OathTokenRow | null;
+}
+
+async function verifyPasscode(context: MethodContext, passcode: string, config: Config['oath']): Promise<Verification> {
+  const entered = passcode.replace(/\s+/g, '');
+  const pinMode = context.user.oath_mode === 'pin';
+  const incorrect: Verification = { code: 'FAILED_OATH_CODE_INCORRECT', authenticated: false, token: null };
+  if (!/^[0-9]{6,32}$/.test(entered)) return incorrect;
+  const tokens = await activeTokens(context.db, context.user.id);
+  let pinChecked = false;
+  for (const token of tokens) {
+    if (pinMode ? entered.length <= token.digits : entered.length !== token.digits) continue;
+    const code = entered.slice(entered.length - token.digits);
+    if (pinMode) {
+      // PIN mode: the PIN is typed before the code. A wrong PIN ends here, before the code is used up.
+      const pin = entered.slice(0, entered.length - token.digits);
+      if (!context.user.pin_hash || !verifyPin(context.keyring, context.user.id, pin, context.user.pin_hash)) {
+        pinChecked = true;
+        continue;
+      }
+    }
+    const params: OathParameters = { secret: openOathSecret(context.keyring, token), algorithm: token.algorithm as OathAlgorithm, digits: token.digits as 6 | 8 };
+    const { from, to, nowStep } = candidateRange(token, context.clock.now(), config);
+    const step = matchCounter(params, code, from, to);
+    if (step === null) continue;
+    const outcome = await consume(context, token, step, nowStep);
+    if (outcome === 'duplicate') return { code: 'FAILED_OATH_CODE_DUPLICATE', authenticated: false, token };
+    if (outcome === 'old') return { code: 'FAILED_OATH_CODE_OLD', authenticated: false, token };
+    return { code: context.fallback ? 'SUCCESS_FALLBACK_OATH_CODE_VERIFIED' : 'SUCCESS_OATH_CODE_VERIFIED', authenticated: true, token };
+  }
+  return pinChecked ? { code: 'FAILED_OATH_CODE_PIN_INCORRECT', authenticated: false, token: null } : incorrect;
+}
+
+function done(context: MethodContext, verification: Verification): StepResult {
+  const token = verification.token;
+  return {
+    status: 'done',
+    code: verification.code,
+    authenticated: verification.authenticated,
+    fields: {
+      oath_mode: context.user.oath_mode,
+      device: token ? token.serial ?? token.name ?? token.id : null,
+      device_type: token ? `oath_${token.kind}_${token.type}` : null,
+    },
+  };
+}
+
+/** OATH tokens (SPEC.md §1): software or hardware TOTP/HOTP, standard or PIN mode. */
+export function oathMethod(config: Config['oath']) {
+  return {
+    name: 'oath',
+    timeoutCode: 'FAILED_OATH_TOKEN_TIMEOUT',
+    fallbackCapable: true,
+
+    async describe(db, user) {
+      const tokens = await activeTokens(db, user.id);
+      if (tokens.length === 0) return null;
+      return { method: 'oath', devices: tokens.map((token) => ({ id: token.id, name: token.serial ?? token.name ?? 'OATH token', type: `${token.kind}_${token.type}` })) };
+    },
+
+    async start(context, input) {
+      if (input.passcode !== undefined) return done(context, await verifyPasscode(context, input.passcode, config));
+      const prompt = context.user.oath_mode === 'pin' ? 'Enter your PIN followed by the code from your OATH token' : 'Enter the code from your OATH token';
+      return { status: 'pending', code: 'SUCCESS_OATH_CODE_PENDING', prompt, state: {}, fields: { oath_mode: context.user.oath_mode } };
+    },
+
+    async respond(context, _state, response) {
+      if (response.passcode === undefined) return done(context, { code: 'FAILED_OATH_CODE_INCORRECT', authenticated: false, token: null });
+      return done(context, await verifyPasscode(context, response.passcode, config));
+    },
+
+    async exportUserData(db, userId) {
+      const tokens = await db.selectFrom('oath_tokens').selectAll().where('user_id', '=', userId).execute();
+      return {
+        oath_tokens: tokens.map((token) => ({
+          id: token.id,
+          serial: token.serial,
+          kind: token.kind,
+          type: token.type,
+          algorithm: token.algorithm,
+          digits: token.digits,
+          period: token.period,
+          status: token.status,
+          name: token.name,
+          created_at: new Date(token.created_at).toISOString(),
+          last_used_at: token.last_used_at === null ? null : new Date(token.last_used_at).toISOString(),
+          secret: 'sealed; never exported',
+        })),
+      };
+    },
+
+    async deleteUserData(db, userId) {
+      // Software tokens belong to the user and go; hardware tokens belong to the organisation and are unassigned.
+      await db.deleteFrom('oath_tokens').where('user_id', '=', userId).where('kind', '=', 'software').execute();
+      await db.updateTable('oath_tokens').set({ user_id: null, name: null, last_used_at: null }).where('user_id', '=', userId).execute();
+    },
+  } satisfies VerificationMethod;
+}

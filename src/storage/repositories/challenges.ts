@@ -1,0 +1,34 @@
+import type { Executor } from '../database.js';
+import type { ChallengeRow, ChallengesTable } from '../schema.js';
+import type { Insertable, Updateable } from 'kysely';
+
+export const challengesRepository = {
+  async insert(db: Executor, row: Insertable<ChallengesTable>): Promise<void> {
+    await db.insertInto('challenges').values(row).execute();
+  },
+
+  findById(db: Executor, id: string): Promise<ChallengeRow | undefined> {
+    return db.selectFrom('challenges').selectAll().where('id', '=', id).executeTakeFirst();
+  },
+
+  /**
+   * Claims a pending challenge for this transaction: a no-op update that, on
+   * PostgreSQL, takes the row lock, so a concurrent claimer waits and then
+   * finds the challenge no longer pending. False when it is not pending.
+   */
+  async claim(db: Executor, id: string): Promise<boolean> {
+    const result = await db.updateTable('challenges').set({ status: 'pending' }).where('id', '=', id).where('status', '=', 'pending').executeTakeFirst();
+    return Number(result.numUpdatedRows) === 1;
+  },
+
+  async update(db: Executor, id: string, patch: Updateable<ChallengesTable>): Promise<void> {
+    await db.updateTable('challenges').set(patch).where('id', '=', id).execute();
+  },
+
+  /** Pending challenges past their expiry: of one user, or of everyone (the sweeper). */
+  expired(db: Executor, now: number, userId?: string, limit = 100): Promise<ChallengeRow[]> {
+    let query = db.selectFrom('challenges').selectAll().where('status', '=', 'pending').where('expires_at', '<=', now);
+    if (userId) query = query.where('user_id', '=', userId);
+    return query.orderBy('expires_at').limit(limit).execute();
+  },
+};
