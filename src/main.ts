@@ -2,9 +2,17 @@ import { resolve } from 'node:path';
 import type { Logger } from 'pino';
 import type { Config } from './config/schema.js';
 import { AdminKeys } from './modules/admin-access/admin-keys.js';
+import { Applications } from './modules/applications/applications.js';
+import { Blocks } from './modules/auth/blocks.js';
+import { Bypasses } from './modules/auth/bypasses.js';
+import { AuthEngine } from './modules/auth/engine.js';
+import { oathMethod } from './modules/methods/oath/method.js';
+import { questionsMethod } from './modules/methods/questions/method.js';
 import { CsvImport } from './modules/directory/csv-import.js';
 import { Directory } from './modules/directory/directory.js';
 import { Groups } from './modules/directory/groups.js';
+import { OathTokens } from './modules/methods/oath/tokens.js';
+import { SecurityQuestions } from './modules/methods/questions/questions.js';
 import { systemClock, type Clock } from './shared/clock.js';
 import { Keyring } from './shared/keyring.js';
 import { createServiceLog } from './shared/logger.js';
@@ -23,6 +31,12 @@ export interface Runtime {
   groups: Groups;
   csvImport: CsvImport;
   adminKeys: AdminKeys;
+  oathTokens: OathTokens;
+  applications: Applications;
+  blocks: Blocks;
+  bypasses: Bypasses;
+  engine: AuthEngine;
+  securityQuestions: SecurityQuestions;
   /** True when this start created the master key file. */
   masterKeyCreated: boolean;
   /** Closes the storage this runtime opened (not one passed in through options). */
@@ -60,7 +74,10 @@ export async function buildRuntime(config: Config, options: RuntimeOptions = {})
     if (applied.length > 0) log.info({ event: 'storage.migrated', applied }, 'database migrated');
   }
   const rules = config.directory;
-  const directory = new Directory({ db: storage.db, keyring, clock, log, rules, logUserChanges: config.log.userChanges });
+  const methods = [oathMethod(config.oath), questionsMethod(config.questions)];
+  const userDataCleaners = methods.map((method) => (db: Parameters<typeof method.deleteUserData>[0], userId: string) => method.deleteUserData(db, userId));
+  const directory = new Directory({ db: storage.db, keyring, clock, log, rules, logUserChanges: config.log.userChanges, userDataCleaners });
+  const blocks = new Blocks({ db: storage.db, clock, directory });
   return {
     config,
     clock,
@@ -71,6 +88,12 @@ export async function buildRuntime(config: Config, options: RuntimeOptions = {})
     groups: new Groups({ db: storage.db, clock, directory }),
     csvImport: new CsvImport({ db: storage.db, keyring, clock, log, rules }),
     adminKeys: new AdminKeys({ db: storage.db, keyring, clock }),
+    oathTokens: new OathTokens({ db: storage.db, keyring, clock, config: config.oath }),
+    applications: new Applications({ db: storage.db, keyring, clock }),
+    blocks,
+    bypasses: new Bypasses({ db: storage.db, clock, directory }),
+    engine: new AuthEngine({ db: storage.db, clock, keyring, config, blocks, log, methods }),
+    securityQuestions: new SecurityQuestions({ db: storage.db, clock, log, config: config.questions, directory, logUserChanges: config.log.userChanges }),
     masterKeyCreated: created,
     // A storage handed in belongs to the caller, who closes it.
     close: () => (ownsStorage ? storage.close() : Promise.resolve()),

@@ -182,6 +182,50 @@ describe.each(DIALECTS)('authentication policies on %s', (dialect) => {
       expect(await engine.status(application, offer.txid!, 0)).toMatchObject({ result: 'deny', result_code: 'FAILED_OATH_TOKEN_TIMEOUT' });
     });
 
+    const withQuestions = async () => {
+      await start({ auth: { fallbackQuestions: true } });
+      const fixture = await authFixture(t.runtime);
+      const ids: string[] = [];
+      for (const text of ['First pet?', 'Birth town?', 'First school?']) ids.push((await t.runtime.securityQuestions.addQuestion(text, testActor)).id);
+      await t.runtime.securityQuestions.register('alice@contoso.com', ids.map((id, index) => ({ question_id: id, answer: `answer number ${index}` })), testActor);
+      const answerFor = (id: string) => `Answer Number ${ids.indexOf(id)}!`;
+      const wrong = fixture.token.code(t.clock.now()) === '000000' ? '000001' : '000000';
+      return { ...fixture, answerFor, wrong };
+    };
+
+    it('completes with security questions after a wrong code: SUCCESS_FALLBACK_SECURITY_QUESTIONS_ANSWERED', async () => {
+      const { request, application, answerFor, wrong } = await withQuestions();
+      const offer = await t.runtime.engine.auth(request({ passcode: wrong }));
+      expect(offer).toMatchObject({ result: 'waiting', result_code: 'FAILED_OATH_CODE_INCORRECT', fallback: ['questions'] });
+      expect(offer.questions).toHaveLength(2);
+      const answers = Object.fromEntries(offer.questions!.map((question) => [question.id, answerFor(question.id)]));
+      expect(await t.runtime.engine.respond(application, offer.txid!, { answers })).toMatchObject({
+        result: 'allow',
+        result_code: 'SUCCESS_FALLBACK_SECURITY_QUESTIONS_ANSWERED',
+        detail: 'successfully completed',
+      });
+      expect((await lastSignin()).policy).toBe('fallback:questions');
+    });
+
+    it('keeps the primary denial when the answers are wrong', async () => {
+      const { request, application, wrong } = await withQuestions();
+      const offer = await t.runtime.engine.auth(request({ passcode: wrong }));
+      const answers = Object.fromEntries(offer.questions!.map((question) => [question.id, 'no idea']));
+      expect(await t.runtime.engine.respond(application, offer.txid!, { answers })).toMatchObject({ result: 'deny', result_code: 'FAILED_OATH_CODE_INCORRECT' });
+    });
+
+    it('ends with FAILED_SECURITY_QUESTIONS_TIMEOUT when the questions go unanswered', async () => {
+      const { request, application, wrong } = await withQuestions();
+      const offer = await t.runtime.engine.auth(request({ passcode: wrong }));
+      t.clock.advance(121_000);
+      expect(await t.runtime.engine.status(application, offer.txid!, 0)).toMatchObject({ result: 'deny', result_code: 'FAILED_SECURITY_QUESTIONS_TIMEOUT', detail: 'user never entered the verification code' });
+      const steps = JSON.parse((await lastSignin()).steps).map((step: { method: string; result_code: string }) => [step.method, step.result_code]);
+      expect(steps).toEqual([
+        ['oath', 'FAILED_OATH_CODE_INCORRECT'],
+        ['questions', 'FAILED_SECURITY_QUESTIONS_TIMEOUT'],
+      ]);
+    });
+
     it('offers no fallback when the configuration turns it off', async () => {
       await start({ auth: { fallbackOath: false } });
       const { request } = await authFixture(t.runtime);

@@ -3,6 +3,7 @@ import { verifyPin } from '../src/modules/directory/pin.js';
 import { AppError } from '../src/shared/errors.js';
 import { changesRepository } from '../src/storage/repositories/records.js';
 import { usersRepository } from '../src/storage/repositories/users.js';
+import { addToken } from './helpers/auth.js';
 import { createTestRuntime, testActor, type TestRuntime } from './helpers/runtime.js';
 import { DIALECTS } from './helpers/storage.js';
 
@@ -112,6 +113,17 @@ describe.each(DIALECTS)('directory on %s', (dialect) => {
     expect(await codeOf(t.runtime.directory.get('gone'))).toBe('user_not_found');
     expect((await changesRepository.listForUser(db(), user.id)).map((row) => row.change_type)).toEqual(['create', 'delete']);
     expect(await codeOf(t.runtime.directory.delete('gone', testActor))).toBe('user_not_found');
+  });
+
+  it('removes software tokens and returns hardware tokens to stock when a user is deleted', async () => {
+    const user = await t.runtime.directory.create({ username: 'leaver' }, testActor);
+    const software = await addToken(t.runtime, user.id);
+    const hardware = await addToken(t.runtime, user.id);
+    await db().updateTable('oath_tokens').set({ kind: 'hardware', serial: 'HW-1' }).where('id', '=', hardware.id).execute();
+    await t.runtime.directory.delete('leaver', testActor);
+    const tokens = await db().selectFrom('oath_tokens').select(['id', 'user_id']).execute();
+    expect(tokens).toEqual([{ id: hardware.id, user_id: null }]);
+    expect(tokens.some((token) => token.id === software.id)).toBe(false);
   });
 
   it('lists with paging, search and group filter', async () => {

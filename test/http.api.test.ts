@@ -146,7 +146,9 @@ describe('operations endpoints', () => {
       expect(operation.security).toEqual([{ adminKey: [] }]);
       expect(operation.description).toMatch(/Roles: /);
     }
-    for (const path of ['GET /healthz', 'GET /readyz', 'GET /metrics', 'GET /openapi.json']) expect(documented).toContain(path);
-    expect(documented.size).toBe(t.app.adminRoutes.length + 4);
+    const others = ['GET /healthz', 'GET /readyz', 'GET /metrics', 'GET /openapi.json', 'GET /auth/v1/check', 'POST /auth/v1/preauth', 'POST /auth/v1/auth', 'POST /auth/v1/respond', 'GET /auth/v1/auth_status'];
+    for (const path of others) expect(documented).toContain(path);
+    expect(documented.size).toBe(t.app.adminRoutes.length + others.length);
+    expect(doc.paths['/auth/v1/auth']!.post!.security).toEqual([{ application: [] }]);
   });
 });

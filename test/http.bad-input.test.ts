@@ -100,6 +100,8 @@ describe.each(DIALECTS)('bad input gets a 4xx problem, never a 5xx, on %s', (dia
 
   it('a bad CSV import', async () => {
     expectProblem(await send('POST', '/admin/v1/users/import', 'name\nx', { 'content-type': 'text/csv' }), 400, 'invalid_csv', /unknown column/);
+    expectProblem(await send('POST', '/admin/v1/users/import', { username: 'x' }), 415, 'unsupported_media_type', /text\/csv/);
+    expectProblem(await send('POST', '/admin/v1/users/import'), 415, 'unsupported_media_type');
   });
 
   it('keeps a caller request id that is a plain token and replaces others', async () => {

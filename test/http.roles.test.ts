@@ -23,7 +23,7 @@ describe('role × route', () => {
   });
   afterAll(() => t.dispose());
 
-  const concrete = (url: string) => url.replace(':username', 'nobody').replace(':name', 'nogroup').replace(':id', '0000000000000000');
+  const concrete = (url: string) => url.replace(':username', 'nobody').replace(':name', 'nogroup').replace(':id', '0000000000000000').replace(':serial', 'NOSERIAL');
 
   it('covers a known set of routes', () => {
     expect(t.app.adminRoutes.length).toBeGreaterThanOrEqual(16);

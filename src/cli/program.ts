@@ -2,7 +2,9 @@ import { Command, CommanderError } from 'commander';
 import { AppError } from '../shared/errors.js';
 import { adminKeyCommand } from './commands/admin-key.js';
 import { groupCommand } from './commands/group.js';
+import { questionCommand } from './commands/question.js';
 import { migrateCommand } from './commands/migrate.js';
+import { oathCommand } from './commands/oath.js';
 import { serveCommand } from './commands/serve.js';
 import { userCommand } from './commands/user.js';
 import type { CliIo, GlobalOptions } from './io.js';
@@ -17,7 +19,7 @@ export function buildProgram(io: CliIo): Command {
     .configureOutput({ writeOut: (text) => io.stdout.write(text), writeErr: (text) => io.stderr.write(text) })
     .exitOverride();
   const globals = () => program.opts<GlobalOptions>();
-  for (const command of [serveCommand, migrateCommand, userCommand, groupCommand, adminKeyCommand]) {
+  for (const command of [serveCommand, migrateCommand, userCommand, groupCommand, questionCommand, oathCommand, adminKeyCommand]) {
     program.addCommand(command(io, globals));
   }
   // Sub-commands inherit output and exit handling so every one has --help and clean errors.

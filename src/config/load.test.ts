@@ -46,6 +46,7 @@ describe('config', () => {
     expect(() => loadConfig({ env: { COUNTERSIGN_LOG_LEVEL: 'loud' } })).toThrow('config key log.level');
     expect(() => loadConfig({ env: { COUNTERSIGN_DATABASE_URL: 'mysql://x' } })).toThrow('config key database.url');
     expect(() => loadConfig({ env: { COUNTERSIGN_METRICS_ENABLED: 'maybe' } })).toThrow('COUNTERSIGN_METRICS_ENABLED: expected true or false');
+    expect(() => loadConfig({ env: { COUNTERSIGN_QUESTIONS_ASK_COUNT: '4' } })).toThrow('config key questions.askCount: must not exceed questions.registerCount');
   });
 
   it('reports an unreadable or invalid file clearly', () => {

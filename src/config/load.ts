@@ -132,6 +132,9 @@ export function loadConfig(options: LoadConfigOptions = {}): Config {
   if (config.directory.pinMinLength > config.directory.pinMaxLength) {
     fail('config key directory.pinMinLength: must not exceed directory.pinMaxLength');
   }
+  if (config.questions.askCount > config.questions.registerCount) {
+    fail('config key questions.askCount: must not exceed questions.registerCount');
+  }
   if (config.database.url && !/^(postgres(ql)?:\/\/|sqlite:)/.test(config.database.url)) {
     fail('config key database.url: must start with postgres://, postgresql:// or sqlite:');
   }

@@ -23,6 +23,12 @@ export const ACCESS = {
   directoryUpdate: ['global_administrator', 'privileged_authentication_administrator', 'authentication_administrator'],
   /** Create, delete and import users; manage groups. */
   directoryWrite: ['global_administrator', 'privileged_authentication_administrator'],
+  /** Register applications of the Auth API and rotate their secrets. */
+  applicationsWrite: ['global_administrator', 'privileged_authentication_administrator'],
+  /** Block, unblock and grant one-time bypasses: everyday work of authentication administrators. */
+  userSecurity: ['global_administrator', 'privileged_authentication_administrator', 'authentication_administrator'],
+  /** Read reports: block and bypass history, sign-ins, attempts. */
+  reportsRead: ['global_administrator', 'privileged_authentication_administrator', 'authentication_administrator', 'reports_reader'],
   /** Read the audit log. */
   auditRead: ['global_administrator', 'privileged_authentication_administrator', 'reports_reader'],
   /** Manage admin API keys. */

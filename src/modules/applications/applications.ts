@@ -145,7 +145,7 @@ export class Applications {
       this.cache.set(integrationKey, entry);
     }
     const { row } = entry;
-    if (!Boolean(row.enabled) || !this.deps.keyring.verifyKeyedHash('api-key', secret, row.secret_hash)) return null;
+    if (!row.enabled || !this.deps.keyring.verifyKeyedHash('api-key', secret, row.secret_hash)) return null;
     return { id: row.id, name: row.name };
   }
 

@@ -25,6 +25,8 @@ export interface DirectoryDeps {
   rules: InputRules;
   /** SPEC.md §6: an administrator can turn off logging of user changes; change records stay. */
   logUserChanges: boolean;
+  /** Removes what other modules (verification methods) hold of a user, in the delete's transaction. */
+  userDataCleaners?: ((db: Executor, userId: string) => Promise<void>)[];
 }
 
 export interface UserListOptions {
@@ -125,6 +127,7 @@ export class Directory {
     const now = this.deps.clock.now();
     const row = await this.deps.db.transaction().execute(async (trx) => {
       const current = await this.find(trx, username);
+      for (const clean of this.deps.userDataCleaners ?? []) await clean(trx, current.id);
       await usersRepository.delete(trx, current.id);
       await this.record(trx, current, 'delete', [], actor, now);
       return current;

@@ -7,10 +7,17 @@ import { installDrain } from './drain.js';
 import { installMetrics } from './metrics.js';
 import { installProblemHandlers } from './problem.js';
 import { adminRoutes } from './routes/admin.js';
+import { authAdminRoutes } from './routes/auth-admin.js';
+import { authApiRoutes } from './routes/auth-api.js';
 import { groupRoutes } from './routes/groups.js';
+import { oathRoutes } from './routes/oath.js';
+import { questionRoutes } from './routes/questions.js';
 import { healthRoutes } from './routes/health.js';
 import { userRoutes } from './routes/users.js';
 import { validatorCompiler } from './validation.js';
+
+/** The Auth API that applications call. */
+export const AUTH_PREFIX = '/auth/v1';
 
 const REQUEST_ID = /^[A-Za-z0-9._-]{1,128}$/;
 
@@ -51,7 +58,12 @@ export async function buildHttpApp(runtime: Runtime): Promise<FastifyInstance> {
     openapi: {
       openapi: '3.1.0',
       info: { title: 'Countersign', version: '0.1.0', description: 'Multi-factor authentication server: admin and operations API.' },
-      components: { securitySchemes: { adminKey: { type: 'http', scheme: 'bearer', description: 'Admin API key (csk_...).' } } },
+      components: {
+        securitySchemes: {
+          adminKey: { type: 'http', scheme: 'bearer', description: 'Admin API key (csk_...).' },
+          application: { type: 'http', scheme: 'basic', description: 'Auth API: integration key as user name, application secret as password.' },
+        },
+      },
     },
   });
   app.decorate('adminRoutes', installAdminAuth(app, runtime.adminKeys));
@@ -60,6 +72,10 @@ export async function buildHttpApp(runtime: Runtime): Promise<FastifyInstance> {
   await app.register(healthRoutes(runtime, metrics));
   await app.register(userRoutes(runtime), { prefix: ADMIN_PREFIX });
   await app.register(groupRoutes(runtime), { prefix: ADMIN_PREFIX });
+  await app.register(oathRoutes(runtime, runtime.oathTokens), { prefix: ADMIN_PREFIX });
+  await app.register(questionRoutes(runtime, runtime.securityQuestions), { prefix: ADMIN_PREFIX });
   await app.register(adminRoutes(runtime), { prefix: ADMIN_PREFIX });
+  await app.register(authAdminRoutes(runtime), { prefix: ADMIN_PREFIX });
+  await app.register(authApiRoutes(runtime), { prefix: AUTH_PREFIX });
   return app;
 }

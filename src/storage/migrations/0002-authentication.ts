@@ -30,7 +30,8 @@ export const authentication: Migration = {
     await db.schema
       .createTable('oath_tokens')
       .addColumn('id', 'text', (col) => col.primaryKey())
-      .addColumn('user_id', 'text', (col) => col.references('users.id').onDelete('cascade'))
+      // Set null, not cascade: a hardware token outlives its holder and goes back to stock.
+      .addColumn('user_id', 'text', (col) => col.references('users.id').onDelete('set null'))
       .addColumn('serial', 'text', (col) => col.unique())
       .addColumn('kind', 'text', (col) => col.notNull()) // software | hardware
       .addColumn('type', 'text', (col) => col.notNull()) // totp | hotp

@@ -4,7 +4,7 @@ import { next, type Rule } from './rule.js';
 export const accountDisabled: Rule = {
   name: 'account_disabled',
   async evaluate({ user }) {
-    if (Boolean(user.account_enabled)) return next('account is enabled');
+    if (user.account_enabled) return next('account is enabled');
     return { outcome: 'deny', reason: 'the account is disabled', code: null, detail: null, mfaRequired: false };
   },
 };

@@ -8,7 +8,7 @@ export const lockout: Rule = {
   async evaluate({ db, clock, user }) {
     if (user.block_id === null) return next('no open block');
     const block = await blocksRepository.findById(db, Number(user.block_id));
-    if (!block || !Boolean(block.account_lockout)) return next('no lockout');
+    if (!block || !block.account_lockout) return next('no lockout');
     const now = clock.now();
     if (block.expires_at !== null && block.expires_at <= now) {
       await blocksRepository.complete(db, Number(block.id), now, 'lockout ended');

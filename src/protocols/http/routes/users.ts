@@ -3,6 +3,7 @@ import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import { Type } from 'typebox';
 import { ACCESS } from '../../../modules/admin-access/roles.js';
 import type { Runtime } from '../../../main.js';
+import { appError } from '../../../shared/errors.js';
 import { actorOf } from '../admin-auth.js';
 import * as S from '../schemas.js';
 
@@ -65,7 +66,11 @@ export const userRoutes = (runtime: Runtime): FastifyPluginAsync => async (plain
       consumes: ['text/csv'],
       response: { 200: S.ImportReport, ...S.adminErrors, 413: S.Problem, 415: S.Problem },
     },
-    handler: (request) => csvImport.run(request.body as Buffer, actorOf(request), { createGroups: request.query.create_groups ?? false }),
+    handler: (request) => {
+      // Only the text/csv parser yields a Buffer; JSON or an empty body is the wrong media type, not a server error.
+      if (!Buffer.isBuffer(request.body)) throw appError('unsupported_media_type', 'send the CSV file with Content-Type: text/csv');
+      return csvImport.run(request.body, actorOf(request), { createGroups: request.query.create_groups ?? false });
+    },
   });
 
   app.get('/changes', {
