@@ -126,6 +126,12 @@ export interface LoadJob {
   connections: number;
   seconds: number;
   warmupSeconds: number;
+  /**
+   * A module (absolute path) whose `createRequestSource(data)` returns a function
+   * that fills in each request (method, path, headers, body) just before it is
+   * sent: for requests that must differ each time, such as fresh TOTP codes.
+   */
+  requestSource?: { module: string; data: unknown };
 }
 
 export interface LoadSummary {

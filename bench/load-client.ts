@@ -5,8 +5,10 @@
 import autocannon from 'autocannon';
 import type { LoadJob, LoadSummary } from './lib.js';
 
-/** autocannon options for a job: one fixed path, or a random path from the list for every request. */
-function optionsFor(job: LoadJob, seconds: number): autocannon.Options {
+type SetupRequest = (request: autocannon.Request) => autocannon.Request;
+
+/** autocannon options for a job: one fixed path, a random path from the list, or a request source module. */
+function optionsFor(job: LoadJob, seconds: number, source: SetupRequest | null): autocannon.Options {
   const { paths } = job;
   const options: autocannon.Options = {
     url: job.url + (paths[0] ?? '/'),
@@ -14,7 +16,9 @@ function optionsFor(job: LoadJob, seconds: number): autocannon.Options {
     duration: seconds,
     headers: job.headers,
   };
-  if (paths.length > 1) {
+  if (source) {
+    options.requests = [{ setupRequest: source }];
+  } else if (paths.length > 1) {
     const pick = () => paths[Math.floor(Math.random() * paths.length)]!;
     options.requests = [{ setupRequest: (request) => ({ ...request, path: pick() }) }];
   }
@@ -37,10 +41,17 @@ function summarise(result: autocannon.Result): LoadSummary {
   };
 }
 
+async function loadSource(job: LoadJob): Promise<SetupRequest | null> {
+  if (!job.requestSource) return null;
+  const module = (await import(job.requestSource.module)) as { createRequestSource(data: unknown): SetupRequest };
+  return module.createRequestSource(job.requestSource.data);
+}
+
 async function runJob(job: LoadJob): Promise<LoadSummary> {
+  const source = await loadSource(job);
   // Warm-up (JIT, connection set-up, database page cache) is run and thrown away.
-  if (job.warmupSeconds > 0) await autocannon(optionsFor(job, job.warmupSeconds));
-  return summarise(await autocannon(optionsFor(job, job.seconds)));
+  if (job.warmupSeconds > 0) await autocannon(optionsFor(job, job.warmupSeconds, source));
+  return summarise(await autocannon(optionsFor(job, job.seconds, source)));
 }
 
 process.once('message', (job: LoadJob) => {

@@ -92,7 +92,7 @@ export async function buildRuntime(config: Config, options: RuntimeOptions = {})
     applications: new Applications({ db: storage.db, keyring, clock }),
     blocks,
     bypasses: new Bypasses({ db: storage.db, clock, directory }),
-    engine: new AuthEngine({ db: storage.db, clock, keyring, config, blocks, log, methods }),
+    engine: new AuthEngine({ db: storage.db, transact: (work) => storage.transact(work), clock, keyring, config, blocks, log, methods }),
     securityQuestions: new SecurityQuestions({ db: storage.db, clock, log, config: config.questions, directory, logUserChanges: config.log.userChanges }),
     masterKeyCreated: created,
     // A storage handed in belongs to the caller, who closes it.

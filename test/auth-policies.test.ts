@@ -153,7 +153,7 @@ describe.each(DIALECTS)('authentication policies on %s', (dialect) => {
     };
 
     const engineWith = (methods: VerificationMethod[]) =>
-      new AuthEngine({ db: t.runtime.storage.db, clock: t.runtime.clock, keyring: t.runtime.keyring, config: t.runtime.config, blocks: t.runtime.blocks, log: t.runtime.log, methods });
+      new AuthEngine({ db: t.runtime.storage.db, transact: (work) => t.runtime.storage.transact(work), clock: t.runtime.clock, keyring: t.runtime.keyring, config: t.runtime.config, blocks: t.runtime.blocks, log: t.runtime.log, methods });
 
     it('completes with an OATH code after the primary method failed: SUCCESS_FALLBACK_OATH_CODE_VERIFIED', async () => {
       await start();
@@ -232,5 +232,23 @@ describe.each(DIALECTS)('authentication policies on %s', (dialect) => {
       const engine = engineWith([unreachablePhone, oathMethod(t.runtime.config.oath)]);
       expect(await engine.auth(request({ factor: 'voice' as MethodName }))).toMatchObject({ result: 'deny', result_code: 'CONFIG_ISSUE' });
     });
+  });
+});
+
+describe.each(DIALECTS)('fraud reports on %s', (dialect) => {
+  it.each([true, false])('with auth.fraudAutoBlock = %s', async (autoBlock) => {
+    const t = await createTestRuntime(dialect, { auth: { fraudAutoBlock: autoBlock } });
+    try {
+      const { request, user } = await authFixture(t.runtime);
+      await t.runtime.storage.db.transaction().execute(async (trx) => {
+        const row = (await trx.selectFrom('users').selectAll().where('id', '=', user.id).executeTakeFirstOrThrow());
+        await t.runtime.blocks.reportFraudInTransaction(trx, row, 'voice fraud code', t.runtime.config.auth.fraudAutoBlock);
+      });
+      const [record] = (await t.runtime.blocks.history({})).items;
+      expect(record).toMatchObject({ fraud_alert: true, fraud_alert_not_blocked: !autoBlock, blocked: autoBlock, block_reason: 'fraud reported (voice fraud code)' });
+      expect((await t.runtime.engine.auth(request())).result_code).toBe(autoBlock ? 'SUCCESS_USER_BLOCKED' : 'SUCCESS_OATH_CODE_PENDING');
+    } finally {
+      await t.dispose();
+    }
   });
 });

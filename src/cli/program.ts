@@ -1,6 +1,9 @@
 import { Command, CommanderError } from 'commander';
 import { AppError } from '../shared/errors.js';
+import { blockCommand, bypassCommand, unblockCommand } from './commands/access.js';
 import { adminKeyCommand } from './commands/admin-key.js';
+import { appCommand } from './commands/app.js';
+import { authCommand } from './commands/auth.js';
 import { groupCommand } from './commands/group.js';
 import { questionCommand } from './commands/question.js';
 import { migrateCommand } from './commands/migrate.js';
@@ -19,7 +22,7 @@ export function buildProgram(io: CliIo): Command {
     .configureOutput({ writeOut: (text) => io.stdout.write(text), writeErr: (text) => io.stderr.write(text) })
     .exitOverride();
   const globals = () => program.opts<GlobalOptions>();
-  for (const command of [serveCommand, migrateCommand, userCommand, groupCommand, questionCommand, oathCommand, adminKeyCommand]) {
+  for (const command of [serveCommand, migrateCommand, userCommand, groupCommand, questionCommand, oathCommand, adminKeyCommand, appCommand, bypassCommand, blockCommand, unblockCommand, authCommand]) {
     program.addCommand(command(io, globals));
   }
   // Sub-commands inherit output and exit handling so every one has --help and clean errors.

@@ -96,6 +96,36 @@ export class Blocks {
     return id;
   }
 
+  /**
+   * A fraud report (the voice fraud code, the app's report): with auth.fraudAutoBlock
+   * the user is blocked with a fraud-alert block record; without it the alert is
+   * still recorded, as a completed record marked "fraud alert not blocked".
+   */
+  async reportFraudInTransaction(db: Executor, user: UserRow, source: string, autoBlock: boolean): Promise<number> {
+    if (autoBlock) return this.blockInTransaction(db, user, { reason: `fraud reported (${source})`, fraudAlert: true, blockedBy: 'user' });
+    const now = this.deps.clock.now();
+    return blocksRepository.insert(db, {
+      blocked_at: now,
+      blocked_by: 'user',
+      user_id: user.id,
+      username: user.username,
+      country_code: user.phone_country_code,
+      phone_number: user.phone_number,
+      formatted_phone_number: user.phone_country_code && user.phone_number ? formatPhone({ countryCode: user.phone_country_code, number: user.phone_number }) : null,
+      extension: user.phone_extension,
+      new_extension: null,
+      blocked: 0,
+      block_reason: `fraud reported (${source})`,
+      completed_at: now,
+      completion_reason: 'fraud alert recorded; automatic blocking is off',
+      account_lockout: 0,
+      fraud_alert: 1,
+      fraud_alert_not_blocked: 1,
+      language: user.language,
+      expires_at: null,
+    });
+  }
+
   /** Ends the user's open block inside an existing transaction. */
   async unblockInTransaction(db: Executor, user: UserRow, reason: string): Promise<boolean> {
     if (user.block_id === null) return false;

@@ -31,6 +31,8 @@ export interface AuthInput extends AuthRequest, MethodResponse {
 
 export interface EngineDeps {
   db: Db;
+  /** Runs a unit of work in a transaction, answering after its commit (Storage.transact). */
+  transact: <T>(work: (trx: Executor) => Promise<T>) => Promise<T>;
   clock: Clock;
   keyring: Keyring;
   config: Config;
@@ -72,15 +74,15 @@ export class AuthEngine {
 
   /** Whether and how the user can authenticate. A final answer (allow, deny, enroll) is recorded as the sign-in. */
   async preauth(request: AuthRequest): Promise<PreauthAnswer> {
-    return this.deps.db.transaction().execute(async (trx) => {
+    return this.deps.transact(async (trx) => {
       const user = await usersRepository.findByKey(trx, usernameKey(request.username));
       const now = this.deps.clock.now();
       if (!user) {
         await this.record(trx, null, request, this.userNotFound(false));
         return { result: 'unknown_user', result_code: null, detail: 'user not found', status_msg: 'user not found', methods: [], fallback: [] };
       }
-      await this.expireForUser(trx, user);
-      const { decision, trace } = await this.evaluate(trx, user, request);
+      const { open } = await this.settleChallenges(trx, user);
+      const { decision, trace } = await this.evaluate(trx, user, request, open);
       if (decision) {
         await this.record(trx, user, request, this.ruleOutcome(decision, trace, now));
         const answer = finalAnswer(null, decision.outcome === 'allow', decision.code, decision.detail, decision.reason);
@@ -104,11 +106,12 @@ export class AuthEngine {
       assert(method.name !== 'questions', 'validation_failed', 'factor: security questions are a fallback only', { field: 'factor' });
     }
     const finished: string[] = [];
-    const answer = await this.deps.db.transaction().execute(async (trx) => {
+    const answer = await this.deps.transact(async (trx) => {
       const user = await usersRepository.findByKey(trx, usernameKey(input.username));
       if (!user) return this.unknownUser(trx, input);
-      finished.push(...(await this.expireForUser(trx, user)));
-      const { decision, trace } = await this.evaluate(trx, user, input);
+      const { ended, open } = await this.settleChallenges(trx, user);
+      finished.push(...ended);
+      const { decision, trace } = await this.evaluate(trx, user, input, open);
       if (decision) {
         await this.record(trx, user, input, this.ruleOutcome(decision, trace, this.deps.clock.now()));
         return finalAnswer(null, decision.outcome === 'allow', decision.code, decision.detail, decision.reason);
@@ -129,7 +132,7 @@ export class AuthEngine {
 
   /** The user's answer to an open challenge: a passcode, or security-question answers during fallback. */
   async respond(application: AuthenticatedApplication, txid: string, response: MethodResponse): Promise<AuthAnswer> {
-    const answer = await this.deps.db.transaction().execute(async (trx) => {
+    const answer = await this.deps.transact(async (trx) => {
       const challenge = await this.findChallenge(trx, application, txid);
       if (!(await challengesRepository.claim(trx, txid))) return this.answerOf(challenge);
       if (challenge.expires_at <= this.deps.clock.now()) return this.expire(trx, challenge);
@@ -199,7 +202,7 @@ export class AuthEngine {
   }
 
   private async expireById(txid: string): Promise<AuthAnswer> {
-    const answer = await this.deps.db.transaction().execute(async (trx) => {
+    const answer = await this.deps.transact(async (trx) => {
       const challenge = (await challengesRepository.findById(trx, txid))!;
       if (!(await challengesRepository.claim(trx, txid))) return this.answerOf(challenge);
       return this.expire(trx, challenge);
@@ -208,12 +211,16 @@ export class AuthEngine {
     return answer;
   }
 
-  private async expireForUser(trx: Executor, user: UserRow): Promise<string[]> {
-    const due = await challengesRepository.expired(trx, this.deps.clock.now(), user.id);
-    for (const challenge of due) {
-      if (await challengesRepository.claim(trx, challenge.id)) await this.expire(trx, challenge, user);
+  /** Ends the user's challenges that ran out of time; returns those ended and those still open. */
+  private async settleChallenges(trx: Executor, user: UserRow): Promise<{ ended: string[]; open: string[] }> {
+    const now = this.deps.clock.now();
+    const pending = await challengesRepository.pendingForUser(trx, user.id);
+    const ended = pending.filter((challenge) => challenge.expires_at <= now).map((challenge) => challenge.id);
+    for (const id of ended) {
+      const challenge = await challengesRepository.findById(trx, id);
+      if (challenge && (await challengesRepository.claim(trx, id))) await this.expire(trx, challenge, user);
     }
-    return due.map((challenge) => challenge.id);
+    return { ended, open: pending.filter((challenge) => challenge.expires_at > now).map((challenge) => challenge.id) };
   }
 
   /**
@@ -364,9 +371,14 @@ export class AuthEngine {
   }
 
   /** Runs the rules in order until one decides; returns that decision (or null) and the trace. */
-  private async evaluate(trx: Executor, user: UserRow, request: AuthRequest): Promise<{ decision: Exclude<RuleDecision, { outcome: 'continue' }> | null; trace: TraceEntry[] }> {
+  private async evaluate(
+    trx: Executor,
+    user: UserRow,
+    request: AuthRequest,
+    openChallenges: string[],
+  ): Promise<{ decision: Exclude<RuleDecision, { outcome: 'continue' }> | null; trace: TraceEntry[] }> {
     const trace: TraceEntry[] = [];
-    const input = { db: trx, clock: this.deps.clock, config: this.deps.config.auth, blocks: this.deps.blocks, user, ...request };
+    const input = { db: trx, clock: this.deps.clock, config: this.deps.config.auth, blocks: this.deps.blocks, user, openChallenges, ...request };
     for (const rule of RULES) {
       const decision = await rule.evaluate(input);
       trace.push({ rule: rule.name, outcome: decision.outcome, reason: decision.reason });

@@ -1,3 +1,4 @@
+import { sql } from 'kysely';
 import type { Migration } from '../migrator.js';
 import { withAutoIncrementId } from '../dialect.js';
 
@@ -90,6 +91,7 @@ export const authentication: Migration = {
     await db.schema.createIndex('challenges_user_status').on('challenges').columns(['user_id', 'status']).execute();
     await db.schema.createIndex('challenges_status_expiry').on('challenges').columns(['status', 'expires_at']).execute();
 
+
     // SPEC.md §5: authentication attempts.
     await withAutoIncrementId(db.schema.createTable('auth_attempts'), dialect)
       .addColumn('at', 'bigint', (col) => col.notNull())
@@ -129,7 +131,6 @@ export const authentication: Migration = {
       .addColumn('entry_point', 'text', (col) => col.notNull())
       .execute();
     await db.schema.createIndex('auth_attempts_user_time').on('auth_attempts').columns(['user_id', 'at']).execute();
-    await db.schema.createIndex('auth_attempts_ip_time').on('auth_attempts').columns(['caller_ip', 'at']).execute();
     await db.schema.createIndex('auth_attempts_time').on('auth_attempts').column('at').execute();
 
     // SPEC.md §3: one sign-in event per sign-in, with its steps and the rules that decided.
@@ -156,9 +157,10 @@ export const authentication: Migration = {
       .addColumn('trace', 'text', (col) => col.notNull())
       .execute();
     await db.schema.createIndex('signins_user_time').on('signins').columns(['user_id', 'at']).execute();
-    // Throttling counts recent counted failures; with the flag before the time, a busy IP's successes are never scanned.
-    await db.schema.createIndex('signins_user_failures').on('signins').columns(['user_id', 'counted_failure', 'at']).execute();
-    await db.schema.createIndex('signins_ip_failures').on('signins').columns(['ip', 'counted_failure', 'at']).execute();
+    // Throttling counts recent failures. Partial indexes hold only those rows: a busy IP's successes are never
+    // scanned, and a successful sign-in does not write to them at all.
+    await db.schema.createIndex('signins_user_failures').on('signins').columns(['user_id', 'at']).where(sql.ref('counted_failure'), '=', sql.lit(true)).execute();
+    await db.schema.createIndex('signins_ip_failures').on('signins').columns(['ip', 'at']).where(sql.ref('counted_failure'), '=', sql.lit(true)).execute();
     await db.schema.createIndex('signins_time').on('signins').column('at').execute();
 
     // SPEC.md §5: blocks.

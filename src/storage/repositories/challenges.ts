@@ -25,10 +25,13 @@ export const challengesRepository = {
     await db.updateTable('challenges').set(patch).where('id', '=', id).execute();
   },
 
-  /** Pending challenges past their expiry: of one user, or of everyone (the sweeper). */
-  expired(db: Executor, now: number, userId?: string, limit = 100): Promise<ChallengeRow[]> {
-    let query = db.selectFrom('challenges').selectAll().where('status', '=', 'pending').where('expires_at', '<=', now);
-    if (userId) query = query.where('user_id', '=', userId);
-    return query.orderBy('expires_at').limit(limit).execute();
+  /** The user's pending challenges, expired or not (one index lookup on user and status). */
+  pendingForUser(db: Executor, userId: string): Promise<Pick<ChallengeRow, 'id' | 'expires_at'>[]> {
+    return db.selectFrom('challenges').select(['id', 'expires_at']).where('user_id', '=', userId).where('status', '=', 'pending').execute();
+  },
+
+  /** Pending challenges past their expiry, of everyone (the sweeper). */
+  expired(db: Executor, now: number, limit = 100): Promise<ChallengeRow[]> {
+    return db.selectFrom('challenges').selectAll().where('status', '=', 'pending').where('expires_at', '<=', now).orderBy('expires_at').limit(limit).execute();
   },
 };

@@ -18,6 +18,8 @@ export interface RuleInput {
   ip: string | null;
   authType: string;
   entryPoint: string;
+  /** Ids of the user's challenges still open (pending and not expired). */
+  openChallenges: string[];
 }
 
 /** A rule either lets evaluation go on or decides the sign-in, always saying why. */

@@ -11,7 +11,8 @@ async function failures(db: Executor, column: 'user_id' | 'ip', value: string, s
     .select([sql<number>`count(*)`.as('count'), sql<number | null>`min(at)`.as('oldest')])
     .where(column, '=', value)
     .where('at', '>', since)
-    .where('counted_failure', '=', 1)
+    // The literal (not a bound parameter) matches the partial index's condition, so the index is used.
+    .where(sql.ref('counted_failure'), '=', sql.lit(true))
     .executeTakeFirstOrThrow();
   return { count: Number(row.count), oldest: row.oldest === null ? null : Number(row.oldest) };
 }

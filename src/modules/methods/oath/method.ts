@@ -1,14 +1,29 @@
 import type { Config } from '../../../config/schema.js';
 import type { Executor } from '../../../storage/database.js';
-import type { OathTokenRow } from '../../../storage/schema.js';
+import type { OathTokenRow, UserRow } from '../../../storage/schema.js';
 import type { ResultCode } from '../../auth/result-codes.js';
 import { verifyPin } from '../../directory/pin.js';
 import type { MethodContext, StepResult, VerificationMethod } from '../contract.js';
 import { matchCounter, timeStep, type OathAlgorithm, type OathParameters } from './otp.js';
 import { openOathSecret } from './secret.js';
 
-const activeTokens = (db: Executor, userId: string): Promise<OathTokenRow[]> =>
+const loadActiveTokens = (db: Executor, userId: string): Promise<OathTokenRow[]> =>
   db.selectFrom('oath_tokens').selectAll().where('user_id', '=', userId).where('status', '=', 'active').orderBy('created_at').execute();
+
+/**
+ * The engine reads the user row once per request and hands the same object to
+ * `describe` and then `start`: the tokens are loaded once per request by
+ * keying them on that object. The replay check itself never trusts this copy.
+ */
+const tokensOfRequest = new WeakMap<UserRow, Promise<OathTokenRow[]>>();
+function activeTokens(db: Executor, user: UserRow): Promise<OathTokenRow[]> {
+  let tokens = tokensOfRequest.get(user);
+  if (!tokens) {
+    tokens = loadActiveTokens(db, user.id);
+    tokensOfRequest.set(user, tokens);
+  }
+  return tokens;
+}
 
 /**
  * Marks `step` used on the token unless it, or a later one, was used already.
@@ -56,7 +71,7 @@ async function verifyPasscode(context: MethodContext, passcode: string, config: 
   const pinMode = context.user.oath_mode === 'pin';
   const incorrect: Verification = { code: 'FAILED_OATH_CODE_INCORRECT', authenticated: false, token: null };
   if (!/^[0-9]{6,32}$/.test(entered)) return incorrect;
-  const tokens = await activeTokens(context.db, context.user.id);
+  const tokens = await activeTokens(context.db, context.user);
   let pinChecked = false;
   for (const token of tokens) {
     if (pinMode ? entered.length <= token.digits : entered.length !== token.digits) continue;
@@ -103,7 +118,7 @@ export function oathMethod(config: Config['oath']) {
     fallbackCapable: true,
 
     async describe(db, user) {
-      const tokens = await activeTokens(db, user.id);
+      const tokens = await activeTokens(db, user);
       if (tokens.length === 0) return null;
       return { method: 'oath', devices: tokens.map((token) => ({ id: token.id, name: token.serial ?? token.name ?? 'OATH token', type: `${token.kind}_${token.type}` })) };
     },

@@ -1,0 +1,101 @@
+// Benchmark: verified TOTP authentications per second through the Auth API
+// (`POST /auth/v1/auth` with a fresh valid code: rules, replay check, attempt
+// record and sign-in event included), next to the no-op GET /healthz of the
+// same server in the same run.
+//
+//   npm run bench:auth [-- --json]
+//   env: BENCH_USERS (120000), BENCH_SECONDS (10), BENCH_CONNECTIONS (50), BENCH_DATABASE_URL (SQLite when unset)
+import { randomBytes } from 'node:crypto';
+import { fileURLToPath } from 'node:url';
+import type { Insertable } from 'kysely';
+import type { Runtime } from '../src/main.js';
+import type { OathTokensTable, UsersTable } from '../src/storage/schema.js';
+import { base32Encode } from '../src/modules/methods/oath/base32.js';
+import { sealOathSecret } from '../src/modules/methods/oath/secret.js';
+import { newId } from '../src/shared/ids.js';
+import type { AuthSourceData } from './auth-source.js';
+import { BenchFailure, Cleanup, benchActor, createBenchRuntime, envInt, formatTable, hasFlag, progress, runLoad, startServer, type LoadSummary } from './lib.js';
+
+const USERS = envInt('BENCH_USERS', 120_000);
+const SECONDS = envInt('BENCH_SECONDS', 10);
+const CONNECTIONS = envInt('BENCH_CONNECTIONS', 50);
+const BATCH = 500;
+
+/** Users with one active TOTP token each, written straight to the tables (enrolment is not what is measured). */
+async function seedUsers(runtime: Runtime, count: number): Promise<AuthSourceData['users']> {
+  const users: AuthSourceData['users'] = [];
+  const now = runtime.clock.now();
+  for (let start = 0; start < count; start += BATCH) {
+    const userRows: Insertable<UsersTable>[] = [];
+    const tokenRows: Insertable<OathTokensTable>[] = [];
+    for (let i = start; i < Math.min(count, start + BATCH); i += 1) {
+      const id = newId();
+      const username = `user${String(i).padStart(7, '0')}@bench.example`;
+      const secret = randomBytes(20);
+      userRows.push({ id, username, username_key: username, first_name: `First${i}`, last_name: `Last${i}`, email: username, language: 'en', account_enabled: 1, mfa_state: 'Enabled', pin_hash: null, pin_change_required: 0, created_at: now, updated_at: now });
+      const tokenId = newId();
+      tokenRows.push({ id: tokenId, user_id: id, serial: null, kind: 'software', type: 'totp', algorithm: 'SHA1', digits: 6, period: 30, secret_sealed: sealOathSecret(runtime.keyring, tokenId, secret), status: 'active', name: 'bench', last_used: null, created_at: now, last_used_at: null });
+      users.push({ username, secret: base32Encode(secret) });
+    }
+    await runtime.storage.db.transaction().execute(async (trx) => {
+      await trx.insertInto('users').values(userRows).execute();
+      await trx.insertInto('oath_tokens').values(tokenRows).execute();
+    });
+  }
+  return users;
+}
+
+/** How the measured sign-ins ended, from the records the server wrote. */
+async function outcomes(runtime: Runtime): Promise<Record<string, number>> {
+  const rows = await runtime.storage.db.selectFrom('signins').select(['result_code', (eb) => eb.fn.countAll<number>().as('n')]).where('auth_type', '=', 'bench').groupBy('result_code').execute();
+  return Object.fromEntries(rows.map((row) => [row.result_code ?? '(none)', Number(row.n)]));
+}
+
+function print(dialect: string, noop: LoadSummary, auth: LoadSummary, results: Record<string, number>, seedSeconds: number): void {
+  const total = Object.values(results).reduce((sum, n) => sum + n, 0);
+  const verified = results.SUCCESS_OATH_CODE_VERIFIED ?? 0;
+  const verifiedPerSecond = auth.requestsPerSecond * (verified / Math.max(1, total));
+  const row = (route: string, load: LoadSummary, perSecond: number) => [route, perSecond.toFixed(0), load.latencyP50Ms.toFixed(1), load.latencyP99Ms.toFixed(1), String(load.non2xx), String(load.errors), (perSecond / noop.requestsPerSecond).toFixed(3)];
+  console.log(`dialect: ${dialect}`);
+  console.log(`users: ${USERS} with a TOTP token each (seeded in ${seedSeconds.toFixed(1)} s)`);
+  console.log(`load: ${CONNECTIONS} connections, ${SECONDS} s per route after a 2 s warm-up\n`);
+  console.log(formatTable(['route', 'per s', 'p50 ms', 'p99 ms', 'non-2xx', 'errors', 'vs /healthz'], [row('GET /healthz', noop, noop.requestsPerSecond), row('POST /auth/v1/auth (verified)', auth, verifiedPerSecond)]));
+  console.log(`\nsign-ins written (warm-up included): ${JSON.stringify(results)}`);
+  console.log(`verified auths/s: ${verifiedPerSecond.toFixed(0)}; share of the no-op route: ${(verifiedPerSecond / noop.requestsPerSecond).toFixed(3)}`);
+  if (hasFlag('--json')) console.log(JSON.stringify({ dialect, users: USERS, connections: CONNECTIONS, seconds: SECONDS, noop, auth, results, verifiedPerSecond }, null, 2));
+}
+
+async function run(cleanup: Cleanup): Promise<void> {
+  const { runtime, dialect, location } = await createBenchRuntime(cleanup);
+  progress(`database: ${dialect} (${location}); seeding ${USERS} users with TOTP tokens`);
+  const seeded = performance.now();
+  const users = await seedUsers(runtime, USERS);
+  const seedSeconds = (performance.now() - seeded) / 1000;
+  const { application, secret } = await runtime.applications.create({ name: 'bench' }, benchActor);
+  const baseUrl = await startServer(runtime, cleanup);
+  const common = { url: baseUrl, connections: CONNECTIONS, seconds: SECONDS };
+  progress(`load: GET /healthz, ${CONNECTIONS} connections, ${SECONDS} s`);
+  const noop = await runLoad({ ...common, paths: ['/healthz'] });
+  progress(`load: POST /auth/v1/auth, ${CONNECTIONS} connections, ${SECONDS} s`);
+  const data: AuthSourceData = { authorization: `Basic ${Buffer.from(`${application.integration_key}:${secret}`).toString('base64')}`, users, ip: '127.0.0.1' };
+  const auth = await runLoad({ ...common, paths: ['/auth/v1/auth'], requestSource: { module: fileURLToPath(new URL('./auth-source.ts', import.meta.url)), data } });
+  const results = await outcomes(runtime);
+  print(dialect, noop, auth, results, seedSeconds);
+  const total = Object.values(results).reduce((sum, n) => sum + n, 0);
+  if (auth.non2xx > 0 || auth.errors > 0) throw new BenchFailure(`the auth route answered ${auth.non2xx} non-2xx and ${auth.errors} connection errors`);
+  if ((results.SUCCESS_OATH_CODE_VERIFIED ?? 0) < total * 0.99) throw new BenchFailure(`fewer than 99% of the authentications were verified: ${JSON.stringify(results)}`);
+}
+
+async function main(): Promise<void> {
+  const cleanup = new Cleanup();
+  try {
+    await run(cleanup);
+  } catch (error) {
+    process.exitCode = 1;
+    process.stderr.write(`bench:auth failed: ${error instanceof BenchFailure ? error.message : String((error as Error).stack ?? error)}\n`);
+  } finally {
+    await cleanup.run();
+  }
+}
+
+await main();
