@@ -31,7 +31,6 @@ export const ERRORS = {
   malformed_request: 400,
   invalid_phone_number: 400,
   invalid_extension: 400,
-  invalid_pin: 400,
   invalid_csv: 400,
   unknown_group: 400,
   unknown_security_question: 400,

@@ -27,9 +27,12 @@ export function serveCommand(io: CliIo, globals: () => GlobalOptions): Command {
       }
       const app = await buildHttpApp(runtime);
       const address = await app.listen({ host: config.http.host, port: config.http.port });
+      // Challenges nobody asks about any more still end, with their timeout code and records.
+      const stopSweeper = runtime.engine.startSweeper(5_000);
       runtime.log.info({ event: 'server.started', address, dialect: runtime.storage.dialect }, `Countersign listening on ${address}`);
       const stop = async (signal: string) => {
         runtime.log.info({ event: 'server.stopping', signal }, 'stopping');
+        stopSweeper();
         await app.close();
         if (!(await app.drain(10_000))) runtime.log.warn({ event: 'server.drain_timeout' }, 'requests still running after 10 s; closing the database anyway');
         await runtime.close();
