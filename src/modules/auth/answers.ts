@@ -1,3 +1,4 @@
+import type { ChallengeRow } from '../../storage/schema.js';
 import type { MethodDescription, MethodName } from '../methods/contract.js';
 import type { MfaDetail } from './mfa-details.js';
 import { RESULT_CODES, detailOf, type ResultCode } from './result-codes.js';
@@ -39,4 +40,27 @@ export function finalAnswer(txid: string | null, authenticated: boolean, code: R
     detail: code ? detailOf(code, authenticated) : detail,
     status_msg: code ? RESULT_CODES[code].shortText : reason,
   };
+}
+
+/** The answer while a challenge waits for the user. */
+export function waitingAnswer(txid: string, code: ResultCode, prompt: string | undefined, expiresAt: number): AuthAnswer {
+  return {
+    txid,
+    result: 'waiting',
+    result_code: code,
+    detail: RESULT_CODES[code].outcome === 'pending' ? RESULT_CODES[code].detail : null,
+    status_msg: RESULT_CODES[code].shortText,
+    ...(prompt ? { prompt } : {}),
+    expires_at: new Date(expiresAt).toISOString(),
+  };
+}
+
+/** The answer a stored challenge gives: still waiting (with its fallback offer), or how it ended. */
+export function answerOfChallenge(challenge: ChallengeRow): AuthAnswer {
+  const code = challenge.result_code as ResultCode;
+  if (challenge.status === 'pending') {
+    const fallback = (JSON.parse(challenge.state) as { fallback?: MethodName[] }).fallback ?? [];
+    return { ...waitingAnswer(challenge.id, code, undefined, challenge.expires_at), ...(fallback.length > 0 ? { fallback } : {}) };
+  }
+  return finalAnswer(challenge.id, challenge.status === 'allow', code, null, RESULT_CODES[code].shortText);
 }

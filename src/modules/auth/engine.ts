@@ -11,8 +11,10 @@ import { usersRepository } from '../../storage/repositories/users.js';
 import type { ChallengeRow, UserRow } from '../../storage/schema.js';
 import type { AuthenticatedApplication } from '../applications/applications.js';
 import { usernameKey } from '../directory/user-input.js';
-import type { AttemptFields, MethodContext, MethodDescription, MethodName, MethodResponse, StepResult, VerificationMethod } from '../methods/contract.js';
-import { finalAnswer, type AuthAnswer, type PreauthAnswer } from './answers.js';
+import type { AttemptFields, MethodContext, MethodName, MethodResponse, StepResult, VerificationMethod } from '../methods/contract.js';
+import { answerOfChallenge, finalAnswer, waitingAnswer, type AuthAnswer, type PreauthAnswer } from './answers.js';
+import { MethodRegistry } from './method-registry.js';
+import { noMethodOutcome, ruleOutcome, signinStep, userNotFoundOutcome } from './outcomes.js';
 import type { Blocks } from './blocks.js';
 import { writeOutcome, type Outcome, type RequestContext, type SigninStep, type TraceEntry } from './records.js';
 import { RESULT_CODES, detailOf, type ResultCode } from './result-codes.js';
@@ -53,9 +55,6 @@ interface ChallengeState {
   trace: TraceEntry[];
 }
 
-/** Order in which `auto` picks a method when the user has no default. */
-const AUTO_ORDER: MethodName[] = ['app', 'oath', 'sms', 'voice'];
-
 /**
  * The authentication engine. It does not know which protocol a request came
  * through: it receives the application, client IP, auth type and entry point
@@ -65,10 +64,10 @@ const AUTO_ORDER: MethodName[] = ['app', 'oath', 'sms', 'voice'];
  */
 export class AuthEngine {
   private readonly events = new EventEmitter();
-  private readonly methods: Map<MethodName, VerificationMethod>;
+  private readonly methods: MethodRegistry;
 
   constructor(private readonly deps: EngineDeps) {
-    this.methods = new Map(deps.methods.map((method) => [method.name, method]));
+    this.methods = new MethodRegistry(deps.methods, deps.config.auth);
     this.events.setMaxListeners(0);
   }
 
@@ -78,22 +77,22 @@ export class AuthEngine {
       const user = await usersRepository.findByKey(trx, usernameKey(request.username));
       const now = this.deps.clock.now();
       if (!user) {
-        await this.record(trx, null, request, this.userNotFound(false));
+        await this.record(trx, null, request, userNotFoundOutcome(false));
         return { result: 'unknown_user', result_code: null, detail: 'user not found', status_msg: 'user not found', methods: [], fallback: [] };
       }
       const { open } = await this.settleChallenges(trx, user);
       const { decision, trace } = await this.evaluate(trx, user, request, open);
       if (decision) {
-        await this.record(trx, user, request, this.ruleOutcome(decision, trace, now));
+        await this.record(trx, user, request, ruleOutcome(decision, trace, now));
         const answer = finalAnswer(null, decision.outcome === 'allow', decision.code, decision.detail, decision.reason);
         return { result: answer.result as 'allow' | 'deny', result_code: answer.result_code, detail: answer.detail, status_msg: answer.status_msg, methods: [], fallback: [] };
       }
-      const methods = await this.describe(trx, user, false);
+      const methods = await this.methods.describe(trx, user, false);
       if (methods.length === 0) {
-        await this.record(trx, user, request, this.noMethodOutcome(trace));
+        await this.record(trx, user, request, noMethodOutcome(trace));
         return { result: 'enroll', result_code: null, detail: 'user does not have any verification methods registered', status_msg: 'no verification method registered', methods: [], fallback: [] };
       }
-      const fallback = (await this.describe(trx, user, true)).map((method) => method.method);
+      const fallback = (await this.methods.describe(trx, user, true)).map((method) => method.method);
       return { result: 'auth', result_code: null, detail: null, status_msg: 'second factor required', methods, fallback };
     });
   }
@@ -101,9 +100,8 @@ export class AuthEngine {
   /** Runs an authentication: the rules, then a challenge with the chosen method. */
   async auth(input: AuthInput): Promise<AuthAnswer> {
     if (input.factor !== 'auto') {
-      const method = this.methods.get(input.factor);
-      assert(method, 'validation_failed', `factor: ${input.factor} is not available on this server`, { field: 'factor' });
-      assert(method.name !== 'questions', 'validation_failed', 'factor: security questions are a fallback only', { field: 'factor' });
+      assert(this.methods.has(input.factor), 'validation_failed', `factor: ${input.factor} is not available on this server`, { field: 'factor' });
+      assert(input.factor !== 'questions', 'validation_failed', 'factor: security questions are a fallback only', { field: 'factor' });
     }
     const finished: string[] = [];
     const answer = await this.deps.transact(async (trx) => {
@@ -113,12 +111,12 @@ export class AuthEngine {
       finished.push(...ended);
       const { decision, trace } = await this.evaluate(trx, user, input, open);
       if (decision) {
-        await this.record(trx, user, input, this.ruleOutcome(decision, trace, this.deps.clock.now()));
+        await this.record(trx, user, input, ruleOutcome(decision, trace, this.deps.clock.now()));
         return finalAnswer(null, decision.outcome === 'allow', decision.code, decision.detail, decision.reason);
       }
-      const method = await this.choose(trx, user, input.factor);
+      const method = await this.methods.choose(trx, user, input.factor);
       if (!method) {
-        await this.record(trx, user, input, this.noMethodOutcome(trace));
+        await this.record(trx, user, input, noMethodOutcome(trace));
         return finalAnswer(null, false, null, 'user does not have any verification methods registered', `no ${input.factor === 'auto' ? '' : `${input.factor} `}method registered`);
       }
       const step = await method.start(this.context(trx, user, input, false, null), { passcode: input.passcode, answers: input.answers, device: input.device });
@@ -134,26 +132,26 @@ export class AuthEngine {
   async respond(application: AuthenticatedApplication, txid: string, response: MethodResponse): Promise<AuthAnswer> {
     const answer = await this.deps.transact(async (trx) => {
       const challenge = await this.findChallenge(trx, application, txid);
-      if (!(await challengesRepository.claim(trx, txid))) return this.answerOf(challenge);
+      if (!(await challengesRepository.claim(trx, txid))) return answerOfChallenge(challenge);
       if (challenge.expires_at <= this.deps.clock.now()) return this.expire(trx, challenge);
       const user = await usersRepository.findById(trx, challenge.user_id);
       if (!user) return this.expire(trx, challenge);
       const state = JSON.parse(challenge.state) as ChallengeState;
       const request = this.requestOf(challenge, application, user.username);
       if (challenge.stage === 'primary') {
-        const method = this.method(challenge.method);
+        const method = this.methods.get(challenge.method);
         const step = await method.respond(this.context(trx, user, request, false, null), state.step, response);
         return this.afterStep(trx, user, request, method, step, state, challenge, 'primary');
       }
       const primaryCode = challenge.primary_code as ResultCode;
       const context = this.context(trx, user, request, true, primaryCode);
       if (response.passcode !== undefined && state.fallback.includes('oath')) {
-        const step = await this.method('oath').start(context, { passcode: response.passcode });
-        return this.afterStep(trx, user, request, this.method('oath'), step, state, challenge, 'fallback');
+        const step = await this.methods.get('oath').start(context, { passcode: response.passcode });
+        return this.afterStep(trx, user, request, this.methods.get('oath'), step, state, challenge, 'fallback');
       }
       if (response.answers !== undefined && state.fallback.includes('questions')) {
-        const step = await this.method('questions').respond(context, state.questionsState ?? {}, response);
-        return this.afterStep(trx, user, request, this.method('questions'), step, state, challenge, 'fallback');
+        const step = await this.methods.get('questions').respond(context, state.questionsState ?? {}, response);
+        return this.afterStep(trx, user, request, this.methods.get('questions'), step, state, challenge, 'fallback');
       }
       throw appError('validation_failed', `give ${state.fallback.map((name) => (name === 'oath' ? 'passcode' : 'answers')).join(' or ')} to complete the fallback`);
     });
@@ -166,10 +164,10 @@ export class AuthEngine {
     const deadline = Date.now() + waitMs;
     for (;;) {
       const challenge = await this.findChallenge(this.deps.db, application, txid);
-      if (challenge.status !== 'pending') return this.answerOf(challenge);
+      if (challenge.status !== 'pending') return answerOfChallenge(challenge);
       if (challenge.expires_at <= this.deps.clock.now()) return this.expireById(txid);
       const remaining = deadline - Date.now();
-      if (remaining <= 0) return this.answerOf(challenge);
+      if (remaining <= 0) return answerOfChallenge(challenge);
       // Woken at once by a completion on this node; a completion on another node is seen at the next poll.
       await new Promise<void>((resolve) => {
         const wake = () => {
@@ -204,7 +202,7 @@ export class AuthEngine {
   private async expireById(txid: string): Promise<AuthAnswer> {
     const answer = await this.deps.transact(async (trx) => {
       const challenge = (await challengesRepository.findById(trx, txid))!;
-      if (!(await challengesRepository.claim(trx, txid))) return this.answerOf(challenge);
+      if (!(await challengesRepository.claim(trx, txid))) return answerOfChallenge(challenge);
       return this.expire(trx, challenge);
     });
     this.events.emit(txid);
@@ -231,7 +229,7 @@ export class AuthEngine {
    */
   private timeoutCode(challenge: ChallengeRow, state: ChallengeState): ResultCode {
     if (challenge.expires_at >= state.deadline) return 'FAILED_AUTH_RESULT_TIMEOUT';
-    if (challenge.stage === 'primary') return this.method(challenge.method).timeoutCode;
+    if (challenge.stage === 'primary') return this.methods.get(challenge.method).timeoutCode;
     return state.fallback.includes('questions') ? 'FAILED_SECURITY_QUESTIONS_TIMEOUT' : 'FAILED_OATH_TOKEN_TIMEOUT';
   }
 
@@ -243,7 +241,7 @@ export class AuthEngine {
     const method = challenge.method as MethodName;
     const now = this.deps.clock.now();
     const waitingFor = challenge.stage === 'fallback' && state.fallback.length === 1 ? state.fallback[0]! : method;
-    const steps = [...state.steps, this.step(waitingFor, code, false, now)];
+    const steps = [...state.steps, signinStep(waitingFor, code, false, now)];
     const outcome: Outcome = {
       status: 'failure',
       mfaRequired: true,
@@ -278,9 +276,9 @@ export class AuthEngine {
     if (step.status === 'pending') {
       const next: ChallengeState = { ...state, step: step.state, fields };
       const { txid, expiresAt } = await this.saveChallenge(trx, user, request, method.name, stage, step.code, null, next, challenge);
-      return { ...this.waiting(txid, step.code, step.prompt, expiresAt), ...(step.questions ? { questions: step.questions } : {}) };
+      return { ...waitingAnswer(txid, step.code, step.prompt, expiresAt), ...(step.questions ? { questions: step.questions } : {}) };
     }
-    const steps = [...state.steps, this.step(method.name, step.code, step.authenticated, now)];
+    const steps = [...state.steps, signinStep(method.name, step.code, step.authenticated, now)];
     if (!step.authenticated && stage === 'primary') {
       const offer = await this.offerFallback(trx, user, request, method, step.code, { ...state, fields, steps }, challenge);
       if (offer) return offer;
@@ -314,12 +312,12 @@ export class AuthEngine {
     state: ChallengeState,
     challenge: ChallengeRow | null,
   ): Promise<AuthAnswer | null> {
-    const offered = (await this.describe(trx, user, true)).map((description) => description.method).filter((name) => name !== primary.name);
+    const offered = (await this.methods.describe(trx, user, true)).map((description) => description.method).filter((name) => name !== primary.name);
     if (offered.length === 0) return null;
     let questions: { id: string; text: string }[] | undefined;
     let questionsState: Record<string, unknown> | undefined;
     if (offered.includes('questions')) {
-      const step = await this.method('questions').start(this.context(trx, user, request, true, primaryCode), {});
+      const step = await this.methods.get('questions').start(this.context(trx, user, request, true, primaryCode), {});
       if (step.status === 'pending') {
         questions = step.questions;
         questionsState = step.state;
@@ -328,7 +326,7 @@ export class AuthEngine {
     const next: ChallengeState = { ...state, fallback: offered, ...(questionsState ? { questionsState } : {}) };
     const { txid, expiresAt } = await this.saveChallenge(trx, user, request, primary.name, 'fallback', primaryCode, primaryCode, next, challenge);
     const prompt = offered.length === 2 ? 'Enter a code from your OATH token or answer your security questions' : offered[0] === 'oath' ? 'Enter a code from your OATH token' : 'Answer your security questions';
-    return { ...this.waiting(txid, primaryCode, prompt, expiresAt), result_code: primaryCode, detail: detailOf(primaryCode, false), fallback: offered, ...(questions ? { questions } : {}) };
+    return { ...waitingAnswer(txid, primaryCode, prompt, expiresAt), result_code: primaryCode, detail: detailOf(primaryCode, false), fallback: offered, ...(questions ? { questions } : {}) };
   }
 
   private async saveChallenge(
@@ -387,37 +385,6 @@ export class AuthEngine {
     return { decision: null, trace };
   }
 
-  /** The user's registered methods: primary ones, or (fallback = true) those allowed as fallback by the configuration. */
-  private async describe(trx: Executor, user: UserRow, fallback: boolean): Promise<MethodDescription[]> {
-    const allowed = (method: VerificationMethod) => {
-      if (!fallback) return method.name !== 'questions';
-      if (method.name === 'oath') return this.deps.config.auth.fallbackOath;
-      if (method.name === 'questions') return this.deps.config.auth.fallbackQuestions;
-      return false;
-    };
-    const found: MethodDescription[] = [];
-    for (const method of this.methods.values()) {
-      if (!allowed(method)) continue;
-      const description = await method.describe(trx, user);
-      if (description) found.push(description);
-    }
-    return found;
-  }
-
-  private async choose(trx: Executor, user: UserRow, factor: 'auto' | MethodName): Promise<VerificationMethod | null> {
-    const registered = new Set((await this.describe(trx, user, false)).map((description) => description.method));
-    if (factor !== 'auto') return registered.has(factor) ? this.method(factor) : null;
-    const order = [user.default_method as MethodName | null, ...AUTO_ORDER].filter((name): name is MethodName => name !== null);
-    const name = order.find((candidate) => registered.has(candidate));
-    return name ? this.method(name) : null;
-  }
-
-  private method(name: string): VerificationMethod {
-    const method = this.methods.get(name as MethodName);
-    if (!method) throw appError('internal_error', `method ${name} is not installed`);
-    return method;
-  }
-
   private context(db: Executor, user: UserRow, request: AuthRequest, fallback: boolean, primaryCode: ResultCode | null): MethodContext {
     return { db, clock: this.deps.clock, keyring: this.deps.keyring, user, application: request.application, ip: request.ip, authType: request.authType, entryPoint: request.entryPoint, fallback, primaryCode };
   }
@@ -429,27 +396,6 @@ export class AuthEngine {
     return challenge;
   }
 
-  private answerOf(challenge: ChallengeRow): AuthAnswer {
-    const code = challenge.result_code as ResultCode;
-    if (challenge.status === 'pending') {
-      const state = JSON.parse(challenge.state) as ChallengeState;
-      return { ...this.waiting(challenge.id, code, undefined, challenge.expires_at), ...(state.fallback.length > 0 ? { fallback: state.fallback } : {}) };
-    }
-    return finalAnswer(challenge.id, challenge.status === 'allow', code, null, RESULT_CODES[code].shortText);
-  }
-
-  private waiting(txid: string, code: ResultCode, prompt: string | undefined, expiresAt: number): AuthAnswer {
-    return {
-      txid,
-      result: 'waiting',
-      result_code: code,
-      detail: RESULT_CODES[code].outcome === 'pending' ? RESULT_CODES[code].detail : null,
-      status_msg: RESULT_CODES[code].shortText,
-      ...(prompt ? { prompt } : {}),
-      expires_at: new Date(expiresAt).toISOString(),
-    };
-  }
-
   private requestOf(challenge: ChallengeRow, application: AuthenticatedApplication, username: string): AuthRequest {
     return { username, application, ip: challenge.ip, authType: challenge.auth_type, entryPoint: challenge.entry_point };
   }
@@ -459,43 +405,8 @@ export class AuthEngine {
     return row?.name ?? '(deleted application)';
   }
 
-  private step(method: MethodName | 'engine', code: ResultCode, succeeded: boolean, at: number): SigninStep {
-    return { method, result_code: code, succeeded, detail: detailOf(code, succeeded), at: new Date(at).toISOString() };
-  }
-
   private record(trx: Executor, user: UserRow | null, request: AuthRequest, outcome: Outcome) {
     return writeOutcome(trx, this.deps.clock.now(), user, request.username, request, outcome);
-  }
-
-  private ruleOutcome(decision: Exclude<RuleDecision, { outcome: 'continue' }>, trace: TraceEntry[], now: number): Outcome {
-    const rule = trace[trace.length - 1]!.rule;
-    return {
-      status: decision.outcome === 'allow' ? 'success' : 'failure',
-      mfaRequired: decision.mfaRequired,
-      policy: rule,
-      method: null,
-      code: decision.code,
-      detail: decision.detail,
-      countedFailure: decision.countedFailure ?? false,
-      fields: {},
-      steps: decision.code ? [this.step('engine', decision.code, decision.outcome === 'allow', now)] : [],
-      trace,
-    };
-  }
-
-  private noMethodOutcome(trace: TraceEntry[]): Outcome {
-    return {
-      status: 'failure',
-      mfaRequired: true,
-      policy: 'methods',
-      method: null,
-      code: null,
-      detail: 'user does not have any verification methods registered',
-      countedFailure: false,
-      fields: {},
-      steps: [],
-      trace: [...trace, { rule: 'methods', outcome: 'deny', reason: 'no verification method registered' }],
-    };
   }
 
   /**
@@ -505,28 +416,13 @@ export class AuthEngine {
   private async unknownUser(trx: Executor, request: AuthRequest): Promise<AuthAnswer> {
     const throttled = await ipThrottled(trx, this.deps.clock.now(), this.deps.config.auth, request.ip);
     if (!throttled) {
-      await this.record(trx, null, request, this.userNotFound(true));
+      await this.record(trx, null, request, userNotFoundOutcome(true));
       return finalAnswer(null, false, null, 'user not found', 'user not found');
     }
     const trace: TraceEntry[] = [{ rule: 'throttle', outcome: 'deny', reason: throttled }];
     const decision = { outcome: 'deny', reason: throttled, code: 'FAILED_AUTHENTICATION_THROTTLED', detail: 'entered incorrect code too many times', mfaRequired: false } as const;
-    await this.record(trx, null, request, this.ruleOutcome(decision, trace, this.deps.clock.now()));
+    await this.record(trx, null, request, ruleOutcome(decision, trace, this.deps.clock.now()));
     return finalAnswer(null, false, decision.code, decision.detail, throttled);
   }
 
-  /** An unknown user: counted against the client IP at `auth` (guessing user names), not at preauth. */
-  private userNotFound(counted: boolean): Outcome {
-    return {
-      status: 'failure',
-      mfaRequired: false,
-      policy: 'user_lookup',
-      method: null,
-      code: null,
-      detail: 'user not found',
-      countedFailure: counted,
-      fields: {},
-      steps: [],
-      trace: [{ rule: 'user_lookup', outcome: 'deny', reason: 'no such user' }],
-    };
-  }
 }

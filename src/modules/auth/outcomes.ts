@@ -1,0 +1,58 @@
+import type { MethodName } from '../methods/contract.js';
+import type { Outcome, SigninStep, TraceEntry } from './records.js';
+import { detailOf, type ResultCode } from './result-codes.js';
+import type { RuleDecision } from './rules/index.js';
+
+/** One step of a sign-in's authentication details. */
+export function signinStep(method: MethodName | 'engine', code: ResultCode, succeeded: boolean, at: number): SigninStep {
+  return { method, result_code: code, succeeded, detail: detailOf(code, succeeded), at: new Date(at).toISOString() };
+}
+
+/** The recorded outcome of a sign-in a rule decided. */
+export function ruleOutcome(decision: Exclude<RuleDecision, { outcome: 'continue' }>, trace: TraceEntry[], now: number): Outcome {
+  const rule = trace[trace.length - 1]!.rule;
+  return {
+    status: decision.outcome === 'allow' ? 'success' : 'failure',
+    mfaRequired: decision.mfaRequired,
+    policy: rule,
+    method: null,
+    code: decision.code,
+    detail: decision.detail,
+    countedFailure: decision.countedFailure ?? false,
+    fields: {},
+    steps: decision.code ? [signinStep('engine', decision.code, decision.outcome === 'allow', now)] : [],
+    trace,
+  };
+}
+
+/** MFA required, but the user has no verification method registered. */
+export function noMethodOutcome(trace: TraceEntry[]): Outcome {
+  return {
+    status: 'failure',
+    mfaRequired: true,
+    policy: 'methods',
+    method: null,
+    code: null,
+    detail: 'user does not have any verification methods registered',
+    countedFailure: false,
+    fields: {},
+    steps: [],
+    trace: [...trace, { rule: 'methods', outcome: 'deny', reason: 'no verification method registered' }],
+  };
+}
+
+/** An unknown user: counted against the client IP at `auth` (guessing user names), not at preauth. */
+export function userNotFoundOutcome(counted: boolean): Outcome {
+  return {
+    status: 'failure',
+    mfaRequired: false,
+    policy: 'user_lookup',
+    method: null,
+    code: null,
+    detail: 'user not found',
+    countedFailure: counted,
+    fields: {},
+    steps: [],
+    trace: [{ rule: 'user_lookup', outcome: 'deny', reason: 'no such user' }],
+  };
+}
