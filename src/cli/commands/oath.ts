@@ -1,7 +1,9 @@
 import { chmodSync, readFileSync, writeFileSync } from 'node:fs';
 import { Command, InvalidArgumentError, Option } from 'commander';
 import type { Runtime } from '../../main.js';
-import { HARDWARE_COLUMNS, OATH_ALGORITHMS, OATH_TYPES, type EnrollOptions, type HardwareImportReport, type OathTokenView } from '../../modules/methods/oath/tokens.js';
+import { HARDWARE_COLUMNS, type HardwareImportReport } from '../../modules/methods/oath/hardware-import.js';
+import { OATH_ALGORITHMS, OATH_TYPES, type OathTokenView } from '../../modules/methods/oath/token-view.js';
+import type { EnrollOptions } from '../../modules/methods/oath/tokens.js';
 import { appError } from '../../shared/errors.js';
 import { cliActor, withRuntime, type CliIo, type GlobalOptions } from '../io.js';
 import { details, printJson, table } from '../output.js';

@@ -1,6 +1,4 @@
 import { randomBytes, timingSafeEqual } from 'node:crypto';
-import { Readable } from 'node:stream';
-import { parse, type CsvError } from 'csv-parse';
 import QRCode from 'qrcode';
 import type { Config } from '../../../config/schema.js';
 import type { Actor } from '../../../shared/actor.js';
@@ -10,57 +8,23 @@ import { appError, assert } from '../../../shared/errors.js';
 import { newId } from '../../../shared/ids.js';
 import type { Keyring } from '../../../shared/keyring.js';
 import type { Db, Executor } from '../../../storage/database.js';
-import { isUniqueViolation } from '../../../storage/errors.js';
 import { oathTokensRepository as tokens, type NewOathTokenRow, type OathTokenRowUpdate } from '../../../storage/repositories/oath-tokens.js';
 import { usersRepository } from '../../../storage/repositories/users.js';
 import type { OathTokenRow, UserRow } from '../../../storage/schema.js';
 import { writeAudit } from '../../audit/audit.js';
 import type { Page } from '../../directory/directory.js';
 import { usernameKey } from '../../directory/user-input.js';
-import { base32Decode, base32Encode } from './base32.js';
+import { base32Encode } from './base32.js';
+import { importHardwareTokens, type HardwareImportReport } from './hardware-import.js';
 import { hotp, matchCounter, timeStep, type OathAlgorithm, type OathParameters } from './otp.js';
 import { openOathSecret, sealOathSecret } from './secret.js';
-
-export const OATH_TYPES = ['totp', 'hotp'] as const;
-export const OATH_ALGORITHMS = ['SHA1', 'SHA256', 'SHA512'] as const;
-export const OATH_DIGITS = [6, 8] as const;
-export const PERIOD_LIMITS = { min: 10, max: 300 } as const;
-/** Hardware token serials: what a path segment and a CSV cell carry without escaping. */
-export const SERIAL_PATTERN = '^[A-Za-z0-9._-]{1,64}$';
-/** The columns a hardware import file may have; serial, secret and type are required. */
-export const HARDWARE_COLUMNS = ['serial', 'secret', 'secret_format', 'type', 'digits', 'period', 'algorithm'] as const;
-
-export type OathType = (typeof OATH_TYPES)[number];
-export type OathDigits = (typeof OATH_DIGITS)[number];
-type Column = (typeof HARDWARE_COLUMNS)[number];
+import { checkSettings, cleanCode, cleanName, isFieldError, otpauthUri, toOathTokenView, type OathDigits, type OathTokenView, type OathType } from './token-view.js';
 
 /**
  * RFC 4226 §4 R6 and RFC 6238 §5.1: a seed of at least 128 bits, best the
  * length of the HMAC output. Software seeds are made at that length.
  */
 const SEED_BYTES: Record<OathAlgorithm, number> = { SHA1: 20, SHA256: 32, SHA512: 64 };
-const MIN_SECRET_BYTES = 16;
-const MAX_SECRET_BYTES = 128;
-const SERIAL = new RegExp(SERIAL_PATTERN);
-const CONTROL = /[\u0000-\u001f\u007f]/;
-const BATCH = 500;
-
-/** A token as the API and CLI show it: never the secret. */
-export interface OathTokenView {
-  id: string;
-  serial: string | null;
-  kind: 'software' | 'hardware';
-  type: OathType;
-  algorithm: OathAlgorithm;
-  digits: OathDigits;
-  period: number;
-  status: 'pending' | 'active';
-  name: string | null;
-  /** Username of the holder; null for an unassigned hardware token. */
-  user: string | null;
-  created_at: string;
-  last_used_at: string | null;
-}
 
 export interface EnrollOptions {
   type?: OathType;
@@ -77,97 +41,6 @@ export interface EnrolledToken {
   secret: string;
   /** otpauth:// Key Uri, for a QR code. */
   uri: string;
-}
-
-export interface HardwareImportError {
-  /** Line of the file the row starts on (the header is line 1). */
-  line: number;
-  serial: string | null;
-  field: string | null;
-  code: string;
-  message: string;
-}
-
-export interface HardwareImportReport {
-  rows: number;
-  imported: number;
-  failed: number;
-  errors: HardwareImportError[];
-}
-
-interface Settings {
-  type: OathType;
-  algorithm: OathAlgorithm;
-  digits: OathDigits;
-  period: number;
-}
-
-interface PendingRow {
-  line: number;
-  row: NewOathTokenRow & { serial: string };
-}
-
-type FieldError = { field: string; code: 'validation_failed' | 'invalid_oath_secret'; message: string };
-
-const iso = (ms: number | null) => (ms === null ? null : new Date(ms).toISOString());
-
-export function toOathTokenView(row: OathTokenRow | NewOathTokenRow, username: string | null): OathTokenView {
-  return {
-    id: row.id,
-    serial: row.serial ?? null,
-    kind: row.kind as OathTokenView['kind'],
-    type: row.type as OathType,
-    algorithm: row.algorithm as OathAlgorithm,
-    digits: row.digits as OathDigits,
-    period: row.period,
-    status: row.status as OathTokenView['status'],
-    name: row.name ?? null,
-    user: username,
-    created_at: iso(row.created_at)!,
-    last_used_at: iso(row.last_used_at ?? null),
-  };
-}
-
-/**
- * The Key Uri Format of Google Authenticator, which every authenticator app
- * reads: otpauth://TYPE/ISSUER:ACCOUNT?secret=...&issuer=..., label parts and
- * issuer percent-encoded (a colon inside either would split the label).
- */
-export function otpauthUri(issuer: string, account: string, settings: Settings, secret: string): string {
-  const parameters = [`secret=${secret}`, `issuer=${encodeURIComponent(issuer)}`, `algorithm=${settings.algorithm}`, `digits=${settings.digits}`];
-  parameters.push(settings.type === 'totp' ? `period=${settings.period}` : 'counter=0');
-  return `otpauth://${settings.type}/${encodeURIComponent(issuer)}:${encodeURIComponent(account)}?${parameters.join('&')}`;
-}
-
-const isFieldError = (value: object): value is FieldError => 'field' in value;
-
-/** Checks type, algorithm, digits and period (defaults TOTP, SHA1, 6, 30); the first wrong one is named. */
-function checkSettings(input: { type?: string; algorithm?: string; digits?: number; period?: number }): Settings | FieldError {
-  const fail = (field: string, message: string): FieldError => ({ field, code: 'validation_failed', message: `${field}: ${message}` });
-  const { type = 'totp', algorithm = 'SHA1', digits = 6, period = 30 } = input;
-  if (!(OATH_TYPES as readonly string[]).includes(type)) return fail('type', `must be ${OATH_TYPES.join(' or ')}, got "${type}"`);
-  if (!(OATH_ALGORITHMS as readonly string[]).includes(algorithm)) return fail('algorithm', `must be ${OATH_ALGORITHMS.join(', ')}, got "${algorithm}"`);
-  if (!(OATH_DIGITS as readonly number[]).includes(digits)) return fail('digits', `must be 6 or 8, got ${digits}`);
-  if (!Number.isInteger(period) || period < PERIOD_LIMITS.min || period > PERIOD_LIMITS.max) {
-    return fail('period', `must be a whole number of seconds from ${PERIOD_LIMITS.min} to ${PERIOD_LIMITS.max}, got ${period}`);
-  }
-  // HOTP has no period; 30 is stored so every row reads the same.
-  return { type: type as OathType, algorithm: algorithm as OathAlgorithm, digits: digits as OathDigits, period: type === 'hotp' ? 30 : period };
-}
-
-function cleanName(name: string | undefined): string | null {
-  const trimmed = name?.trim();
-  if (!trimmed) return null;
-  assert(trimmed.length <= 64 && !CONTROL.test(trimmed), 'validation_failed', 'name: must be 1 to 64 printable characters', { field: 'name' });
-  return trimmed;
-}
-
-/** A code as typed (spaces ignored): digits, as many as the token shows. */
-function cleanCode(code: string, digits: number, field: string): string {
-  const entered = code.replace(/\s+/g, '');
-  assert(/^[0-9]{6,8}$/.test(entered), 'validation_failed', `${field}: must be 6 or 8 digits`, { field });
-  assert(entered.length === digits, 'invalid_oath_code', `${field}: this token shows ${digits}-digit codes`, { field });
-  return entered;
 }
 
 const sameCode = (a: string, b: string) => a.length === b.length && timingSafeEqual(Buffer.from(a), Buffer.from(b));
@@ -187,33 +60,6 @@ function matchPair(params: OathParameters, first: string, second: string, from: 
     current = next;
   }
   return found;
-}
-
-/** Hex when it holds only hex digits and a character base32 lacks (0, 1, 8, 9); base32 when it is base32. */
-function readSecret(text: string, format: string): Buffer | FieldError {
-  const fail = (message: string): FieldError => ({ field: 'secret', code: 'invalid_oath_secret', message: `secret: ${message}` });
-  const clean = text.replace(/[\s-]/g, '');
-  if (clean === '') return fail('required');
-  const isHex = /^(?:[0-9a-fA-F]{2})+$/.test(clean);
-  const isBase32 = base32Decode(clean) !== null;
-  let chosen = format.trim().toLowerCase();
-  if (chosen === '') {
-    if (isHex && isBase32) return fail('could be hex or base32: add a secret_format column (hex or base32)');
-    chosen = isHex ? 'hex' : 'base32';
-  }
-  if (chosen !== 'hex' && chosen !== 'base32') return { field: 'secret_format', code: 'validation_failed', message: `secret_format: must be hex or base32, got "${format}"` };
-  if (chosen === 'hex' && !isHex) return fail('not hex (an even number of 0-9, a-f)');
-  if (chosen === 'base32' && !isBase32) return fail('not base32 (A-Z, 2-7)');
-  const value = chosen === 'hex' ? Buffer.from(clean, 'hex') : base32Decode(clean)!;
-  if (value.length < MIN_SECRET_BYTES || value.length > MAX_SECRET_BYTES) return fail(`must be ${MIN_SECRET_BYTES} to ${MAX_SECRET_BYTES} bytes (RFC 4226 §4: at least 128 bits), got ${value.length}`);
-  return value;
-}
-
-/** A whole-number cell: undefined when empty, an error naming the column when not a number. */
-function numberCell(cells: Partial<Record<Column, string>>, column: 'digits' | 'period'): number | undefined | FieldError {
-  const text = cells[column]?.trim() ?? '';
-  if (text === '') return undefined;
-  return /^[0-9]{1,9}$/.test(text) ? Number(text) : { field: column, code: 'validation_failed', message: `${column}: must be a whole number, got "${text}"` };
 }
 
 /**
@@ -388,132 +234,12 @@ export class OathTokens {
   }
 
   /**
-   * Imports hardware tokens from a CSV seed file with a header row (columns
-   * in HARDWARE_COLUMNS, any order). Bad rows are reported with their line and
-   * field; good rows land active and unassigned, in batches. A serial already
-   * known, or repeated in the file, is refused.
+   * Imports hardware tokens from a CSV seed file: see importHardwareTokens.
+   * Bad rows are reported with their line and field; good rows land active
+   * and unassigned.
    */
-  async importHardware(input: string | Buffer | NodeJS.ReadableStream, actor: Actor): Promise<HardwareImportReport> {
-    const report: HardwareImportReport = { rows: 0, imported: 0, failed: 0, errors: [] };
-    const fail = (error: HardwareImportError) => {
-      report.failed += 1;
-      if (report.errors.length < 10000) report.errors.push(error);
-    };
-    const source = typeof input === 'string' || Buffer.isBuffer(input) ? Readable.from([input]) : input;
-    const parser = source.pipe(
-      parse({
-        bom: true,
-        skip_empty_lines: true,
-        info: true,
-        skip_records_with_error: true,
-        on_skip: (error: CsvError | undefined) => {
-          report.rows += 1;
-          fail({ line: Number(error?.lines ?? 0), serial: null, field: null, code: 'invalid_csv', message: error?.message ?? 'unreadable row' });
-          return undefined;
-        },
-      }),
-    );
-    let header: Column[] | null = null;
-    let batch: PendingRow[] = [];
-    const seen = new Set<string>();
-    for await (const { record, info } of parser as AsyncIterable<{ record: string[]; info: { lines: number } }>) {
-      if (!header) {
-        header = this.readHeader(record);
-        continue;
-      }
-      report.rows += 1;
-      const pending = this.prepareRow(header, record, info.lines, seen, fail);
-      if (pending) batch.push(pending);
-      if (batch.length >= BATCH) {
-        await this.flush(batch, actor, report, fail);
-        batch = [];
-      }
-    }
-    if (!header) throw appError('invalid_csv', `the file is empty: expected a header row (${HARDWARE_COLUMNS.join(',')})`);
-    await this.flush(batch, actor, report, fail);
-    report.errors.sort((a, b) => a.line - b.line);
-    return report;
-  }
-
-  private readHeader(record: string[]): Column[] {
-    const names = record.map((name) => name.trim().toLowerCase());
-    const unknown = names.filter((name) => !(HARDWARE_COLUMNS as readonly string[]).includes(name));
-    if (unknown.length > 0) throw appError('invalid_csv', `header: unknown column ${unknown.map((name) => `"${name}"`).join(', ')}; allowed: ${HARDWARE_COLUMNS.join(', ')}`);
-    for (const required of ['serial', 'secret', 'type']) {
-      if (!names.includes(required)) throw appError('invalid_csv', `header: a ${required} column is required`);
-    }
-    if (new Set(names).size !== names.length) throw appError('invalid_csv', 'header: a column appears twice');
-    return names as Column[];
-  }
-
-  private prepareRow(header: Column[], record: string[], line: number, seen: Set<string>, fail: (error: HardwareImportError) => void): PendingRow | null {
-    const cells: Partial<Record<Column, string>> = {};
-    header.forEach((column, index) => (cells[column] = record[index] ?? ''));
-    const serial = cells.serial?.trim() ?? '';
-    const reject = (error: { field: string; code: string; message: string }) => {
-      fail({ line, serial: serial || null, ...error });
-      return null;
-    };
-    if (!SERIAL.test(serial)) return reject({ field: 'serial', code: 'validation_failed', message: 'serial: required, 1 to 64 of A-Z a-z 0-9 . _ -' });
-    const type = cells.type?.trim().toLowerCase() ?? '';
-    if (type === '') return reject({ field: 'type', code: 'validation_failed', message: 'type: required (totp or hotp)' });
-    const digits = numberCell(cells, 'digits');
-    const period = numberCell(cells, 'period');
-    for (const cell of [digits, period]) if (typeof cell === 'object') return reject(cell);
-    const settings = checkSettings({ type, algorithm: cells.algorithm?.trim().toUpperCase() || undefined, digits: digits as number | undefined, period: period as number | undefined });
-    if (isFieldError(settings)) return reject(settings);
-    const secret = readSecret(cells.secret ?? '', cells.secret_format ?? '');
-    if (isFieldError(secret)) return reject(secret);
-    if (seen.has(serial)) return reject({ field: 'serial', code: 'oath_serial_taken', message: `serial: ${serial} appears earlier in the file` });
-    seen.add(serial);
-    const id = newId();
-    const row = {
-      ...settings,
-      id,
-      user_id: null,
-      serial,
-      kind: 'hardware',
-      secret_sealed: sealOathSecret(this.deps.keyring, id, secret),
-      status: 'active',
-      name: null,
-      last_used: null,
-      created_at: this.deps.clock.now(),
-      last_used_at: null,
-    };
-    return { line, row };
-  }
-
-  /** Writes a batch in one transaction; serials that exist are reported, and on a race the rows are retried one by one. */
-  private async flush(batch: PendingRow[], actor: Actor, report: HardwareImportReport, fail: (error: HardwareImportError) => void): Promise<void> {
-    if (batch.length === 0) return;
-    const existing = await tokens.existingSerials(this.deps.db, batch.map((pending) => pending.row.serial));
-    const taken = (pending: PendingRow) =>
-      fail({ line: pending.line, serial: pending.row.serial, field: 'serial', code: 'oath_serial_taken', message: `serial: ${pending.row.serial} already exists` });
-    const fresh = batch.filter((pending) => !existing.has(pending.row.serial));
-    batch.filter((pending) => existing.has(pending.row.serial)).forEach(taken);
-    try {
-      report.imported += await this.write(fresh, actor);
-    } catch (error) {
-      if (!isUniqueViolation(error)) throw error;
-      // Another writer imported one of these serials meanwhile: retry row by row so only that row fails.
-      for (const pending of fresh) {
-        try {
-          report.imported += await this.write([pending], actor);
-        } catch (rowError) {
-          if (!isUniqueViolation(rowError)) throw rowError;
-          taken(pending);
-        }
-      }
-    }
-  }
-
-  private async write(rows: PendingRow[], actor: Actor): Promise<number> {
-    if (rows.length === 0) return 0;
-    await this.deps.db.transaction().execute(async (trx) => {
-      await tokens.insertMany(trx, rows.map((pending) => pending.row));
-      await this.audit(trx, actor, 'import', null, { imported: rows.length, first_line: rows[0]!.line, last_line: rows[rows.length - 1]!.line });
-    });
-    return rows.length;
+  importHardware(input: string | Buffer | NodeJS.ReadableStream, actor: Actor): Promise<HardwareImportReport> {
+    return importHardwareTokens(this.deps, input, actor);
   }
 
   private paramsOf(token: OathTokenRow): OathParameters {
