@@ -1,6 +1,5 @@
 import type { Actor } from '../../shared/actor.js';
 import type { Clock } from '../../shared/clock.js';
-import { decodeCursor, encodeCursor } from '../../shared/cursor.js';
 import { appError } from '../../shared/errors.js';
 import type { Db, Executor } from '../../storage/database.js';
 import { blocksRepository } from '../../storage/repositories/blocks.js';
@@ -8,7 +7,7 @@ import { usersRepository } from '../../storage/repositories/users.js';
 import type { BlockRow, UserRow } from '../../storage/schema.js';
 import { writeAudit } from '../audit/audit.js';
 import type { Directory, Page } from '../directory/directory.js';
-import { formatPhone } from '../directory/phone.js';
+import { historyPage, phoneSnapshot } from './record-helpers.js';
 
 export interface BlockOptions {
   reason: string;
@@ -77,11 +76,7 @@ export class Blocks {
       blocked_by: options.blockedBy,
       user_id: user.id,
       username: user.username,
-      country_code: user.phone_country_code,
-      phone_number: user.phone_number,
-      formatted_phone_number: user.phone_country_code && user.phone_number ? formatPhone({ countryCode: user.phone_country_code, number: user.phone_number }) : null,
-      extension: user.phone_extension,
-      new_extension: null,
+      ...phoneSnapshot(user),
       blocked: 1,
       block_reason: options.reason,
       completed_at: null,
@@ -109,11 +104,7 @@ export class Blocks {
       blocked_by: 'user',
       user_id: user.id,
       username: user.username,
-      country_code: user.phone_country_code,
-      phone_number: user.phone_number,
-      formatted_phone_number: user.phone_country_code && user.phone_number ? formatPhone({ countryCode: user.phone_country_code, number: user.phone_number }) : null,
-      extension: user.phone_extension,
-      new_extension: null,
+      ...phoneSnapshot(user),
       blocked: 0,
       block_reason: `fraud reported (${source})`,
       completed_at: now,
@@ -156,11 +147,7 @@ export class Blocks {
 
   /** Block history, newest first; every block with its completion (the unblock). */
   async history(options: { username?: string; cursor?: string; limit?: number }): Promise<Page<BlockView>> {
-    const limit = options.limit ?? 100;
     const userId = options.username ? (await this.deps.directory.find(this.deps.db, options.username)).id : undefined;
-    const beforeId = options.cursor === undefined ? undefined : decodeCursor<number>(options.cursor, 'number');
-    const rows = await blocksRepository.list(this.deps.db, { userId, beforeId, limit: limit + 1 });
-    const page = rows.slice(0, limit);
-    return { items: page.map(toBlockView), next_cursor: rows.length > limit ? encodeCursor(Number(page[page.length - 1]!.id)) : null };
+    return historyPage(options, (beforeId, limit) => blocksRepository.list(this.deps.db, { userId, beforeId, limit }), toBlockView);
   }
 }

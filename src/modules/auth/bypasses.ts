@@ -1,6 +1,5 @@
 import type { Actor } from '../../shared/actor.js';
 import type { Clock } from '../../shared/clock.js';
-import { decodeCursor, encodeCursor } from '../../shared/cursor.js';
 import { appError, assert } from '../../shared/errors.js';
 import type { Db } from '../../storage/database.js';
 import { bypassesRepository } from '../../storage/repositories/blocks.js';
@@ -8,7 +7,7 @@ import { usersRepository } from '../../storage/repositories/users.js';
 import type { BypassRow } from '../../storage/schema.js';
 import { writeAudit } from '../audit/audit.js';
 import type { Directory, Page } from '../directory/directory.js';
-import { formatPhone } from '../directory/phone.js';
+import { historyPage, phoneSnapshot } from './record-helpers.js';
 
 export interface BypassView {
   id: number;
@@ -67,11 +66,7 @@ export class Bypasses {
         bypassed_by: `${actor.type}:${actor.id}`,
         user_id: user.id,
         username: user.username,
-        country_code: user.phone_country_code,
-        phone_number: user.phone_number,
-        formatted_phone_number: user.phone_country_code && user.phone_number ? formatPhone({ countryCode: user.phone_country_code, number: user.phone_number }) : null,
-        extension: user.phone_extension,
-        new_extension: null,
+        ...phoneSnapshot(user),
         bypass_reason: reason,
         completed_at: null,
         completion_reason: null,
@@ -98,11 +93,7 @@ export class Bypasses {
   }
 
   async history(options: { username?: string; cursor?: string; limit?: number }): Promise<Page<BypassView>> {
-    const limit = options.limit ?? 100;
     const userId = options.username ? (await this.deps.directory.find(this.deps.db, options.username)).id : undefined;
-    const beforeId = options.cursor === undefined ? undefined : decodeCursor<number>(options.cursor, 'number');
-    const rows = await bypassesRepository.list(this.deps.db, { userId, beforeId, limit: limit + 1 });
-    const page = rows.slice(0, limit);
-    return { items: page.map(toBypassView), next_cursor: rows.length > limit ? encodeCursor(Number(page[page.length - 1]!.id)) : null };
+    return historyPage(options, (beforeId, limit) => bypassesRepository.list(this.deps.db, { userId, beforeId, limit }), toBypassView);
   }
 }
