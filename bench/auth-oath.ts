@@ -14,7 +14,7 @@ import { base32Encode } from '../src/modules/methods/oath/base32.js';
 import { sealOathSecret } from '../src/modules/methods/oath/secret.js';
 import { newId } from '../src/shared/ids.js';
 import type { AuthSourceData } from './auth-source.js';
-import { BenchFailure, Cleanup, benchActor, createBenchRuntime, envInt, formatTable, hasFlag, progress, runLoad, startServer, type LoadSummary } from './lib.js';
+import { BenchFailure, type Cleanup, benchActor, createBenchRuntime, envInt, formatTable, hasFlag, progress, runBench, runLoad, startServer, type LoadSummary } from './lib.js';
 
 const USERS = envInt('BENCH_USERS', 120_000);
 const SECONDS = envInt('BENCH_SECONDS', 10);
@@ -86,16 +86,4 @@ async function run(cleanup: Cleanup): Promise<void> {
   if ((results.SUCCESS_OATH_CODE_VERIFIED ?? 0) < total * 0.99) throw new BenchFailure(`fewer than 99% of the authentications were verified: ${JSON.stringify(results)}`);
 }
 
-async function main(): Promise<void> {
-  const cleanup = new Cleanup();
-  try {
-    await run(cleanup);
-  } catch (error) {
-    process.exitCode = 1;
-    process.stderr.write(`bench:auth failed: ${error instanceof BenchFailure ? error.message : String((error as Error).stack ?? error)}\n`);
-  } finally {
-    await cleanup.run();
-  }
-}
-
-await main();
+await runBench('bench:auth', run);

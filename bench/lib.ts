@@ -183,3 +183,16 @@ export function formatTable(header: string[], rows: string[][]): string {
     cells.map((cell, column) => (column === 0 ? cell.padEnd(widths[column]!) : cell.padStart(widths[column]!))).join('  ').trimEnd();
   return [line(header), line(widths.map((width) => '-'.repeat(width))), ...rows.map(line)].join('\n');
 }
+
+/** Runs a benchmark with its cleanup: exit code 1 and one line saying why when it fails. */
+export async function runBench(name: string, run: (cleanup: Cleanup) => Promise<void>): Promise<void> {
+  const cleanup = new Cleanup();
+  try {
+    await run(cleanup);
+  } catch (error) {
+    process.exitCode = 1;
+    process.stderr.write(`${name} failed: ${error instanceof BenchFailure ? error.message : String((error as Error).stack ?? error)}\n`);
+  } finally {
+    await cleanup.run();
+  }
+}

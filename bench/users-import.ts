@@ -9,13 +9,14 @@ import { usersRepository } from '../src/storage/repositories/users.js';
 import type { Runtime } from '../src/main.js';
 import {
   BenchFailure,
-  Cleanup,
+  type Cleanup,
   benchActor,
   createBenchRuntime,
   envInt,
   formatTable,
   hasFlag,
   progress,
+  runBench,
   runLoad,
   startServer,
   type LoadSummary,
@@ -147,16 +148,4 @@ async function run(cleanup: Cleanup): Promise<void> {
   routes.forEach(assertClean);
 }
 
-async function main(): Promise<void> {
-  const cleanup = new Cleanup();
-  try {
-    await run(cleanup);
-  } catch (error) {
-    process.exitCode = 1;
-    process.stderr.write(`bench:users failed: ${error instanceof BenchFailure ? error.message : String((error as Error).stack ?? error)}\n`);
-  } finally {
-    await cleanup.run();
-  }
-}
-
-await main();
+await runBench('bench:users', run);

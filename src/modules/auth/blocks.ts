@@ -7,7 +7,7 @@ import { usersRepository } from '../../storage/repositories/users.js';
 import type { BlockRow, UserRow } from '../../storage/schema.js';
 import { writeAudit } from '../audit/audit.js';
 import type { Directory, Page } from '../directory/directory.js';
-import { historyPage, phoneSnapshot } from './record-helpers.js';
+import { historyPage, iso, phoneSnapshot, type PhoneRecordFields } from './record-helpers.js';
 
 export interface BlockOptions {
   reason: string;
@@ -20,17 +20,12 @@ export interface BlockOptions {
   blockedBy: string;
 }
 
-export interface BlockView {
+export interface BlockView extends PhoneRecordFields {
   id: number;
   blocked_at: string;
   blocked_by: string;
   user_id: string;
   username: string;
-  country_code: string | null;
-  phone_number: string | null;
-  formatted_phone_number: string | null;
-  extension: string | null;
-  new_extension: string | null;
   blocked: boolean;
   block_reason: string | null;
   completed_at: string | null;
@@ -41,8 +36,6 @@ export interface BlockView {
   language: string | null;
   expires_at: string | null;
 }
-
-const iso = (ms: number | null) => (ms === null ? null : new Date(ms).toISOString());
 
 export const toBlockView = (row: BlockRow): BlockView => ({
   ...row,

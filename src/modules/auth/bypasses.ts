@@ -7,28 +7,21 @@ import { usersRepository } from '../../storage/repositories/users.js';
 import type { BypassRow } from '../../storage/schema.js';
 import { writeAudit } from '../audit/audit.js';
 import type { Directory, Page } from '../directory/directory.js';
-import { historyPage, phoneSnapshot } from './record-helpers.js';
+import { historyPage, iso, phoneSnapshot, type PhoneRecordFields } from './record-helpers.js';
 
-export interface BypassView {
+export interface BypassView extends PhoneRecordFields {
   id: number;
   bypassed_at: string;
   duration_seconds: number;
   bypassed_by: string;
   user_id: string;
   username: string;
-  country_code: string | null;
-  phone_number: string | null;
-  formatted_phone_number: string | null;
-  extension: string | null;
-  new_extension: string | null;
   bypass_reason: string | null;
   completed_at: string | null;
   completion_reason: string | null;
   bypass_used: boolean;
   expires_at: string;
 }
-
-const iso = (ms: number | null) => (ms === null ? null : new Date(ms).toISOString());
 
 export const toBypassView = (row: BypassRow): BypassView => ({
   ...row,

@@ -3,8 +3,20 @@ import type { UserRow } from '../../storage/schema.js';
 import type { Page } from '../directory/directory.js';
 import { formatPhone } from '../directory/phone.js';
 
+/** The phone columns block and bypass records share (SPEC.md §5). */
+export interface PhoneRecordFields {
+  country_code: string | null;
+  phone_number: string | null;
+  formatted_phone_number: string | null;
+  extension: string | null;
+  new_extension: string | null;
+}
+
+/** Milliseconds to an ISO time, keeping null. */
+export const iso = (ms: number | null): string | null => (ms === null ? null : new Date(ms).toISOString());
+
 /** The phone columns of block and bypass records (SPEC.md §5): the user's primary phone when the record was made. */
-export function phoneSnapshot(user: UserRow) {
+export function phoneSnapshot(user: UserRow): PhoneRecordFields {
   const phone = user.phone_country_code && user.phone_number ? { countryCode: user.phone_country_code, number: user.phone_number } : null;
   return {
     country_code: user.phone_country_code,

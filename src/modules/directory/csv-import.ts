@@ -1,5 +1,4 @@
-import { Readable } from 'node:stream';
-import { parse, type CsvError } from 'csv-parse';
+import { csvRecords } from '../../shared/csv.js';
 import type { Logger } from 'pino';
 import type { Actor } from '../../shared/actor.js';
 import type { Clock } from '../../shared/clock.js';
@@ -118,25 +117,15 @@ export class CsvImport {
       report.failed += 1;
       if (report.errors.length < 10000) report.errors.push(error);
     };
-    const source = typeof input === 'string' || Buffer.isBuffer(input) ? Readable.from([input]) : input;
-    const parser = source.pipe(
-      parse({
-        bom: true,
-        skip_empty_lines: true,
-        info: true,
-        skip_records_with_error: true,
-        on_skip: (error: CsvError | undefined) => {
-          report.rows += 1;
-          fail({ line: Number(error?.lines ?? 0), username: null, field: null, code: 'invalid_csv', message: error?.message ?? 'unreadable row' });
-          return undefined;
-        },
-      }),
-    );
+    const records = csvRecords(input, (error) => {
+      report.rows += 1;
+      fail({ line: Number(error?.lines ?? 0), username: null, field: null, code: 'invalid_csv', message: error?.message ?? 'unreadable row' });
+    });
     let header: Column[] | null = null;
     let batch: PendingRow[] = [];
     let reported = 0;
     const seen = new Set<string>();
-    for await (const { record, info } of parser as AsyncIterable<{ record: string[]; info: { lines: number } }>) {
+    for await (const { record, info } of records) {
       if (!header) {
         header = this.readHeader(record);
         continue;

@@ -1,5 +1,4 @@
-import { Readable } from 'node:stream';
-import { parse, type CsvError } from 'csv-parse';
+import { csvRecords } from '../../../shared/csv.js';
 import type { Actor } from '../../../shared/actor.js';
 import type { Clock } from '../../../shared/clock.js';
 import { appError } from '../../../shared/errors.js';
@@ -95,27 +94,6 @@ export async function importHardwareTokens(
   await flush(deps, batch, actor, report, fail);
   report.errors.sort((a, b) => a.line - b.line);
   return report;
-}
-
-/** The records of a CSV input with the line each ends on; rows that do not parse go to `onSkip` and are left out. */
-function csvRecords(
-  input: string | Buffer | NodeJS.ReadableStream,
-  onSkip: (error: CsvError | undefined) => void,
-): AsyncIterable<{ record: string[]; info: { lines: number } }> {
-  const source = typeof input === 'string' || Buffer.isBuffer(input) ? Readable.from([input]) : input;
-  const parser = source.pipe(
-    parse({
-      bom: true,
-      skip_empty_lines: true,
-      info: true,
-      skip_records_with_error: true,
-      on_skip: (error: CsvError | undefined) => {
-        onSkip(error);
-        return undefined;
-      },
-    }),
-  );
-  return parser as AsyncIterable<{ record: string[]; info: { lines: number } }>;
 }
 
 function readHeader(record: string[]): Column[] {
