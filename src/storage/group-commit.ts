@@ -1,6 +1,13 @@
-import type { Kysely } from 'kysely';
+import { CompiledQuery, type Kysely } from 'kysely';
 import type { Database } from './schema.js';
 import type { Executor } from './database.js';
+
+const BEGIN = CompiledQuery.raw('begin');
+const COMMIT = CompiledQuery.raw('commit');
+const ROLLBACK = CompiledQuery.raw('rollback');
+const SAVEPOINT = CompiledQuery.raw('savepoint unit');
+const RELEASE = CompiledQuery.raw('release unit');
+const ROLLBACK_TO = CompiledQuery.raw('rollback to unit');
 
 interface Unit {
   work: (trx: Executor) => Promise<unknown>;
@@ -52,24 +59,31 @@ export class GroupCommit {
 
   private async runBatch(batch: Unit[]): Promise<void> {
     const outcomes: { ok: boolean; value: unknown }[] = [];
-    let trx;
     try {
-      trx = await this.db.startTransaction().execute();
-      for (const unit of batch) {
-        const savepoint = await trx.savepoint('unit').execute();
+      // One connection for the whole batch; savepoints are plain statements, so a unit costs two short statements.
+      await this.db.connection().execute(async (connection) => {
+        await connection.executeQuery(BEGIN);
         try {
-          const value = await unit.work(savepoint);
-          await savepoint.releaseSavepoint('unit').execute();
-          outcomes.push({ ok: true, value });
+          for (const unit of batch) {
+            await connection.executeQuery(SAVEPOINT);
+            try {
+              const value = await unit.work(connection);
+              await connection.executeQuery(RELEASE);
+              outcomes.push({ ok: true, value });
+            } catch (error) {
+              await connection.executeQuery(ROLLBACK_TO);
+              await connection.executeQuery(RELEASE);
+              outcomes.push({ ok: false, value: error });
+            }
+          }
+          await connection.executeQuery(COMMIT);
         } catch (error) {
-          await savepoint.rollbackToSavepoint('unit').execute();
-          outcomes.push({ ok: false, value: error });
+          await connection.executeQuery(ROLLBACK).catch(() => undefined);
+          throw error;
         }
-      }
-      await trx.commit().execute();
+      });
     } catch (error) {
       // The batch could not commit: nothing of it is durable, so every unit fails.
-      await trx?.rollback().execute().catch(() => undefined);
       batch.forEach((unit) => unit.reject(error));
       return;
     }

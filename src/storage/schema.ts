@@ -312,5 +312,6 @@ export type ChallengeRow = Selectable<ChallengesTable>;
 export type AuthAttemptRow = Selectable<AuthAttemptsTable>;
 export type NewAuthAttempt = Insertable<AuthAttemptsTable>;
 export type SigninRow = Selectable<SigninsTable>;
+export type NewSignin = Insertable<SigninsTable>;
 export type BlockRow = Selectable<BlocksTable>;
 export type BypassRow = Selectable<BypassesTable>;

@@ -1,6 +1,12 @@
 import type { Executor } from '../database.js';
 import type { ChallengeRow, ChallengesTable } from '../schema.js';
 import type { Insertable, Updateable } from 'kysely';
+import { prepared } from '../prepared.js';
+
+// Prepared: every authentication asks it.
+const pendingOfUser = prepared<{ userId: string }, Pick<ChallengeRow, 'id' | 'expires_at'>>((db, param) =>
+  db.selectFrom('challenges').select(['id', 'expires_at']).where('user_id', '=', param('userId')).where('status', '=', 'pending'),
+);
 
 export const challengesRepository = {
   async insert(db: Executor, row: Insertable<ChallengesTable>): Promise<void> {
@@ -26,8 +32,8 @@ export const challengesRepository = {
   },
 
   /** The user's pending challenges, expired or not (one index lookup on user and status). */
-  pendingForUser(db: Executor, userId: string): Promise<Pick<ChallengeRow, 'id' | 'expires_at'>[]> {
-    return db.selectFrom('challenges').select(['id', 'expires_at']).where('user_id', '=', userId).where('status', '=', 'pending').execute();
+  async pendingForUser(db: Executor, userId: string): Promise<Pick<ChallengeRow, 'id' | 'expires_at'>[]> {
+    return (await pendingOfUser(db, { userId })).rows;
   },
 
   /** Pending challenges past their expiry, of everyone (the sweeper). */

@@ -1,7 +1,17 @@
 import { sql } from 'kysely';
 import type { Executor } from '../database.js';
 import { LIKE_ESCAPE, likeEscape } from '../dialect.js';
+import { prepared } from '../prepared.js';
 import type { GroupRow } from '../schema.js';
+
+const namesOfUser = prepared<{ userId: string }, { name: string }>((db, param) =>
+  db
+    .selectFrom('user_groups')
+    .innerJoin('groups', 'groups.id', 'user_groups.group_id')
+    .select('groups.name')
+    .where('user_groups.user_id', '=', param('userId'))
+    .orderBy('groups.name_key'),
+);
 
 export const groupsRepository = {
   async insert(db: Executor, row: GroupRow): Promise<void> {
@@ -48,6 +58,11 @@ export const groupsRepository = {
       .groupBy('group_id')
       .execute();
     return new Map(rows.map((row) => [row.group_id, Number(row.n)]));
+  },
+
+  /** One user's group names, sorted by name (prepared: every attempt record carries them). */
+  async namesOfUser(db: Executor, userId: string): Promise<string[]> {
+    return (await namesOfUser(db, { userId })).rows.map((row) => row.name);
   },
 
   /** Group names per user id, sorted by name. */

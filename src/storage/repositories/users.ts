@@ -1,5 +1,6 @@
 import { sql } from 'kysely';
 import type { Executor } from '../database.js';
+import { prepared } from '../prepared.js';
 import { LIKE_ESCAPE, likeEscape } from '../dialect.js';
 import type { NewUserRow, UserRow, UserRowUpdate } from '../schema.js';
 
@@ -13,6 +14,8 @@ export interface UserListQuery {
   limit: number;
 }
 
+const byKey = prepared<{ usernameKey: string }, UserRow>((db, param) => db.selectFrom('users').selectAll().where('username_key', '=', param('usernameKey')));
+
 export const usersRepository = {
   async insert(db: Executor, row: NewUserRow): Promise<void> {
     await db.insertInto('users').values(row).execute();
@@ -25,8 +28,9 @@ export const usersRepository = {
     }
   },
 
-  findByKey(db: Executor, usernameKey: string): Promise<UserRow | undefined> {
-    return db.selectFrom('users').selectAll().where('username_key', '=', usernameKey).executeTakeFirst();
+  /** Prepared: every authentication starts with it. */
+  async findByKey(db: Executor, usernameKey: string): Promise<UserRow | undefined> {
+    return (await byKey(db, { usernameKey })).rows[0];
   },
 
   findById(db: Executor, id: string): Promise<UserRow | undefined> {

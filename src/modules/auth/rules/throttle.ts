@@ -1,19 +1,26 @@
 import { sql } from 'kysely';
 import type { Executor } from '../../../storage/database.js';
+import { prepared } from '../../../storage/prepared.js';
 import { next, type Rule, type RuleInput } from './rule.js';
 
 const DAY_MS = 24 * 3600 * 1000;
 
-/** Failed sign-ins counted towards throttling since `since`, and the time of the oldest of them. */
+/** Failed sign-ins of one user or one client IP counted towards throttling since a time, and the oldest one's time. */
+const failuresBy = (column: 'user_id' | 'ip') =>
+  prepared<{ value: string; since: number }, { count: number; oldest: number | null }>((db, param) =>
+    db
+      .selectFrom('signins')
+      .select([sql<number>`count(*)`.as('count'), sql<number | null>`min(at)`.as('oldest')])
+      .where(column, '=', param('value'))
+      .where('at', '>', param('since'))
+      // The literal (not a bound parameter) matches the partial index's condition, so the index is used.
+      .where(sql.ref('counted_failure'), '=', sql.lit(true)),
+  );
+// Prepared: every authentication counts both.
+const FAILURES = { user_id: failuresBy('user_id'), ip: failuresBy('ip') };
+
 async function failures(db: Executor, column: 'user_id' | 'ip', value: string, since: number): Promise<{ count: number; oldest: number | null }> {
-  const row = await db
-    .selectFrom('signins')
-    .select([sql<number>`count(*)`.as('count'), sql<number | null>`min(at)`.as('oldest')])
-    .where(column, '=', value)
-    .where('at', '>', since)
-    // The literal (not a bound parameter) matches the partial index's condition, so the index is used.
-    .where(sql.ref('counted_failure'), '=', sql.lit(true))
-    .executeTakeFirstOrThrow();
+  const row = (await FAILURES[column](db, { value, since })).rows[0]!;
   return { count: Number(row.count), oldest: row.oldest === null ? null : Number(row.oldest) };
 }
 

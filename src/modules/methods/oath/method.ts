@@ -1,5 +1,6 @@
 import type { Config } from '../../../config/schema.js';
 import type { Executor } from '../../../storage/database.js';
+import { prepared } from '../../../storage/prepared.js';
 import type { OathTokenRow, UserRow } from '../../../storage/schema.js';
 import type { ResultCode } from '../../auth/result-codes.js';
 import { verifyPin } from '../../directory/pin.js';
@@ -7,8 +8,29 @@ import type { MethodContext, StepResult, VerificationMethod } from '../contract.
 import { matchCounter, timeStep, type OathAlgorithm, type OathParameters } from './otp.js';
 import { openOathSecret } from './secret.js';
 
-const loadActiveTokens = (db: Executor, userId: string): Promise<OathTokenRow[]> =>
-  db.selectFrom('oath_tokens').selectAll().where('user_id', '=', userId).where('status', '=', 'active').orderBy('created_at').execute();
+// The queries of a verification are prepared: they run on every authentication with a code.
+const activeTokensOf = prepared<{ userId: string }, OathTokenRow>((db, param) =>
+  db.selectFrom('oath_tokens').selectAll().where('user_id', '=', param('userId')).where('status', '=', 'active').orderBy('created_at'),
+);
+const loadActiveTokens = async (db: Executor, userId: string): Promise<OathTokenRow[]> => (await activeTokensOf(db, { userId })).rows;
+
+type UseStep = {
+  id: string;
+  step: number;
+  at: number;
+  /** HOTP: the next expected counter; TOTP: the device's clock drift in steps. */
+  next: number;
+};
+/** Marks a step used unless it, or a later one, was used already (the replay check). */
+const useStep = (type: 'totp' | 'hotp') =>
+  prepared<UseStep, never>((db, param) =>
+    db
+      .updateTable('oath_tokens')
+      .set({ last_used: param('step'), last_used_at: param('at'), ...(type === 'hotp' ? { counter: param('next') } : { drift: param('next') }) })
+      .where('id', '=', param('id'))
+      .where((eb) => eb.or([eb('last_used', 'is', null), eb('last_used', '<', param('step'))])),
+  );
+const USE_STEP = { totp: useStep('totp'), hotp: useStep('hotp') };
 
 /**
  * The engine reads the user row once per request and hands the same object to
@@ -32,17 +54,9 @@ function activeTokens(db: Executor, user: UserRow): Promise<OathTokenRow[]> {
  * is durable before the answer is sent.
  */
 async function consume(context: MethodContext, token: OathTokenRow, step: number, nowStep: number): Promise<'ok' | 'duplicate' | 'old'> {
-  const result = await context.db
-    .updateTable('oath_tokens')
-    .set({
-      last_used: step,
-      last_used_at: context.clock.now(),
-      ...(token.type === 'hotp' ? { counter: step + 1 } : { drift: step - nowStep }),
-    })
-    .where('id', '=', token.id)
-    .where((eb) => eb.or([eb('last_used', 'is', null), eb('last_used', '<', step)]))
-    .executeTakeFirst();
-  if (Number(result.numUpdatedRows) === 1) return 'ok';
+  const hotp = token.type === 'hotp';
+  const result = await USE_STEP[hotp ? 'hotp' : 'totp'](context.db, { id: token.id, step, at: context.clock.now(), next: hotp ? step + 1 : step - nowStep });
+  if (Number(result.numAffectedRows) === 1) return 'ok';
   const current = await context.db.selectFrom('oath_tokens').select('last_used').where('id', '=', token.id).executeTakeFirst();
   return Number(current?.last_used) === step ? 'duplicate' : 'old';
 }
