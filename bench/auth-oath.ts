@@ -51,17 +51,29 @@ async function outcomes(runtime: Runtime): Promise<Record<string, number>> {
   return Object.fromEntries(rows.map((row) => [row.result_code ?? '(none)', Number(row.n)]));
 }
 
-function print(dialect: string, noop: LoadSummary, auth: LoadSummary, results: Record<string, number>, seedSeconds: number): void {
+type Measured = LoadSummary & { serverCpuMicrosPerRequest: number };
+
+function print(dialect: string, noop: Measured, auth: Measured, results: Record<string, number>, seedSeconds: number): void {
   const total = Object.values(results).reduce((sum, n) => sum + n, 0);
   const verified = results.SUCCESS_OATH_CODE_VERIFIED ?? 0;
   const verifiedPerSecond = auth.requestsPerSecond * (verified / Math.max(1, total));
-  const row = (route: string, load: LoadSummary, perSecond: number) => [route, perSecond.toFixed(0), load.latencyP50Ms.toFixed(1), load.latencyP99Ms.toFixed(1), String(load.non2xx), String(load.errors), (perSecond / noop.requestsPerSecond).toFixed(3)];
+  const row = (route: string, load: Measured, perSecond: number) => [
+    route,
+    perSecond.toFixed(0),
+    load.latencyP50Ms.toFixed(1),
+    load.latencyP99Ms.toFixed(1),
+    String(load.non2xx),
+    String(load.errors),
+    (perSecond / noop.requestsPerSecond).toFixed(3),
+    load.serverCpuMicrosPerRequest.toFixed(0),
+  ];
   console.log(`dialect: ${dialect}`);
   console.log(`users: ${USERS} with a TOTP token each (seeded in ${seedSeconds.toFixed(1)} s)`);
   console.log(`load: ${CONNECTIONS} connections, ${SECONDS} s per route after a 2 s warm-up\n`);
-  console.log(formatTable(['route', 'per s', 'p50 ms', 'p99 ms', 'non-2xx', 'errors', 'vs /healthz'], [row('GET /healthz', noop, noop.requestsPerSecond), row('POST /auth/v1/auth (verified)', auth, verifiedPerSecond)]));
+  console.log(formatTable(['route', 'per s', 'p50 ms', 'p99 ms', 'non-2xx', 'errors', 'vs /healthz', 'server CPU µs/req'], [row('GET /healthz', noop, noop.requestsPerSecond), row('POST /auth/v1/auth (verified)', auth, verifiedPerSecond)]));
   console.log(`\nsign-ins written (warm-up included): ${JSON.stringify(results)}`);
   console.log(`verified auths/s: ${verifiedPerSecond.toFixed(0)}; share of the no-op route: ${(verifiedPerSecond / noop.requestsPerSecond).toFixed(3)}`);
+  console.log(`server CPU per request: ${auth.serverCpuMicrosPerRequest.toFixed(0)} µs (auth) / ${noop.serverCpuMicrosPerRequest.toFixed(0)} µs (no-op) = ${(auth.serverCpuMicrosPerRequest / noop.serverCpuMicrosPerRequest).toFixed(1)}×`);
   if (hasFlag('--json')) console.log(JSON.stringify({ dialect, users: USERS, connections: CONNECTIONS, seconds: SECONDS, noop, auth, results, verifiedPerSecond }, null, 2));
 }
 
@@ -72,13 +84,13 @@ async function run(cleanup: Cleanup): Promise<void> {
   const users = await seedUsers(runtime, USERS);
   const seedSeconds = (performance.now() - seeded) / 1000;
   const { application, secret } = await runtime.applications.create({ name: 'bench' }, benchActor);
-  const baseUrl = await startServer(runtime, cleanup);
-  const common = { url: baseUrl, connections: CONNECTIONS, seconds: SECONDS };
+  const server = await startServer(runtime, cleanup);
+  const common = { url: server.url, connections: CONNECTIONS, seconds: SECONDS };
   progress(`load: GET /healthz, ${CONNECTIONS} connections, ${SECONDS} s`);
-  const noop = await runLoad({ ...common, paths: ['/healthz'] });
+  const noop = await server.measure(() => runLoad({ ...common, paths: ['/healthz'] }));
   progress(`load: POST /auth/v1/auth, ${CONNECTIONS} connections, ${SECONDS} s`);
   const data: AuthSourceData = { authorization: `Basic ${Buffer.from(`${application.integration_key}:${secret}`).toString('base64')}`, users, ip: '127.0.0.1' };
-  const auth = await runLoad({ ...common, paths: ['/auth/v1/auth'], requestSource: { module: fileURLToPath(new URL('./auth-source.ts', import.meta.url)), data } });
+  const auth = await server.measure(() => runLoad({ ...common, paths: ['/auth/v1/auth'], requestSource: { module: fileURLToPath(new URL('./auth-source.ts', import.meta.url)), data } }));
   const results = await outcomes(runtime);
   print(dialect, noop, auth, results, seedSeconds);
   const total = Object.values(results).reduce((sum, n) => sum + n, 0);

@@ -5,6 +5,7 @@
 import { fork } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
+import type { ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -103,8 +104,19 @@ export async function createBenchRuntime(cleanup: Cleanup): Promise<BenchRuntime
   return { runtime, dialect: runtime.storage.dialect, location: pgStore?.schema ?? runtime.storage.file ?? '' };
 }
 
-/** Builds the HTTP app on the runtime and listens on a free 127.0.0.1 port; returns its base URL. */
-export async function startServer(runtime: Runtime, cleanup: Cleanup): Promise<string> {
+export interface BenchServer {
+  /** Base URL: http://127.0.0.1:<port>. */
+  url: string;
+  /**
+   * Runs a load and measures this process's CPU time (user + system) per request the server answered
+   * meanwhile, warm-up included. On a shared machine whose speed changes from minute to minute this
+   * is steadier than requests per second, and it does not count the load generator.
+   */
+  measure(load: () => Promise<LoadSummary>): Promise<LoadSummary & { serverCpuMicrosPerRequest: number }>;
+}
+
+/** Builds the HTTP app on the runtime and listens on a free 127.0.0.1 port. */
+export async function startServer(runtime: Runtime, cleanup: Cleanup): Promise<BenchServer> {
   const app = await buildHttpApp(runtime);
   await app.listen({ host: '127.0.0.1', port: 0 });
   // autocannon drops connections with requests in flight when a run ends; drain lets their handlers finish
@@ -114,7 +126,17 @@ export async function startServer(runtime: Runtime, cleanup: Cleanup): Promise<s
     await app.drain(10_000);
   });
   const { port } = app.server.address() as AddressInfo;
-  return `http://127.0.0.1:${port}`;
+  let answered = 0;
+  app.server.on('request', (_request, response: ServerResponse) => response.once('finish', () => (answered += 1)));
+  return {
+    url: `http://127.0.0.1:${port}`,
+    async measure(load) {
+      const before = { answered, cpu: process.cpuUsage() };
+      const summary = await load();
+      const cpu = process.cpuUsage(before.cpu);
+      return { ...summary, serverCpuMicrosPerRequest: (cpu.user + cpu.system) / Math.max(1, answered - before.answered) };
+    },
+  };
 }
 
 /** What bench/load-client.ts is asked to do. */

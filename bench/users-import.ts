@@ -141,8 +141,8 @@ async function run(cleanup: Cleanup): Promise<void> {
   progress(`database: ${dialect} (${location}); importing ${USERS} users`);
   const imported = await importUsers(runtime, USERS);
   const { secret } = await runtime.adminKeys.create({ name: 'bench', role: 'reports_reader' }, benchActor);
-  const baseUrl = await startServer(runtime, cleanup);
-  const routes = await measureRoutes(baseUrl, secret);
+  const server = await startServer(runtime, cleanup);
+  const routes = await measureRoutes(server.url, secret);
   const userToNoopRatio = routes[1]!.load.requestsPerSecond / routes[0]!.load.requestsPerSecond;
   printSummary({ dialect, users: USERS, import: imported, connections: CONNECTIONS, secondsPerRoute: SECONDS, routes, userToNoopRatio });
   routes.forEach(assertClean);

@@ -68,7 +68,7 @@ export async function buildRuntime(config: Config, options: RuntimeOptions = {})
   const { keyring, created } = loadKeyring(config);
   const ownsStorage = options.storage === undefined;
   const storage =
-    options.storage ?? openStorage({ url: config.database.url, dataDir: config.dataDir, poolSize: config.database.poolSize });
+    options.storage ?? openStorage({ url: config.database.url, dataDir: config.dataDir, poolSize: config.database.poolSize, readCacheEntries: config.database.readCacheEntries });
   if (options.migrate !== false) {
     const applied = await migrateToLatest(storage.db, storage.dialect, clock);
     if (applied.length > 0) log.info({ event: 'storage.migrated', applied }, 'database migrated');

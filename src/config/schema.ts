@@ -18,6 +18,13 @@ export const ConfigSchema = Type.Object(
           description: 'Empty for SQLite at <dataDir>/countersign.db; sqlite:<path> for another SQLite file; postgres://... for PostgreSQL.',
         }),
         poolSize: Type.Integer({ minimum: 1, maximum: 200, default: 10, description: 'PostgreSQL connection pool size.' }),
+        readCacheEntries: Type.Integer({
+          minimum: 0,
+          maximum: 10000000,
+          default: 500000,
+          description:
+            'SQLite only: rows the authentication path keeps in memory (each user, their groups and their OATH tokens: three entries a user, roughly 0.5 KB each). 0 turns the cache off.',
+        }),
       },
       { additionalProperties: false, default: {} },
     ),

@@ -6,6 +6,7 @@ import { Kysely, PostgresDialect, SqliteDialect, sql, type Transaction } from 'k
 import pg from 'pg';
 import type { Database } from './schema.js';
 import { GroupCommit } from './group-commit.js';
+import { ReadCache, attachReadCache } from './read-cache.js';
 import { withStatementCache } from './sqlite-statement-cache.js';
 
 export type DialectName = 'sqlite' | 'postgres';
@@ -36,6 +37,8 @@ export interface StorageOptions {
   poolSize?: number;
   /** PostgreSQL schema to use instead of public (tests isolate themselves with it). */
   pgSchema?: string;
+  /** SQLite: entries of the authentication read cache (storage/read-cache.ts); 0 turns it off. */
+  readCacheEntries?: number;
 }
 
 const INT8_OID = 20;
@@ -55,7 +58,7 @@ async function ping(db: Db): Promise<boolean> {
   }
 }
 
-function openSqlite(path: string): Storage {
+function openSqlite(path: string, readCacheEntries: number): Storage {
   // The database holds personal data: its folder is private to the server's user.
   mkdirSync(dirname(path), { recursive: true, mode: 0o700 });
   const connection = new SQLite(path);
@@ -67,8 +70,10 @@ function openSqlite(path: string): Storage {
   // hundred thousand users and their records; reads then go to the OS on every query.
   connection.pragma('cache_size = -262144');
   connection.pragma('mmap_size = 1073741824');
-  const db = new Kysely<Database>({ dialect: new SqliteDialect({ database: withStatementCache(connection) }) });
-  const groupCommit = new GroupCommit(db);
+  const cache = new ReadCache(readCacheEntries);
+  const db = new Kysely<Database>({ dialect: new SqliteDialect({ database: withStatementCache(connection) }), plugins: [cache.plugin()] });
+  attachReadCache(db, cache);
+  const groupCommit = new GroupCommit(db, { begin: (batch) => cache.checkDataVersion(batch), rolledBack: () => cache.invalidate() });
   return {
     db,
     dialect: 'sqlite',
@@ -118,5 +123,5 @@ export function openStorage(options: StorageOptions): Storage {
     return openPostgres(url, options.poolSize ?? 10, options.pgSchema);
   }
   const path = url.startsWith('sqlite:') ? url.slice('sqlite:'.length) : resolve(options.dataDir, 'countersign.db');
-  return openSqlite(path === ':memory:' ? path : resolve(path));
+  return openSqlite(path === ':memory:' ? path : resolve(path), options.readCacheEntries ?? 0);
 }

@@ -2,12 +2,20 @@ import { CompiledQuery, type Kysely } from 'kysely';
 import type { Database } from './schema.js';
 import type { Executor } from './database.js';
 
-const BEGIN = CompiledQuery.raw('begin');
+// Immediate: the batch takes the write lock at once, so no other process commits between its data_version check and its commit.
+const BEGIN = CompiledQuery.raw('begin immediate');
 const COMMIT = CompiledQuery.raw('commit');
 const ROLLBACK = CompiledQuery.raw('rollback');
 const SAVEPOINT = CompiledQuery.raw('savepoint unit');
 const RELEASE = CompiledQuery.raw('release unit');
 const ROLLBACK_TO = CompiledQuery.raw('rollback to unit');
+
+export interface BatchHooks {
+  /** Runs first in each batch's transaction, before any unit. */
+  begin?: (connection: Executor) => Promise<void>;
+  /** A unit or a whole batch was rolled back. */
+  rolledBack?: () => void;
+}
 
 interface Unit {
   work: (trx: Executor) => Promise<unknown>;
@@ -35,6 +43,7 @@ export class GroupCommit {
 
   constructor(
     private readonly db: Kysely<Database>,
+    private readonly hooks: BatchHooks = {},
     private readonly maxBatch = 256,
   ) {}
 
@@ -64,6 +73,7 @@ export class GroupCommit {
       await this.db.connection().execute(async (connection) => {
         await connection.executeQuery(BEGIN);
         try {
+          await this.hooks.begin?.(connection);
           for (const unit of batch) {
             await connection.executeQuery(SAVEPOINT);
             try {
@@ -73,6 +83,7 @@ export class GroupCommit {
             } catch (error) {
               await connection.executeQuery(ROLLBACK_TO);
               await connection.executeQuery(RELEASE);
+              this.hooks.rolledBack?.();
               outcomes.push({ ok: false, value: error });
             }
           }
@@ -84,6 +95,7 @@ export class GroupCommit {
       });
     } catch (error) {
       // The batch could not commit: nothing of it is durable, so every unit fails.
+      this.hooks.rolledBack?.();
       batch.forEach((unit) => unit.reject(error));
       return;
     }

@@ -6,6 +6,7 @@ import type { Clock } from '../../shared/clock.js';
 import { appError, assert } from '../../shared/errors.js';
 import type { Keyring } from '../../shared/keyring.js';
 import type { Db, Executor } from '../../storage/database.js';
+import { readThrough } from '../../storage/read-cache.js';
 import { challengesRepository } from '../../storage/repositories/challenges.js';
 import { usersRepository } from '../../storage/repositories/users.js';
 import type { ChallengeRow, UserRow } from '../../storage/schema.js';
@@ -43,6 +44,12 @@ export interface EngineDeps {
   methods: VerificationMethod[];
 }
 
+/** The user an authentication names, through the read cache. */
+function findUser(trx: Executor, username: string): Promise<UserRow | undefined> {
+  const key = usernameKey(username);
+  return readThrough(trx, `user:${key}`, () => usersRepository.findByKey(trx, key));
+}
+
 /** What a pending challenge remembers between requests (no secrets). */
 interface ChallengeState {
   /** When the whole authentication must have ended (auth.resultTimeoutSeconds after it began). */
@@ -74,7 +81,7 @@ export class AuthEngine {
   /** Whether and how the user can authenticate. A final answer (allow, deny, enroll) is recorded as the sign-in. */
   async preauth(request: AuthRequest): Promise<PreauthAnswer> {
     return this.deps.transact(async (trx) => {
-      const user = await usersRepository.findByKey(trx, usernameKey(request.username));
+      const user = await findUser(trx, request.username);
       const now = this.deps.clock.now();
       if (!user) {
         await this.record(trx, null, request, userNotFoundOutcome(false));
@@ -105,7 +112,7 @@ export class AuthEngine {
     }
     const finished: string[] = [];
     const answer = await this.deps.transact(async (trx) => {
-      const user = await usersRepository.findByKey(trx, usernameKey(input.username));
+      const user = await findUser(trx, input.username);
       if (!user) return this.unknownUser(trx, input);
       const { ended, open } = await this.settleChallenges(trx, user);
       finished.push(...ended);

@@ -1,6 +1,7 @@
 import type { Executor } from '../../storage/database.js';
 import { groupsRepository } from '../../storage/repositories/groups.js';
 import { prepared } from '../../storage/prepared.js';
+import { readThrough } from '../../storage/read-cache.js';
 import type { NewAuthAttempt, NewSignin, UserRow } from '../../storage/schema.js';
 import type { AuthenticatedApplication } from '../applications/applications.js';
 import type { AttemptFields, MethodName } from '../methods/contract.js';
@@ -116,7 +117,7 @@ const methodColumn = (method: MethodName | null, code: ResultCode): string | nul
 export async function writeOutcome(db: Executor, at: number, user: UserRow | null, username: string, request: RequestContext, outcome: Outcome): Promise<{ signinId: number; attemptId: number | null }> {
   let attemptId: number | null = null;
   if (user && outcome.code) {
-    const groups = await groupsRepository.namesOfUser(db, user.id);
+    const groups = await readThrough(db, `groups:${user.id}`, () => groupsRepository.namesOfUser(db, user.id));
     const values: AttemptValues = {
       ...EMPTY_ATTEMPT,
       at,

@@ -1,6 +1,8 @@
 import type { Config } from '../../../config/schema.js';
 import type { Executor } from '../../../storage/database.js';
 import { prepared } from '../../../storage/prepared.js';
+import { readThrough } from '../../../storage/read-cache.js';
+import type { Keyring } from '../../../shared/keyring.js';
 import type { OathTokenRow, UserRow } from '../../../storage/schema.js';
 import type { ResultCode } from '../../auth/result-codes.js';
 import { verifyPin } from '../../directory/pin.js';
@@ -33,18 +35,21 @@ const useStep = (type: 'totp' | 'hotp') =>
 const USE_STEP = { totp: useStep('totp'), hotp: useStep('hotp') };
 
 /**
- * The engine reads the user row once per request and hands the same object to
- * `describe` and then `start`: the tokens are loaded once per request by
- * keying them on that object. The replay check itself never trusts this copy.
+ * The user's active tokens, through the read cache (`describe` and then
+ * `start` of one request, and the requests after it). The replay check never
+ * trusts these rows: it is a conditional update of the database.
  */
-const tokensOfRequest = new WeakMap<UserRow, Promise<OathTokenRow[]>>();
-function activeTokens(db: Executor, user: UserRow): Promise<OathTokenRow[]> {
-  let tokens = tokensOfRequest.get(user);
-  if (!tokens) {
-    tokens = loadActiveTokens(db, user.id);
-    tokensOfRequest.set(user, tokens);
+const activeTokens = (db: Executor, user: UserRow): Promise<OathTokenRow[]> => readThrough(db, `oath_tokens:${user.id}`, () => loadActiveTokens(db, user.id));
+
+/** Opened seeds of cached token rows: a row stays cached until any token changes, and so does its seed. */
+const openedSeeds = new WeakMap<OathTokenRow, Buffer>();
+function seedOf(keyring: Keyring, token: OathTokenRow): Buffer {
+  let seed = openedSeeds.get(token);
+  if (!seed) {
+    seed = openOathSecret(keyring, token);
+    openedSeeds.set(token, seed);
   }
-  return tokens;
+  return seed;
 }
 
 /**
@@ -55,8 +60,14 @@ function activeTokens(db: Executor, user: UserRow): Promise<OathTokenRow[]> {
  */
 async function consume(context: MethodContext, token: OathTokenRow, step: number, nowStep: number): Promise<'ok' | 'duplicate' | 'old'> {
   const hotp = token.type === 'hotp';
-  const result = await USE_STEP[hotp ? 'hotp' : 'totp'](context.db, { id: token.id, step, at: context.clock.now(), next: hotp ? step + 1 : step - nowStep });
-  if (Number(result.numAffectedRows) === 1) return 'ok';
+  const at = context.clock.now();
+  const next = hotp ? step + 1 : step - nowStep;
+  const result = await USE_STEP[hotp ? 'hotp' : 'totp'](context.db, { id: token.id, step, at, next });
+  if (Number(result.numAffectedRows) === 1) {
+    // The row may be the read cache's: it must show the step used, like the database (a rollback empties the cache).
+    Object.assign(token, { last_used: step, last_used_at: at }, hotp ? { counter: next } : { drift: next });
+    return 'ok';
+  }
   const current = await context.db.selectFrom('oath_tokens').select('last_used').where('id', '=', token.id).executeTakeFirst();
   return Number(current?.last_used) === step ? 'duplicate' : 'old';
 }
@@ -98,7 +109,7 @@ async function verifyPasscode(context: MethodContext, passcode: string, config: 
         continue;
       }
     }
-    const params: OathParameters = { secret: openOathSecret(context.keyring, token), algorithm: token.algorithm as OathAlgorithm, digits: token.digits as 6 | 8 };
+    const params: OathParameters = { secret: seedOf(context.keyring, token), algorithm: token.algorithm as OathAlgorithm, digits: token.digits as 6 | 8 };
     const { from, to, nowStep } = candidateRange(token, context.clock.now(), config);
     const step = matchCounter(params, code, from, to);
     if (step === null) continue;

@@ -1,0 +1,122 @@
+import { CompiledQuery, type KyselyPlugin, OperationNode, PluginTransformQueryArgs, PluginTransformResultArgs, QueryResult, RootOperationNode, UnknownRow } from 'kysely';
+import type { Executor } from './database.js';
+
+/** The tables whose rows the authentication path keeps in memory: a user, the user's groups and OATH tokens. */
+const CACHED_TABLES = new Set(['users', 'user_groups', 'groups', 'oath_tokens']);
+
+/** Names of the tables a query node mentions anywhere (target, joins, subqueries). */
+function tablesOf(node: unknown, found = new Set<string>()): Set<string> {
+  if (Array.isArray(node)) {
+    for (const item of node) tablesOf(item, found);
+  } else if (node !== null && typeof node === 'object') {
+    const candidate = node as { kind?: string; table?: { identifier?: { name?: string } } };
+    if (candidate.kind === 'TableNode' && candidate.table?.identifier?.name) found.add(candidate.table.identifier.name);
+    for (const value of Object.values(node)) if (value !== null && typeof value === 'object') tablesOf(value, found);
+  }
+  return found;
+}
+
+/** True when running the query may change a cached row: a write to a cached table, or SQL the builder did not make. */
+function mayChangeCachedRows(node: RootOperationNode): boolean {
+  if (node.kind === 'SelectQueryNode') return false;
+  if (node.kind === 'RawNode') return true;
+  for (const table of tablesOf(node as OperationNode)) if (CACHED_TABLES.has(table)) return true;
+  return false;
+}
+
+/**
+ * Rows the authentication path reads on every request (the user by name, the
+ * user's groups and active OATH tokens), kept in memory on a single-node
+ * SQLite deployment, where every change to them goes through this process or
+ * shows in `PRAGMA data_version`:
+ *
+ * - a query of this process that writes a cached table (or is raw SQL) empties
+ *   the cache once it has run (`plugin`);
+ * - a commit by another process (the CLI) is seen at the start of the next
+ *   group-commit batch, which empties the cache (`checkDataVersion`);
+ * - a rolled-back unit or batch empties it, since it may have read or changed
+ *   rows that were never committed (`invalidate`).
+ *
+ * Emptying on any change is coarse, but administrative changes are rare next
+ * to authentications. The OATH replay check never trusts a cached row: it is
+ * a conditional update of the database. PostgreSQL deployments share the
+ * database between nodes and do not use this cache.
+ */
+export class ReadCache {
+  private readonly entries = new Map<string, unknown>();
+  private version = 0;
+  private dataVersion: number | null = null;
+  private readonly writes = new WeakSet<object>();
+
+  constructor(private readonly capacity: number) {}
+
+  /** The cached value of `key`, or what `load` reads (kept unless the cache was emptied meanwhile or it is undefined). */
+  async get<T>(key: string, load: () => Promise<T>): Promise<T> {
+    if (this.entries.has(key)) {
+      const value = this.entries.get(key) as T;
+      // Map keeps insertion order: delete and set moves the entry to the most recently used end.
+      this.entries.delete(key);
+      this.entries.set(key, value);
+      return value;
+    }
+    const version = this.version;
+    const value = await load();
+    // A miss (an unknown user name) is not kept: guessed names must not fill the cache.
+    if (value !== undefined && version === this.version && this.capacity > 0) {
+      if (this.entries.size >= this.capacity) this.entries.delete(this.entries.keys().next().value!);
+      this.entries.set(key, value);
+    }
+    return value;
+  }
+
+  invalidate(): void {
+    this.version += 1;
+    this.entries.clear();
+  }
+
+  get size(): number {
+    return this.entries.size;
+  }
+
+  /** Empties the cache when another connection committed since the last check. Run at the start of each write batch. */
+  async checkDataVersion(db: Executor): Promise<void> {
+    const { rows } = await db.executeQuery(DATA_VERSION);
+    const current = Number(rows[0]?.data_version);
+    if (this.dataVersion !== null && current !== this.dataVersion) this.invalidate();
+    this.dataVersion = current;
+  }
+
+  /** A Kysely plugin that empties the cache after every query that may have changed a cached row. */
+  plugin(): KyselyPlugin {
+    return {
+      transformQuery: (args: PluginTransformQueryArgs): RootOperationNode => {
+        if (mayChangeCachedRows(args.node)) this.writes.add(args.queryId);
+        return args.node;
+      },
+      transformResult: async (args: PluginTransformResultArgs): Promise<QueryResult<UnknownRow>> => {
+        if (this.writes.has(args.queryId)) this.invalidate();
+        return args.result;
+      },
+    };
+  }
+}
+
+const DATA_VERSION = CompiledQuery.raw('pragma data_version') as CompiledQuery<{ data_version: number }>;
+
+const CACHES = new WeakMap<object, ReadCache>();
+
+/** Makes `cache` the read cache of a database and of every transaction on it. */
+export function attachReadCache(db: Executor, cache: ReadCache): void {
+  CACHES.set(db.getExecutor().adapter, cache);
+}
+
+/**
+ * Reads through the read cache of the database `db` belongs to, or straight
+ * from the database when it has none (PostgreSQL). Only for reads inside a
+ * `Storage.transact` unit: that is where a change by another process has been
+ * checked for.
+ */
+export function readThrough<T>(db: Executor, key: string, load: () => Promise<T>): Promise<T> {
+  const cache = CACHES.get(db.getExecutor().adapter);
+  return cache ? cache.get(key, load) : load();
+}
