@@ -48,39 +48,30 @@ export interface Outcome {
 type AttemptValues = Required<Omit<NewAuthAttempt, 'id'>>;
 type SigninValues = Required<Omit<NewSignin, 'id'>>;
 
-/** Every column of an attempt record; a record without a value for one (a phone field of an OATH attempt) holds null. */
-const EMPTY_ATTEMPT: Omit<AttemptValues, 'at' | 'username' | 'auth_type' | 'application' | 'authenticated' | 'result' | 'entry_point'> = {
-  user_id: null,
-  first_name: null,
-  last_name: null,
-  email: null,
-  user_group: null,
-  method: null,
-  call_mode: null,
-  sms_direction: null,
-  sms_mode: null,
-  app_mode: null,
-  oath_mode: null,
-  primary_country_code: null,
-  primary_phone_number: null,
-  primary_extension: null,
-  primary_authenticated: null,
-  primary_result: null,
-  backup_country_code: null,
-  backup_phone_number: null,
-  backup_extension: null,
-  backup_authenticated: null,
-  backup_result: null,
-  caller_ip: null,
-  device: null,
-  device_token: null,
-  device_type: null,
-  app_version: null,
-  os_version: null,
-  number_matching: null,
-};
+/** Every column of a record, listed once; the compiler checks none is missing. */
+const columnsOf = <Values>(columns: Record<keyof Values & string, true>) => Object.keys(columns) as (keyof Values & string)[];
 
-/** An insert of every column, each value a parameter: prepared once, since every authentication writes one. */
+/** The attempt record's columns (SPEC.md §5): those the engine fills, then those a method fills (AttemptFields). */
+const ATTEMPT_COLUMNS = columnsOf<AttemptValues>({
+  at: true, user_id: true, username: true, first_name: true, last_name: true, email: true, user_group: true, method: true,
+  auth_type: true, application: true, authenticated: true, result: true, caller_ip: true, entry_point: true,
+  call_mode: true, sms_direction: true, sms_mode: true, app_mode: true, oath_mode: true,
+  primary_country_code: true, primary_phone_number: true, primary_extension: true, primary_authenticated: true, primary_result: true,
+  backup_country_code: true, backup_phone_number: true, backup_extension: true, backup_authenticated: true, backup_result: true,
+  device: true, device_token: true, device_type: true, app_version: true, os_version: true, number_matching: true,
+});
+const SIGNIN_COLUMNS = columnsOf<SigninValues>({
+  at: true, user_id: true, username: true, application_id: true, application: true, ip: true, auth_type: true, entry_point: true,
+  status: true, mfa_required: true, policy: true, method: true, result_code: true, detail: true, attempt_id: true,
+  counted_failure: true, steps: true, trace: true,
+});
+
+/**
+ * An insert of every column, each value a parameter: prepared once, since
+ * every authentication writes one. A column without a value is written as
+ * null (the phone fields of an OATH attempt); a value the method set to
+ * undefined too.
+ */
 function insertEvery<Values extends Record<string, unknown>>(table: 'auth_attempts' | 'signins', columns: readonly (keyof Values & string)[]) {
   const insert = prepared<Values, { id: number }>((db, param) =>
     db
@@ -88,19 +79,17 @@ function insertEvery<Values extends Record<string, unknown>>(table: 'auth_attemp
       .values(Object.fromEntries(columns.map((column) => [column, param(column)])) as never)
       .returning('id'),
   );
-  return async (db: Executor, values: Values): Promise<number> => {
-    // A method may leave a field it fills undefined: it is written as null like every field it does not fill.
-    for (const column of columns) if (values[column] === undefined) (values as Record<string, unknown>)[column] = null;
-    return Number((await insert(db, values)).rows[0]!.id);
+  return async (db: Executor, ...sources: Partial<Values>[]): Promise<number> => {
+    // Looked up column by column: merging thirty-odd columns into one object costs more than the insert's bookkeeping.
+    const valueOf = <K extends keyof Values & string>(column: K): Values[K] => {
+      for (const source of sources) if (column in source) return (source[column] ?? null) as Values[K];
+      return null as Values[K];
+    };
+    return Number((await insert(db, valueOf)).rows[0]!.id);
   };
 }
 
-const ATTEMPT_COLUMNS = [...Object.keys(EMPTY_ATTEMPT), 'at', 'username', 'auth_type', 'application', 'authenticated', 'result', 'entry_point'] as (keyof AttemptValues & string)[];
 const insertAttempt = insertEvery<AttemptValues>('auth_attempts', ATTEMPT_COLUMNS);
-const SIGNIN_COLUMNS = [
-  'at', 'user_id', 'username', 'application_id', 'application', 'ip', 'auth_type', 'entry_point', 'status', 'mfa_required',
-  'policy', 'method', 'result_code', 'detail', 'attempt_id', 'counted_failure', 'steps', 'trace',
-] as const satisfies readonly (keyof SigninValues)[];
 const insertSignin = insertEvery<SigninValues>('signins', SIGNIN_COLUMNS);
 
 const methodColumn = (method: MethodName | null, code: ResultCode): string | null => {
@@ -118,8 +107,7 @@ export async function writeOutcome(db: Executor, at: number, user: UserRow | nul
   let attemptId: number | null = null;
   if (user && outcome.code) {
     const groups = await readThrough(db, `groups:${user.id}`, () => groupsRepository.namesOfUser(db, user.id));
-    const values: AttemptValues = {
-      ...EMPTY_ATTEMPT,
+    const values: Omit<AttemptValues, keyof AttemptFields> = {
       at,
       user_id: user.id,
       username: user.username,
@@ -134,9 +122,8 @@ export async function writeOutcome(db: Executor, at: number, user: UserRow | nul
       result: outcome.code,
       caller_ip: request.ip,
       entry_point: request.entryPoint,
-      ...outcome.fields,
     };
-    attemptId = await insertAttempt(db, values);
+    attemptId = await insertAttempt(db, outcome.fields, values);
   }
   const signin: SigninValues = {
     at,
