@@ -47,7 +47,7 @@ export function prepared<Params extends Record<string, unknown>, Row>(
     return compiled;
   };
 
-  return (db, params) => {
+  return async (db, params) => {
     const { sql, slots } = compile(db);
     const valueOf = typeof params === 'function' ? params : (name: string) => params[name];
     const values = slots.map((slot) => {

@@ -1,4 +1,4 @@
-import { CompiledQuery, type KyselyPlugin, OperationNode, PluginTransformQueryArgs, PluginTransformResultArgs, QueryResult, RootOperationNode, UnknownRow } from 'kysely';
+import { CompiledQuery, type KyselyPlugin, type OperationNode, type PluginTransformQueryArgs, type PluginTransformResultArgs, type QueryResult, type RootOperationNode, type UnknownRow } from 'kysely';
 import type { Executor } from './database.js';
 
 /** The tables whose rows the authentication path keeps in memory: a user, the user's groups and OATH tokens. */
@@ -47,18 +47,22 @@ export class ReadCache {
   private version = 0;
   private dataVersion: number | null = null;
   private readonly writes = new WeakSet<object>();
+  private hits = 0;
+  private misses = 0;
 
   constructor(private readonly capacity: number) {}
 
   /** The cached value of `key`, or what `load` reads (kept unless the cache was emptied meanwhile or it is undefined). */
   async get<T>(key: string, load: () => Promise<T>): Promise<T> {
     if (this.entries.has(key)) {
+      this.hits += 1;
       const value = this.entries.get(key) as T;
       // Map keeps insertion order: delete and set moves the entry to the most recently used end.
       this.entries.delete(key);
       this.entries.set(key, value);
       return value;
     }
+    this.misses += 1;
     const version = this.version;
     const value = await load();
     // A miss (an unknown user name) is not kept: guessed names must not fill the cache.
@@ -74,8 +78,9 @@ export class ReadCache {
     this.entries.clear();
   }
 
-  get size(): number {
-    return this.entries.size;
+  /** Entries held, and reads answered from memory (hits) or from the database (misses) so far. */
+  stats(): { entries: number; hits: number; misses: number } {
+    return { entries: this.entries.size, hits: this.hits, misses: this.misses };
   }
 
   /** Empties the cache when another connection committed since the last check. Run at the start of each write batch. */
@@ -110,6 +115,11 @@ export function attachReadCache(db: Executor, cache: ReadCache): void {
   CACHES.set(db.getExecutor().adapter, cache);
 }
 
+/** The read cache of the database `db` belongs to; null when it has none (PostgreSQL). */
+export function readCacheOf(db: Executor): ReadCache | null {
+  return CACHES.get(db.getExecutor().adapter) ?? null;
+}
+
 /**
  * Reads through the read cache of the database `db` belongs to, or straight
  * from the database when it has none (PostgreSQL). Only for reads inside a
@@ -117,6 +127,6 @@ export function attachReadCache(db: Executor, cache: ReadCache): void {
  * checked for.
  */
 export function readThrough<T>(db: Executor, key: string, load: () => Promise<T>): Promise<T> {
-  const cache = CACHES.get(db.getExecutor().adapter);
+  const cache = readCacheOf(db);
   return cache ? cache.get(key, load) : load();
 }
