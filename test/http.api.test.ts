@@ -1,5 +1,5 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { createTestApp } from './helpers/runtime.js';
+import { createTestApp, testActor } from './helpers/runtime.js';
 import { DIALECTS } from './helpers/storage.js';
 
 type TestApp = Awaited<ReturnType<typeof createTestApp>>;
@@ -133,6 +133,15 @@ describe('operations endpoints', () => {
     expect(metrics.body).toMatch(/countersign_http_requests_total\{method="GET",route="\/healthz",status="200"\} 1/);
     expect(metrics.body).toContain('countersign_http_request_duration_seconds_bucket');
     expect(metrics.body).toContain('countersign_process_cpu_seconds_total');
+  });
+
+  it('exposes the SQLite read cache in the metrics', async () => {
+    await t.runtime.directory.create({ username: 'alice@contoso.com' }, testActor);
+    const { application } = await t.runtime.applications.create({ name: 'VPN' }, testActor);
+    await t.runtime.engine.preauth({ username: 'alice@contoso.com', application, ip: null, authType: 'vpn', entryPoint: 'http_api' });
+    const body = (await t.app.inject({ url: '/metrics' })).body;
+    expect(body).toMatch(/countersign_read_cache_entries [1-9]/);
+    expect(body).toMatch(/countersign_read_cache_misses [1-9]/);
   });
 
   it('publishes an OpenAPI 3.1 document covering every route', async () => {

@@ -123,6 +123,7 @@ describe.each(DIALECTS.filter((dialect) => dialect === 'postgres'))('no read cac
     const t = await createTestRuntime(dialect);
     try {
       expect(readCacheOf(t.runtime.storage.db)).toBeNull();
+      expect(t.runtime.storage.readCache).toBeNull();
       const { token, request } = await authFixture(t.runtime);
       await t.runtime.storage.db.updateTable('users').set({ account_enabled: 0 }).execute();
       expect(await t.runtime.engine.auth(request({ passcode: token.code(t.clock.now()) }))).toMatchObject({ result: 'deny' });

@@ -19,6 +19,8 @@ export interface Storage {
   dialect: DialectName;
   /** SQLite file path, or null for PostgreSQL. */
   file: string | null;
+  /** The authentication read cache (SQLite), or null (PostgreSQL). */
+  readCache: ReadCache | null;
   close(): Promise<void>;
   /** True when a trivial query succeeds (readiness probe). */
   ping(): Promise<boolean>;
@@ -78,6 +80,7 @@ function openSqlite(path: string, readCacheEntries: number): Storage {
     db,
     dialect: 'sqlite',
     file: path,
+    readCache: cache,
     close: () => db.destroy(),
     ping: () => ping(db),
     transact: (work) => groupCommit.run(work),
@@ -110,6 +113,7 @@ function openPostgres(url: string, poolSize: number, schema?: string): Storage {
     db,
     dialect: 'postgres',
     file: null,
+    readCache: null,
     close: () => db.destroy(),
     ping: () => ping(db),
     transact: (work) => db.transaction().execute(work),

@@ -52,7 +52,7 @@ export async function buildHttpApp(runtime: Runtime): Promise<FastifyInstance> {
   });
   installProblemHandlers(app);
   installDrain(app);
-  const metrics = config.metrics.enabled ? installMetrics(app) : null;
+  const metrics = config.metrics.enabled ? installMetrics(app, runtime.storage.readCache) : null;
 
   await app.register(swagger, {
     openapi: {
