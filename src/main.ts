@@ -8,6 +8,10 @@ import { Bypasses } from './modules/auth/bypasses.js';
 import { AuthEngine } from './modules/auth/engine.js';
 import { oathMethod } from './modules/methods/oath/method.js';
 import { questionsMethod } from './modules/methods/questions/method.js';
+import { smsMethod } from './modules/methods/sms/method.js';
+import type { TelephonyGateway } from './modules/telephony/gateway.js';
+import { outboxGateway } from './modules/telephony/outbox.js';
+import { Telephony } from './modules/telephony/telephony.js';
 import { CsvImport } from './modules/directory/csv-import.js';
 import { Directory } from './modules/directory/directory.js';
 import { Groups } from './modules/directory/groups.js';
@@ -37,6 +41,7 @@ export interface Runtime {
   bypasses: Bypasses;
   engine: AuthEngine;
   securityQuestions: SecurityQuestions;
+  telephony: Telephony;
   /** True when this start created the master key file. */
   masterKeyCreated: boolean;
   /** Closes the storage this runtime opened (not one passed in through options). */
@@ -50,6 +55,16 @@ export interface RuntimeOptions {
   storage?: Storage;
   /** Apply pending migrations while starting (serve does; other commands check). */
   migrate?: boolean;
+  /** Gateway to use instead of the one the configuration names (tests). */
+  gateway?: TelephonyGateway;
+}
+
+/** The gateway `telephony.gateway` names. */
+function gatewayOf(config: Config['telephony']): TelephonyGateway {
+  switch (config.gateway) {
+    case 'outbox':
+      return outboxGateway;
+  }
 }
 
 function loadKeyring(config: Config): { keyring: Keyring; created: boolean } {
@@ -74,7 +89,8 @@ export async function buildRuntime(config: Config, options: RuntimeOptions = {})
     if (applied.length > 0) log.info({ event: 'storage.migrated', applied }, 'database migrated');
   }
   const rules = config.directory;
-  const methods = [oathMethod(config.oath), questionsMethod(config.questions)];
+  const telephony = new Telephony({ db: storage.db, clock, gateway: options.gateway ?? gatewayOf(config.telephony) });
+  const methods = [oathMethod(config.oath), questionsMethod(config.questions), smsMethod(config.sms, telephony)];
   const userDataCleaners = methods.map((method) => (db: Parameters<typeof method.deleteUserData>[0], userId: string) => method.deleteUserData(db, userId));
   const directory = new Directory({ db: storage.db, keyring, clock, log, rules, logUserChanges: config.log.userChanges, userDataCleaners });
   const blocks = new Blocks({ db: storage.db, clock, directory });
@@ -94,6 +110,7 @@ export async function buildRuntime(config: Config, options: RuntimeOptions = {})
     bypasses: new Bypasses({ db: storage.db, clock, directory }),
     engine: new AuthEngine({ db: storage.db, transact: (work) => storage.transact(work), clock, keyring, config, blocks, log, methods }),
     securityQuestions: new SecurityQuestions({ db: storage.db, clock, log, config: config.questions, directory, logUserChanges: config.log.userChanges }),
+    telephony,
     masterKeyCreated: created,
     // A storage handed in belongs to the caller, who closes it.
     close: () => (ownsStorage ? storage.close() : Promise.resolve()),

@@ -158,13 +158,20 @@ describe.each(DIALECTS)('authentication engine on %s', (dialect) => {
   it('says enroll at preauth and denies at auth when the user has no method', async () => {
     const { request, user } = await authFixture(t.runtime);
     await db().deleteFrom('oath_tokens').where('user_id', '=', user.id).execute();
+    await t.runtime.directory.update(user.username, { phone: null }, testActor); // no text messages either
     expect(await t.runtime.engine.preauth(request())).toMatchObject({ result: 'enroll', detail: 'user does not have any verification methods registered' });
     expect(await t.runtime.engine.auth(request())).toMatchObject({ result: 'deny', detail: 'user does not have any verification methods registered' });
   });
 
   it('lists methods and devices at preauth without recording a sign-in', async () => {
     const { request, token } = await authFixture(t.runtime);
-    expect(await t.runtime.engine.preauth(request())).toMatchObject({ result: 'auth', methods: [{ method: 'oath', devices: [{ id: token.id, name: 'test token', type: 'software_totp' }] }] });
+    expect(await t.runtime.engine.preauth(request())).toMatchObject({
+      result: 'auth',
+      methods: [
+        { method: 'oath', devices: [{ id: token.id, name: 'test token', type: 'software_totp' }] },
+        { method: 'sms', devices: [{ id: 'phone1', name: '+1••••0123', type: 'phone' }] },
+      ],
+    });
     expect(await t.runtime.engine.preauth(request({ username: 'ghost' }))).toMatchObject({ result: 'unknown_user', detail: 'user not found' });
     expect((await db().selectFrom('signins').select('policy').execute()).map((row) => row.policy)).toEqual(['user_lookup']);
   });

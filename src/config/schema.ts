@@ -108,6 +108,27 @@ export const ConfigSchema = Type.Object(
       },
       { additionalProperties: false, default: {} },
     ),
+    sms: Type.Object(
+      {
+        otpLength: Type.Integer({ minimum: 6, maximum: 8, default: 6, description: 'Digits of the one-time code sent by text message.' }),
+        maxOtpAttempts: Type.Integer({
+          minimum: 1,
+          maximum: 10,
+          default: 3,
+          description: 'Wrong codes accepted for one text message; the last one ends the authentication with FAILED_SMS_MAX_OTP_RETRY_REACHED.',
+        }),
+      },
+      { additionalProperties: false, default: {} },
+    ),
+    telephony: Type.Object(
+      {
+        gateway: Type.Union([Type.Literal('outbox')], {
+          default: 'outbox',
+          description: 'Where text messages go. outbox: kept on the server for `countersign outbox` and GET /admin/v1/outbox, for trying the flows (not for production).',
+        }),
+      },
+      { additionalProperties: false, default: {} },
+    ),
     metrics: Type.Object(
       {
         enabled: Type.Boolean({ default: true, description: 'Serve Prometheus metrics at /metrics.' }),

@@ -32,6 +32,8 @@ export interface UsersTable {
   updated_at: Millis;
   default_method: string | null;
   oath_mode: ColumnType<string, string | undefined, string>;
+  /** SPEC.md §1 SMS mode: otp, or otp_pin (the code, then the PIN). */
+  sms_mode: ColumnType<string, string | undefined, string>;
   /** The open block record, if the user is blocked. */
   block_id: number | null;
   /** The open one-time bypass record, if one was granted and not yet used or ended. */
@@ -297,7 +299,29 @@ export interface Database {
   signins: SigninsTable;
   blocks: BlocksTable;
   bypasses: BypassesTable;
+  telephony_log: TelephonyLogTable;
 }
+
+/** One text message or call (SPEC.md §1 telephony): what was sent where, through which gateway, and how it went. */
+export interface TelephonyLogTable {
+  id: string;
+  user_id: string | null;
+  username: string;
+  kind: string;
+  direction: string;
+  gateway: string;
+  to_number: string;
+  body: string | null;
+  provider_id: string | null;
+  status: string;
+  /** JSON: [{ status, at }] in order. */
+  history: string;
+  cost: string | null;
+  error: string | null;
+  created_at: Millis;
+  updated_at: Millis;
+}
+export type TelephonyLogRow = Selectable<TelephonyLogTable>;
 
 export type UserRow = Selectable<UsersTable>;
 export type NewUserRow = Insertable<UsersTable>;

@@ -2,7 +2,7 @@ import { Writable } from 'node:stream';
 import pino from 'pino';
 import { loadConfig } from '../../src/config/load.js';
 import type { Config } from '../../src/config/schema.js';
-import { buildRuntime, type Runtime } from '../../src/main.js';
+import { buildRuntime, type Runtime, type RuntimeOptions } from '../../src/main.js';
 import type { Role } from '../../src/modules/admin-access/roles.js';
 import { buildHttpApp } from '../../src/protocols/http/app.js';
 import type { Actor } from '../../src/shared/actor.js';
@@ -23,7 +23,7 @@ export interface TestRuntime {
   dispose(): Promise<void>;
 }
 
-export async function createTestRuntime(dialect: DialectName, overrides: Record<string, unknown> = {}): Promise<TestRuntime> {
+export async function createTestRuntime(dialect: DialectName, overrides: Record<string, unknown> = {}, options: Pick<RuntimeOptions, 'gateway'> = {}): Promise<TestRuntime> {
   const test = await createTestStorage(dialect);
   const config: Config = loadConfig({ overrides: { security: { masterKey: TEST_MASTER_KEY }, ...overrides } });
   const lines: string[] = [];
@@ -35,7 +35,7 @@ export async function createTestRuntime(dialect: DialectName, overrides: Record<
   });
   const log = pino({ level: 'info' }, sink);
   const clock = new FakeClock(Date.UTC(2026, 10, 1, 12, 0, 0));
-  const runtime = await buildRuntime(config, { clock, log, storage: test.storage });
+  const runtime = await buildRuntime(config, { clock, log, storage: test.storage, ...options });
   return {
     runtime,
     clock,

@@ -1,0 +1,119 @@
+import type { Config } from '../../../config/schema.js';
+import type { UserRow } from '../../../storage/schema.js';
+import { telephonyRepository } from '../../../storage/repositories/telephony.js';
+import type { ResultCode } from '../../auth/result-codes.js';
+import { verifyPin } from '../../directory/pin.js';
+import type { Telephony } from '../../telephony/telephony.js';
+import { smsOtpText } from '../../telephony/templates.js';
+import type { AttemptFields, MethodContext, VerificationMethod } from '../contract.js';
+import { newOtp, otpMatches, sealOtp } from './otp.js';
+
+const DEVICE_ID = 'phone1';
+
+/** What a pending SMS challenge saves: the sealed code and how many wrong entries it has had. */
+interface SmsState {
+  otp_salt: string;
+  otp_hash: string;
+  attempts: number;
+}
+
+const isSmsState = (state: Record<string, unknown>): state is SmsState & Record<string, unknown> =>
+  typeof state.otp_salt === 'string' && typeof state.otp_hash === 'string' && typeof state.attempts === 'number';
+
+/** The primary phone in E.164 (+, country code, national number), or null when the user has none. */
+function primaryPhone(user: UserRow): string | null {
+  if (!user.phone_country_code || !user.phone_number) return null;
+  return `+${user.phone_country_code}${user.phone_number.replace(/\D/g, '')}`;
+}
+
+/** A number as preauth shows it: enough to recognise, not enough to harvest. */
+const masked = (e164: string): string => `${e164.slice(0, e164.length - 10 > 1 ? e164.length - 10 : 2)}••••${e164.slice(-4)}`;
+
+const pinMode = (user: UserRow): boolean => user.sms_mode === 'otp_pin';
+
+function fields(user: UserRow): AttemptFields {
+  return {
+    sms_direction: 'one_way',
+    sms_mode: pinMode(user) ? 'otp_pin' : 'otp',
+    primary_country_code: user.phone_country_code,
+    primary_phone_number: user.phone_number,
+    primary_extension: user.phone_extension,
+  };
+}
+
+/**
+ * Checks the entry against the code: in OTP + PIN mode the code comes first,
+ * then the PIN. Both are checked whatever the first says, so the answer's
+ * timing does not tell which part was wrong.
+ */
+function check(context: MethodContext, state: SmsState, passcode: string, otpLength: number): 'ok' | 'otp' | 'pin' {
+  const entered = passcode.replace(/\s+/g, '');
+  if (!/^[0-9]+$/.test(entered) || entered.length < otpLength) return 'otp';
+  const otpRight = otpMatches(context.keyring, entered.slice(0, otpLength), state);
+  const pin = entered.slice(otpLength);
+  if (!pinMode(context.user)) return otpRight && pin === '' ? 'ok' : 'otp';
+  const pinRight = pin !== '' && context.user.pin_hash !== null && verifyPin(context.keyring, context.user.id, pin, context.user.pin_hash);
+  if (!otpRight) return 'otp';
+  return pinRight ? 'ok' : 'pin';
+}
+
+/**
+ * Text message, one-way (SPEC.md §1): a one-time code goes to the user's
+ * primary phone (SUCCESS_SMS_SENT), and the user types it, or it and their PIN,
+ * into the application. Up to `maxOtpAttempts` wrong entries: before the last
+ * the challenge stays open and the answer says FAILED_SMS_OTP_INCORRECT or
+ * FAILED_SMS_OTP_PIN_INCORRECT; the last ends it with
+ * FAILED_SMS_MAX_OTP_RETRY_REACHED (with one attempt allowed, the wrong entry
+ * itself ends it). The code is single-use: the challenge ends with it.
+ */
+export function smsMethod(config: Config['sms'], telephony: Telephony) {
+  return {
+    name: 'sms',
+    timeoutCode: 'FAILED_AUTH_RESULT_TIMEOUT',
+    fallbackCapable: false,
+
+    async describe(_db, user) {
+      const phone = primaryPhone(user);
+      if (!phone) return null;
+      return { method: 'sms', devices: [{ id: DEVICE_ID, name: masked(phone), type: 'phone' }] };
+    },
+
+    async start(context) {
+      const phone = primaryPhone(context.user);
+      const base = fields(context.user);
+      if (!phone) return { status: 'done', code: 'FAILED_SMS_NOT_SENT', authenticated: false, countsAsFailure: false, fields: base };
+      const otp = newOtp(config.otpLength);
+      const sent = await telephony.sendSms(context.db, context.user, phone, smsOtpText(context.user.language, otp, pinMode(context.user)));
+      if (sent.status === 'failed') return { status: 'done', code: 'FAILED_SMS_NOT_SENT', authenticated: false, countsAsFailure: false, fields: base };
+      const state: SmsState = { ...sealOtp(context.keyring, otp), attempts: 0 };
+      const prompt = pinMode(context.user) ? 'Enter the code sent to your phone followed by your PIN' : 'Enter the code sent to your phone';
+      return { status: 'pending', code: 'SUCCESS_SMS_SENT', prompt, state: { ...state }, fields: base };
+    },
+
+    async respond(context, state, response) {
+      const base = fields(context.user);
+      if (!isSmsState(state) || response.passcode === undefined) {
+        return { status: 'done', code: 'FAILED_SMS_OTP_INCORRECT', authenticated: false, fields: base };
+      }
+      const verdict = check(context, state, response.passcode, config.otpLength);
+      if (verdict === 'ok') return { status: 'done', code: 'SUCCESS_SMS_SENT', authenticated: true, fields: base };
+      const attempts = state.attempts + 1;
+      const wrong: ResultCode = verdict === 'pin' ? 'FAILED_SMS_OTP_PIN_INCORRECT' : 'FAILED_SMS_OTP_INCORRECT';
+      if (config.maxOtpAttempts === 1) return { status: 'done', code: wrong, authenticated: false, fields: base };
+      if (attempts >= config.maxOtpAttempts) return { status: 'done', code: 'FAILED_SMS_MAX_OTP_RETRY_REACHED', authenticated: false, fields: base };
+      const left = config.maxOtpAttempts - attempts;
+      return { status: 'pending', code: wrong, prompt: `That was not right. ${left} ${left === 1 ? 'try' : 'tries'} left`, state: { ...state, attempts }, fields: base };
+    },
+
+    async exportUserData(db, userId) {
+      const rows = await telephonyRepository.list(db, { userId, limit: 100_000 });
+      return {
+        telephony_log: rows.map((row) => ({ id: row.id, kind: row.kind, direction: row.direction, to: row.to_number, gateway: row.gateway, status: row.status, body: row.body, created_at: new Date(row.created_at).toISOString() })),
+      };
+    },
+
+    async deleteUserData(db, userId) {
+      await db.deleteFrom('telephony_log').where('user_id', '=', userId).execute();
+    },
+  } satisfies VerificationMethod;
+}

@@ -1,0 +1,109 @@
+import type { Clock } from '../../shared/clock.js';
+import { decodeCursor, encodeCursor } from '../../shared/cursor.js';
+import { appError } from '../../shared/errors.js';
+import { newId } from '../../shared/ids.js';
+import type { Db, Executor } from '../../storage/database.js';
+import { telephonyRepository } from '../../storage/repositories/telephony.js';
+import type { TelephonyLogRow, UserRow } from '../../storage/schema.js';
+import type { Page } from '../directory/directory.js';
+import type { SendResult, TelephonyGateway } from './gateway.js';
+
+/** A telephony log entry as the API and CLI show it. */
+export interface TelephonyLogView {
+  id: string;
+  username: string;
+  kind: string;
+  direction: string;
+  gateway: string;
+  to: string;
+  /** The text, kept by the outbox gateway only. */
+  body: string | null;
+  provider_id: string | null;
+  status: string;
+  history: { status: string; at: string }[];
+  cost: string | null;
+  error: string | null;
+  created_at: string;
+}
+
+const toView = (row: TelephonyLogRow): TelephonyLogView => ({
+  id: row.id,
+  username: row.username,
+  kind: row.kind,
+  direction: row.direction,
+  gateway: row.gateway,
+  to: row.to_number,
+  body: row.body,
+  provider_id: row.provider_id,
+  status: row.status,
+  history: JSON.parse(row.history) as { status: string; at: string }[],
+  cost: row.cost,
+  error: row.error,
+  created_at: new Date(row.created_at).toISOString(),
+});
+
+/**
+ * Sends text messages (and later calls) through the configured gateway and
+ * writes each to the telephony log (SPEC.md §1, issue: every SMS and call with
+ * its provider id, status history and cost).
+ */
+export class Telephony {
+  constructor(private readonly deps: { db: Db; clock: Clock; gateway: TelephonyGateway }) {}
+
+  get gatewayName(): string {
+    return this.deps.gateway.name;
+  }
+
+  /**
+   * Sends `body` to `to` for `user` and logs it with `db` (the caller's
+   * transaction, so the log entry lands with the challenge it belongs to). A
+   * message handed to a carrier cannot be taken back: if that transaction
+   * rolls back, the text was still sent, and only its log entry is lost.
+   */
+  async sendSms(db: Executor, user: Pick<UserRow, 'id' | 'username'>, to: string, body: string): Promise<SendResult & { logId: string }> {
+    const id = newId();
+    const gateway = this.deps.gateway;
+    let result: SendResult;
+    try {
+      result = await gateway.sendSms({ to, body, reference: id });
+    } catch (error) {
+      result = { status: 'failed', providerId: null, error: error instanceof Error ? error.message : String(error) };
+    }
+    const now = this.deps.clock.now();
+    await telephonyRepository.insert(db, {
+      id,
+      user_id: user.id,
+      username: user.username,
+      kind: 'sms',
+      direction: 'outbound',
+      gateway: gateway.name,
+      to_number: to,
+      body: gateway.keepsBody ? body : null,
+      provider_id: result.providerId,
+      status: result.status,
+      history: JSON.stringify([{ status: result.status, at: new Date(now).toISOString() }]),
+      cost: result.cost ?? null,
+      error: result.error ?? null,
+      created_at: now,
+      updated_at: now,
+    });
+    return { ...result, logId: id };
+  }
+
+  /** The telephony log, newest first: everything, one gateway's (the outbox), or one user's. */
+  async list(options: { gateway?: string; userId?: string; cursor?: string; limit?: number }): Promise<Page<TelephonyLogView>> {
+    const limit = options.limit ?? 50;
+    const before = options.cursor === undefined ? undefined : parseCursor(decodeCursor<string>(options.cursor, 'string'));
+    const rows = await telephonyRepository.list(this.deps.db, { gateway: options.gateway, userId: options.userId, before, limit: limit + 1 });
+    const page = rows.slice(0, limit);
+    const last = page[page.length - 1];
+    return { items: page.map(toView), next_cursor: rows.length > limit && last ? encodeCursor(`${Number(last.created_at)}:${last.id}`) : null };
+  }
+}
+
+function parseCursor(key: string): { createdAt: number; id: string } {
+  const colon = key.indexOf(':');
+  const createdAt = Number(key.slice(0, colon));
+  if (colon <= 0 || !Number.isSafeInteger(createdAt)) throw appError('invalid_cursor', 'cursor is not one this server returned');
+  return { createdAt, id: key.slice(colon + 1) };
+}

@@ -1,0 +1,33 @@
+import type { Insertable } from 'kysely';
+import type { Executor } from '../database.js';
+import type { TelephonyLogRow, TelephonyLogTable } from '../schema.js';
+
+export interface TelephonyListQuery {
+  gateway?: string;
+  userId?: string;
+  /** Continue with entries older than this one (created_at, id). */
+  before?: { createdAt: number; id: string };
+  limit: number;
+}
+
+export const telephonyRepository = {
+  async insert(db: Executor, row: Insertable<TelephonyLogTable>): Promise<void> {
+    await db.insertInto('telephony_log').values(row).execute();
+  },
+
+  findById(db: Executor, id: string): Promise<TelephonyLogRow | undefined> {
+    return db.selectFrom('telephony_log').selectAll().where('id', '=', id).executeTakeFirst();
+  },
+
+  /** Newest first. */
+  list(db: Executor, query: TelephonyListQuery): Promise<TelephonyLogRow[]> {
+    let builder = db.selectFrom('telephony_log').selectAll();
+    if (query.gateway) builder = builder.where('gateway', '=', query.gateway);
+    if (query.userId) builder = builder.where('user_id', '=', query.userId);
+    const before = query.before;
+    if (before) {
+      builder = builder.where((eb) => eb.or([eb('created_at', '<', before.createdAt), eb.and([eb('created_at', '=', before.createdAt), eb('id', '<', before.id)])]));
+    }
+    return builder.orderBy('created_at', 'desc').orderBy('id', 'desc').limit(query.limit).execute();
+  },
+};
