@@ -265,3 +265,25 @@ describe('countersign auth', () => {
     expect(blocked.stdout).toBe('denied: SUCCESS_USER_BLOCKED (user is blocked)\n');
   });
 });
+
+describe('countersign outbox', () => {
+  let cli: Sandbox;
+  beforeEach(() => {
+    cli = cliSandbox();
+  });
+  afterEach(() => cli.dispose());
+
+  it('shows the text messages an authentication sent to the outbox', async () => {
+    expect((await cli.run(['user', 'add', 'bob@contoso.com', '--phone', '202 555 0123'])).code).toBe(0);
+    expect((await cli.run(['outbox'])).stdout).not.toContain('+12025550123');
+    // Three wrong codes (one chance in about 330 000 that a random code is among them).
+    const denied = await cli.run(['auth', 'bob@contoso.com'], '000000\n000001\n000002\n');
+    expect(denied.stderr).toContain('Enter the code sent to your phone');
+    expect(denied.stdout).toContain('denied: FAILED_SMS_MAX_OTP_RETRY_REACHED');
+    const shown = await cli.run(['outbox']);
+    expect(shown.stdout).toMatch(/bob@contoso\.com\s+\+12025550123\s+Your verification code is \d{6}\./);
+    const json = JSON.parse((await cli.run(['--json', 'outbox', '--limit', '1'])).stdout) as { items: { to: string; gateway: string }[] };
+    expect(json.items).toEqual([expect.objectContaining({ to: '+12025550123', gateway: 'outbox' })]);
+    expect((await cli.run(['outbox', '--limit', '0'])).stderr).toBe('countersign: error: limit: must be a whole number from 1 to 1000\n');
+  });
+});

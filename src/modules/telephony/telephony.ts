@@ -1,6 +1,6 @@
 import type { Clock } from '../../shared/clock.js';
 import { decodeCursor, encodeCursor } from '../../shared/cursor.js';
-import { appError } from '../../shared/errors.js';
+import { appError, assert } from '../../shared/errors.js';
 import { newId } from '../../shared/ids.js';
 import type { Db, Executor } from '../../storage/database.js';
 import { telephonyRepository } from '../../storage/repositories/telephony.js';
@@ -12,8 +12,8 @@ import type { SendResult, TelephonyGateway } from './gateway.js';
 export interface TelephonyLogView {
   id: string;
   username: string;
-  kind: string;
-  direction: string;
+  kind: 'sms' | 'call';
+  direction: 'outbound' | 'inbound';
   gateway: string;
   to: string;
   /** The text, kept by the outbox gateway only. */
@@ -29,8 +29,8 @@ export interface TelephonyLogView {
 const toView = (row: TelephonyLogRow): TelephonyLogView => ({
   id: row.id,
   username: row.username,
-  kind: row.kind,
-  direction: row.direction,
+  kind: row.kind as TelephonyLogView['kind'],
+  direction: row.direction as TelephonyLogView['direction'],
   gateway: row.gateway,
   to: row.to_number,
   body: row.body,
@@ -93,6 +93,7 @@ export class Telephony {
   /** The telephony log, newest first: everything, one gateway's (the outbox), or one user's. */
   async list(options: { gateway?: string; userId?: string; cursor?: string; limit?: number }): Promise<Page<TelephonyLogView>> {
     const limit = options.limit ?? 50;
+    assert(Number.isInteger(limit) && limit >= 1 && limit <= 1000, 'validation_failed', 'limit: must be a whole number from 1 to 1000', { field: 'limit' });
     const before = options.cursor === undefined ? undefined : parseCursor(decodeCursor<string>(options.cursor, 'string'));
     const rows = await telephonyRepository.list(this.deps.db, { gateway: options.gateway, userId: options.userId, before, limit: limit + 1 });
     const page = rows.slice(0, limit);

@@ -13,6 +13,7 @@ import { groupRoutes } from './routes/groups.js';
 import { oathRoutes } from './routes/oath.js';
 import { questionRoutes } from './routes/questions.js';
 import { healthRoutes } from './routes/health.js';
+import { telephonyRoutes } from './routes/telephony.js';
 import { userRoutes } from './routes/users.js';
 import { validatorCompiler } from './validation.js';
 
@@ -76,6 +77,7 @@ export async function buildHttpApp(runtime: Runtime): Promise<FastifyInstance> {
   await app.register(questionRoutes(runtime, runtime.securityQuestions), { prefix: ADMIN_PREFIX });
   await app.register(adminRoutes(runtime), { prefix: ADMIN_PREFIX });
   await app.register(authAdminRoutes(runtime), { prefix: ADMIN_PREFIX });
+  await app.register(telephonyRoutes(runtime), { prefix: ADMIN_PREFIX });
   await app.register(authApiRoutes(runtime), { prefix: AUTH_PREFIX });
   return app;
 }

@@ -1,0 +1,64 @@
+import type { FastifyPluginAsync } from 'fastify';
+import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
+import { Type, type TSchema } from 'typebox';
+import type { Runtime } from '../../../main.js';
+import { ACCESS } from '../../../modules/admin-access/roles.js';
+import * as S from '../schemas.js';
+
+const tags = ['telephony'];
+const strict = { additionalProperties: false } as const;
+const Nullable = <T extends TSchema>(schema: T) => Type.Union([schema, Type.Null()]);
+
+const TelephonyEntry = Type.Object({
+  id: Type.String(),
+  username: Type.String(),
+  kind: Type.Enum(['sms', 'call']),
+  direction: Type.Enum(['outbound', 'inbound']),
+  gateway: Type.String(),
+  to: Type.String({ description: 'E.164 number.' }),
+  body: Nullable(Type.String({ description: 'The text: kept by the outbox gateway only.' })),
+  provider_id: Nullable(Type.String()),
+  status: Type.String(),
+  history: Type.Array(Type.Object({ status: Type.String(), at: Type.String({ format: 'date-time' }) })),
+  cost: Nullable(Type.String()),
+  error: Nullable(Type.String()),
+  created_at: Type.String({ format: 'date-time' }),
+});
+const ListQuery = Type.Object(S.PageQuery, strict);
+
+/** The outbox (messages kept instead of sent) and each user's telephony log. */
+export const telephonyRoutes =
+  (runtime: Runtime): FastifyPluginAsync =>
+  async (plain) => {
+    const app = plain.withTypeProvider<TypeBoxTypeProvider>();
+
+    app.get('/outbox', {
+      // The outbox shows one-time codes: for the administrators who may also bypass users, not for report readers.
+      config: { roles: ACCESS.userSecurity },
+      schema: {
+        tags,
+        summary: 'Messages the outbox gateway kept, newest first',
+        description: 'With telephony.gateway = outbox nothing reaches a phone: the texts, one-time codes included, are here. For trying the flows, not for production.',
+        querystring: ListQuery,
+        response: { 200: S.pageOf(TelephonyEntry), ...S.adminErrors },
+      },
+      handler: (request) => runtime.telephony.list({ gateway: 'outbox', cursor: request.query.cursor, limit: request.query.limit }),
+    });
+
+    app.get('/users/:username/telephony', {
+      config: { roles: ACCESS.reportsRead },
+      schema: {
+        tags,
+        summary: "A user's text messages and calls, newest first",
+        description: 'Numbers, gateways, provider ids and status histories. Message texts are left out (they hold one-time codes); see /outbox.',
+        params: S.UsernameParams,
+        querystring: ListQuery,
+        response: { 200: S.pageOf(TelephonyEntry), ...S.adminErrors, 404: S.Problem },
+      },
+      handler: async (request) => {
+        const user = await runtime.directory.get(request.params.username);
+        const page = await runtime.telephony.list({ userId: user.id, cursor: request.query.cursor, limit: request.query.limit });
+        return { ...page, items: page.items.map((item) => ({ ...item, body: null })) };
+      },
+    });
+  };
