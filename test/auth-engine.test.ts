@@ -90,7 +90,7 @@ describe.each(DIALECTS)('authentication engine on %s', (dialect) => {
 
   it('checks the PIN typed before the code in PIN mode, without using the code up on a wrong PIN', async () => {
     const { token, request, user } = await authFixture(t.runtime, 'pin@contoso.com', { pin: '4821' });
-    await t.runtime.storage.db.updateTable('users').set({ oath_mode: 'pin' }).where('id', '=', user.id).execute();
+    await t.runtime.directory.update(user.username, { oath_mode: 'pin' }, testActor);
     const code = token.code(t.clock.now());
     expect(await t.runtime.engine.auth(request({ username: 'pin@contoso.com', passcode: `9999${code}` }))).toMatchObject({
       result_code: 'FAILED_OATH_CODE_PIN_INCORRECT',

@@ -286,4 +286,15 @@ describe('countersign outbox', () => {
     expect(json.items).toEqual([expect.objectContaining({ to: '+12025550123', gateway: 'outbox' })]);
     expect((await cli.run(['outbox', '--limit', '0'])).stderr).toBe('countersign: error: limit: must be a whole number from 1 to 1000\n');
   });
+
+  it('sets the SMS and OATH modes of a user', async () => {
+    expect((await cli.run(['user', 'add', 'bob@contoso.com', '--sms-mode', 'otp_pin'])).code).toBe(0);
+    expect((await cli.run(['user', 'update', 'bob@contoso.com', '--oath-mode', 'pin'])).code).toBe(0);
+    const shown = (await cli.run(['user', 'get', 'bob@contoso.com'])).stdout;
+    expect(shown).toMatch(/oath mode\s+pin\n/);
+    expect(shown).toMatch(/sms mode\s+otp_pin\n/);
+    const bad = await cli.run(['user', 'update', 'bob@contoso.com', '--sms-mode', 'pin']);
+    expect(bad.code).toBe(2);
+    expect(bad.stderr).toContain("argument 'pin' is invalid");
+  });
 });

@@ -35,6 +35,17 @@ describe.each(DIALECTS)('text messages over HTTP on %s', (dialect) => {
     expect(done).toMatchObject({ status: 200, body: { result: 'allow', result_code: 'SUCCESS_SMS_SENT', detail: 'successfully completed' } });
   });
 
+  it('sets the OATH and SMS modes of a user, and refuses a mode that does not exist', async () => {
+    const admin = { ...(await t.as('global_administrator')), 'content-type': 'application/json' };
+    const created = await t.app.inject({ method: 'POST', url: '/admin/v1/users', headers: admin, payload: { username: 'eve@contoso.com', sms_mode: 'otp_pin' } });
+    expect(created.json()).toMatchObject({ oath_mode: 'standard', sms_mode: 'otp_pin' });
+    const updated = await t.app.inject({ method: 'PATCH', url: '/admin/v1/users/eve@contoso.com', headers: admin, payload: { oath_mode: 'pin', sms_mode: 'otp' } });
+    expect(updated.json()).toMatchObject({ oath_mode: 'pin', sms_mode: 'otp' });
+    const bad = await t.app.inject({ method: 'PATCH', url: '/admin/v1/users/eve@contoso.com', headers: admin, payload: { sms_mode: 'pin' } });
+    expect(bad.statusCode).toBe(400);
+    expect(bad.json<{ detail: string }>().detail).toContain('sms_mode');
+  });
+
   it('keeps codes from report readers: the outbox is for administrators, the user log leaves texts out', async () => {
     await post('/auth/v1/auth', { username: 'bob@contoso.com', factor: 'sms' });
     expect((await outbox('reports_reader')).status).toBe(403);

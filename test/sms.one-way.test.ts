@@ -89,8 +89,8 @@ describe.each(DIALECTS)('one-way SMS on %s', (dialect) => {
 
   it('asks for the code and the PIN in OTP + PIN mode', async () => {
     t = await createTestRuntime(dialect, { sms: { maxOtpAttempts: 1 } });
-    const { application, user, request } = await smsFixture(t, { pin: '4821' });
-    await db().updateTable('users').set({ sms_mode: 'otp_pin' }).where('id', '=', user.id).execute();
+    const { application, user, request } = await smsFixture(t, { pin: '4821', sms_mode: 'otp_pin' });
+    expect(user.sms_mode).toBe('otp_pin');
     const first = await t.runtime.engine.auth(request());
     expect(first.prompt).toBe('Enter the code sent to your phone followed by your PIN');
     expect((await t.runtime.telephony.list({})).items[0]!.body).toContain('followed by your PIN');

@@ -1,7 +1,7 @@
 import { createReadStream, readFileSync } from 'node:fs';
 import { Command, Option } from 'commander';
 import { IMPORT_COLUMNS } from '../../modules/directory/csv-import.js';
-import { MFA_STATES, type MfaState, type UserFields } from '../../modules/directory/user-input.js';
+import { MFA_STATES, OATH_MODES, SMS_MODES, type MfaState, type UserFields } from '../../modules/directory/user-input.js';
 import type { UserView } from '../../modules/directory/user-view.js';
 import { appError } from '../../shared/errors.js';
 import { cliActor, withRuntime, type CliIo, type GlobalOptions } from '../io.js';
@@ -18,6 +18,8 @@ interface UserFlags {
   pin?: string;
   clearPin?: boolean;
   pinChangeRequired?: boolean;
+  oathMode?: (typeof OATH_MODES)[number];
+  smsMode?: (typeof SMS_MODES)[number];
   countryCode?: string;
   phone?: string;
   extension?: string;
@@ -44,6 +46,8 @@ export function printUser(io: CliIo, json: boolean | undefined, user: UserView):
       ['mfa state', user.mfa_state],
       ['groups', user.groups.join(', ') || null],
       ['pin', user.pin_set ? (user.pin_change_required ? 'set (change required)' : 'set') : 'not set'],
+      ['oath mode', user.oath_mode],
+      ['sms mode', user.sms_mode],
       ['phone', phoneText(user.phone)],
       ['backup phone', phoneText(user.backup_phone)],
       ['created', user.created_at],
@@ -64,6 +68,8 @@ function withUserOptions(command: Command): Command {
     .addOption(new Option('--mfa-state <state>', 'per-user MFA state').choices(MFA_STATES))
     .option('--pin <digits>', 'PIN for PIN mode (stored as a keyed hash)')
     .option('--pin-change-required', 'ask the user to change the PIN at the next sign-in')
+    .addOption(new Option('--oath-mode <mode>', 'OATH tokens: the code alone, or the PIN typed before it').choices(OATH_MODES))
+    .addOption(new Option('--sms-mode <mode>', 'text messages: the code alone, or the code followed by the PIN').choices(SMS_MODES))
     .option('--country-code <digits>', 'primary phone country code (default from config)')
     .option('--phone <number>', 'primary phone number')
     .option('--extension <ext>', 'primary phone extension (digits , * #, optional @ prefix)')
@@ -84,6 +90,8 @@ function fieldsFrom(flags: UserFlags & { disabled?: boolean }): UserFields {
     mfa_state: flags.mfaState,
     pin: flags.clearPin ? null : flags.pin,
     pin_change_required: flags.pinChangeRequired,
+    oath_mode: flags.oathMode,
+    sms_mode: flags.smsMode,
     groups: flags.group,
     account_enabled: flags.disabled ? false : flags.enabled ? true : undefined,
   };

@@ -26,6 +26,8 @@ export const IMPORT_COLUMNS = [
   'mfa_state',
   'pin',
   'pin_change_required',
+  'oath_mode',
+  'sms_mode',
   'phone_country_code',
   'phone_number',
   'phone_extension',
@@ -88,6 +90,8 @@ function fieldsOf(record: Partial<Record<Column, string>>): { fields: UserFields
     language: text('language'),
     mfa_state: text('mfa_state') as MfaState | undefined,
     pin: text('pin'),
+    oath_mode: text('oath_mode') as UserFields['oath_mode'],
+    sms_mode: text('sms_mode') as UserFields['sms_mode'],
     groups: text('groups')?.split(';').map((name) => name.trim()).filter(Boolean),
   };
   if (text('phone_number')) fields.phone = { country_code: text('phone_country_code'), number: text('phone_number')!, extension: text('phone_extension') };

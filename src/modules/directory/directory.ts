@@ -53,6 +53,8 @@ const FIELD_OF_COLUMN: Partial<Record<keyof UserRow, string>> = {
   mfa_state: 'mfa_state',
   pin_hash: 'pin',
   pin_change_required: 'pin_change_required',
+  oath_mode: 'oath_mode',
+  sms_mode: 'sms_mode',
   phone_country_code: 'phone',
   phone_number: 'phone',
   phone_extension: 'phone',
@@ -186,6 +188,8 @@ export class Directory {
     set('language', value.language);
     if (value.accountEnabled !== undefined && value.accountEnabled !== Boolean(current.account_enabled)) next.account_enabled = value.accountEnabled ? 1 : 0;
     set('mfa_state', value.mfaState);
+    set('oath_mode', value.oathMode);
+    set('sms_mode', value.smsMode);
     // The keyed hash is deterministic per user, so setting the same PIN again is no change.
     if (value.pin !== undefined) set('pin_hash', value.pin === null ? null : hashPin(this.deps.keyring, current.id, value.pin));
     if (value.pinChangeRequired !== undefined && value.pinChangeRequired !== Boolean(current.pin_change_required)) {

@@ -4,6 +4,10 @@ import { pinProblem } from './pin.js';
 
 export const MFA_STATES = ['Disabled', 'Enabled', 'Enforced'] as const;
 export type MfaState = (typeof MFA_STATES)[number];
+/** SPEC.md §1 OATH token mode: the code alone, or the PIN typed before the code. */
+export const OATH_MODES = ['standard', 'pin'] as const;
+/** SPEC.md §1 SMS mode: the one-time code alone, or the code followed by the PIN. */
+export const SMS_MODES = ['otp', 'otp_pin'] as const;
 
 /** Fields an administrator sets on a user; every one optional in an update. `null` clears. */
 export interface UserFields {
@@ -16,6 +20,8 @@ export interface UserFields {
   mfa_state?: MfaState;
   pin?: string | null;
   pin_change_required?: boolean;
+  oath_mode?: (typeof OATH_MODES)[number];
+  sms_mode?: (typeof SMS_MODES)[number];
   phone?: PhoneInput | null;
   backup_phone?: PhoneInput | null;
   groups?: string[];
@@ -32,6 +38,8 @@ export interface CleanUserFields {
   mfaState?: MfaState;
   pin?: string | null;
   pinChangeRequired?: boolean;
+  oathMode?: (typeof OATH_MODES)[number];
+  smsMode?: (typeof SMS_MODES)[number];
   phone?: Phone | null;
   backupPhone?: Phone | null;
   groups?: string[];
@@ -105,6 +113,14 @@ export function cleanUserFields(input: UserFields, rules: InputRules): { value: 
     value.pin = input.pin;
   }
   if (input.pin_change_required !== undefined) value.pinChangeRequired = input.pin_change_required;
+  if (input.oath_mode !== undefined) {
+    if (!OATH_MODES.includes(input.oath_mode)) errors.push({ field: 'oath_mode', code: 'validation_failed', message: 'oath_mode must be standard or pin' });
+    value.oathMode = input.oath_mode;
+  }
+  if (input.sms_mode !== undefined) {
+    if (!SMS_MODES.includes(input.sms_mode)) errors.push({ field: 'sms_mode', code: 'validation_failed', message: 'sms_mode must be otp or otp_pin' });
+    value.smsMode = input.sms_mode;
+  }
   if (input.phone !== undefined) value.phone = cleanPhone(input.phone, 'phone', rules, errors);
   if (input.backup_phone !== undefined) value.backupPhone = cleanPhone(input.backup_phone, 'backup_phone', rules, errors);
   if (input.groups !== undefined) {
