@@ -10,6 +10,7 @@ import { oathMethod } from './modules/methods/oath/method.js';
 import { questionsMethod } from './modules/methods/questions/method.js';
 import { smsMethod } from './modules/methods/sms/method.js';
 import type { TelephonyGateway } from './modules/telephony/gateway.js';
+import { httpGateway } from './modules/telephony/http-gateway.js';
 import { outboxGateway } from './modules/telephony/outbox.js';
 import { Telephony } from './modules/telephony/telephony.js';
 import { CsvImport } from './modules/directory/csv-import.js';
@@ -64,6 +65,8 @@ function gatewayOf(config: Config['telephony']): TelephonyGateway {
   switch (config.gateway) {
     case 'outbox':
       return outboxGateway;
+    case 'http':
+      return httpGateway(config.http);
   }
 }
 

@@ -104,6 +104,24 @@ export interface LoadConfigOptions {
   overrides?: Record<string, unknown>;
 }
 
+/** The http gateway needs a URL it can POST to and a body template that is a JSON object. */
+function checkHttpGateway(http: Config['telephony']['http']): void {
+  let url: URL | null = null;
+  try {
+    url = new URL(http.url);
+  } catch {
+    // reported below
+  }
+  if (!url || !['http:', 'https:'].includes(url.protocol)) fail('config key telephony.http.url: must be an http:// or https:// URL when telephony.gateway is http');
+  let template: unknown;
+  try {
+    template = JSON.parse(http.bodyTemplate);
+  } catch {
+    // reported below
+  }
+  if (template === null || typeof template !== 'object' || Array.isArray(template)) fail('config key telephony.http.bodyTemplate: must be a JSON object');
+}
+
 /**
  * Builds the configuration: defaults, then the JSON file, then COUNTERSIGN_*
  * variables, then overrides. Unknown keys and bad values stop start-up with a
@@ -135,6 +153,7 @@ export function loadConfig(options: LoadConfigOptions = {}): Config {
   if (config.questions.askCount > config.questions.registerCount) {
     fail('config key questions.askCount: must not exceed questions.registerCount');
   }
+  if (config.telephony.gateway === 'http') checkHttpGateway(config.telephony.http);
   if (config.database.url && !/^(postgres(ql)?:\/\/|sqlite:)/.test(config.database.url)) {
     fail('config key database.url: must start with postgres://, postgresql:// or sqlite:');
   }

@@ -122,10 +122,24 @@ export const ConfigSchema = Type.Object(
     ),
     telephony: Type.Object(
       {
-        gateway: Type.Union([Type.Literal('outbox')], {
+        gateway: Type.Union([Type.Literal('outbox'), Type.Literal('http')], {
           default: 'outbox',
-          description: 'Where text messages go. outbox: kept on the server for `countersign outbox` and GET /admin/v1/outbox, for trying the flows (not for production).',
+          description:
+            'Where text messages go. outbox: kept on the server for `countersign outbox` and GET /admin/v1/outbox, for trying the flows (not for production); http: POSTed as JSON to telephony.http.url.',
         }),
+        http: Type.Object(
+          {
+            url: Type.String({ default: '', description: 'http gateway: the URL each text message is POSTed to (http:// or https://).' }),
+            authorization: Type.String({ default: '', description: 'http gateway: the Authorization header sent with each message ("Bearer ..."); empty sends none.' }),
+            bodyTemplate: Type.String({
+              default: '{"to":"{{to}}","text":"{{body}}","reference":"{{reference}}"}',
+              description: 'http gateway: the JSON body; {{to}} (E.164 number), {{body}} (the text) and {{reference}} (our message id) are replaced in its strings.',
+            }),
+            idField: Type.String({ default: 'id', description: "http gateway: the field of the provider's JSON answer that holds its message id." }),
+            timeoutMs: Type.Integer({ minimum: 100, maximum: 60000, default: 5000, description: 'http gateway: how long to wait for the provider before the message counts as not sent.' }),
+          },
+          { additionalProperties: false, default: {} },
+        ),
       },
       { additionalProperties: false, default: {} },
     ),
