@@ -12,6 +12,7 @@ import { smsMethod } from './modules/methods/sms/method.js';
 import type { TelephonyGateway } from './modules/telephony/gateway.js';
 import { httpGateway } from './modules/telephony/http-gateway.js';
 import { outboxGateway } from './modules/telephony/outbox.js';
+import { twilioGateway } from './modules/telephony/twilio.js';
 import { Telephony } from './modules/telephony/telephony.js';
 import { CsvImport } from './modules/directory/csv-import.js';
 import { Directory } from './modules/directory/directory.js';
@@ -67,6 +68,8 @@ function gatewayOf(config: Config['telephony']): TelephonyGateway {
       return outboxGateway;
     case 'http':
       return httpGateway(config.http);
+    case 'twilio':
+      return twilioGateway(config.twilio);
   }
 }
 

@@ -122,6 +122,23 @@ function checkHttpGateway(http: Config['telephony']['http']): void {
   if (template === null || typeof template !== 'object' || Array.isArray(template)) fail('config key telephony.http.bodyTemplate: must be a JSON object');
 }
 
+function checkTwilioGateway(twilio: Config['telephony']['twilio']): void {
+  if (!/^AC[0-9a-fA-F]{32}$/.test(twilio.accountSid)) fail('config key telephony.twilio.accountSid: must be an account SID (AC and 32 hex digits) when telephony.gateway is twilio');
+  if (!twilio.authToken) fail('config key telephony.twilio.authToken: required when telephony.gateway is twilio');
+  if (!/^\+[1-9][0-9]{6,14}$/.test(twilio.from)) fail('config key telephony.twilio.from: must be a number in E.164 (+ and 7 to 15 digits) when telephony.gateway is twilio');
+  for (const key of ['apiBaseUrl', 'publicUrl'] as const) {
+    const value = twilio[key];
+    if (key === 'publicUrl' && value === '') continue;
+    let ok = false;
+    try {
+      ok = ['http:', 'https:'].includes(new URL(value).protocol);
+    } catch {
+      // reported below
+    }
+    if (!ok) fail(`config key telephony.twilio.${key}: must be an http:// or https:// URL`);
+  }
+}
+
 /**
  * Builds the configuration: defaults, then the JSON file, then COUNTERSIGN_*
  * variables, then overrides. Unknown keys and bad values stop start-up with a
@@ -154,6 +171,7 @@ export function loadConfig(options: LoadConfigOptions = {}): Config {
     fail('config key questions.askCount: must not exceed questions.registerCount');
   }
   if (config.telephony.gateway === 'http') checkHttpGateway(config.telephony.http);
+  if (config.telephony.gateway === 'twilio') checkTwilioGateway(config.telephony.twilio);
   if (config.database.url && !/^(postgres(ql)?:\/\/|sqlite:)/.test(config.database.url)) {
     fail('config key database.url: must start with postgres://, postgresql:// or sqlite:');
   }

@@ -122,10 +122,10 @@ export const ConfigSchema = Type.Object(
     ),
     telephony: Type.Object(
       {
-        gateway: Type.Union([Type.Literal('outbox'), Type.Literal('http')], {
+        gateway: Type.Union([Type.Literal('outbox'), Type.Literal('http'), Type.Literal('twilio')], {
           default: 'outbox',
           description:
-            'Where text messages go. outbox: kept on the server for `countersign outbox` and GET /admin/v1/outbox, for trying the flows (not for production); http: POSTed as JSON to telephony.http.url.',
+            'Where text messages go. outbox: kept on the server for `countersign outbox` and GET /admin/v1/outbox, for trying the flows (not for production); http: POSTed as JSON to telephony.http.url; twilio: the Twilio Messages API.',
         }),
         http: Type.Object(
           {
@@ -137,6 +137,20 @@ export const ConfigSchema = Type.Object(
             }),
             idField: Type.String({ default: 'id', description: "http gateway: the field of the provider's JSON answer that holds its message id." }),
             timeoutMs: Type.Integer({ minimum: 100, maximum: 60000, default: 5000, description: 'http gateway: how long to wait for the provider before the message counts as not sent.' }),
+          },
+          { additionalProperties: false, default: {} },
+        ),
+        twilio: Type.Object(
+          {
+            accountSid: Type.String({ default: '', description: 'twilio gateway: the account SID (AC...).' }),
+            authToken: Type.String({ default: '', description: 'twilio gateway: the auth token; it also checks the signature of every webhook Twilio sends.' }),
+            from: Type.String({ default: '', description: 'twilio gateway: the sending number in E.164 (+15551230000).' }),
+            apiBaseUrl: Type.String({ default: 'https://api.twilio.com', description: 'twilio gateway: the API base URL (change it only for a test double).' }),
+            publicUrl: Type.String({
+              default: '',
+              description: "twilio gateway: this server's URL as Twilio reaches it (https://mfa.example.com), for status callbacks; empty asks for none.",
+            }),
+            timeoutMs: Type.Integer({ minimum: 100, maximum: 60000, default: 5000, description: 'twilio gateway: how long to wait for the API before the message counts as not sent.' }),
           },
           { additionalProperties: false, default: {} },
         ),

@@ -90,6 +90,34 @@ export class Telephony {
     return { ...result, logId: id };
   }
 
+  /**
+   * A status a provider reported later (a delivery receipt): appended to the
+   * entry's history. The entry must be this gateway's and, when both are
+   * known, carry the same provider id; otherwise the report is refused
+   * (not_found), so a forged or misrouted report changes nothing.
+   */
+  async recordStatus(logId: string, report: { gateway: string; providerId: string; status: string; error?: string | null; cost?: string | null }): Promise<TelephonyLogView> {
+    const row = await this.deps.db.transaction().execute(async (trx) => {
+      const current = await telephonyRepository.findById(trx, logId);
+      if (!current || current.gateway !== report.gateway || (current.provider_id !== null && current.provider_id !== report.providerId)) {
+        throw appError('not_found', `message ${logId} is not one this gateway sent`);
+      }
+      const now = this.deps.clock.now();
+      const history = [...(JSON.parse(current.history) as { status: string; at: string }[]), { status: report.status, at: new Date(now).toISOString() }];
+      const patch = {
+        status: report.status,
+        provider_id: report.providerId,
+        history: JSON.stringify(history),
+        error: report.error ?? current.error,
+        cost: report.cost ?? current.cost,
+        updated_at: now,
+      };
+      await telephonyRepository.update(trx, logId, patch);
+      return { ...current, ...patch };
+    });
+    return toView(row);
+  }
+
   /** The telephony log, newest first: everything, one gateway's (the outbox), or one user's. */
   async list(options: { gateway?: string; userId?: string; cursor?: string; limit?: number }): Promise<Page<TelephonyLogView>> {
     const limit = options.limit ?? 50;

@@ -14,6 +14,7 @@ import { oathRoutes } from './routes/oath.js';
 import { questionRoutes } from './routes/questions.js';
 import { healthRoutes } from './routes/health.js';
 import { telephonyRoutes } from './routes/telephony.js';
+import { telephonyWebhookRoutes } from './routes/telephony-webhooks.js';
 import { userRoutes } from './routes/users.js';
 import { validatorCompiler } from './validation.js';
 
@@ -79,5 +80,6 @@ export async function buildHttpApp(runtime: Runtime): Promise<FastifyInstance> {
   await app.register(authAdminRoutes(runtime), { prefix: ADMIN_PREFIX });
   await app.register(telephonyRoutes(runtime), { prefix: ADMIN_PREFIX });
   await app.register(authApiRoutes(runtime), { prefix: AUTH_PREFIX });
+  await app.register(telephonyWebhookRoutes(runtime), { prefix: '/telephony/v1' });
   return app;
 }

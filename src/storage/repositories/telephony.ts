@@ -1,4 +1,4 @@
-import type { Insertable } from 'kysely';
+import type { Insertable, Updateable } from 'kysely';
 import type { Executor } from '../database.js';
 import type { TelephonyLogRow, TelephonyLogTable } from '../schema.js';
 
@@ -13,6 +13,10 @@ export interface TelephonyListQuery {
 export const telephonyRepository = {
   async insert(db: Executor, row: Insertable<TelephonyLogTable>): Promise<void> {
     await db.insertInto('telephony_log').values(row).execute();
+  },
+
+  async update(db: Executor, id: string, patch: Updateable<TelephonyLogTable>): Promise<void> {
+    await db.updateTable('telephony_log').set(patch).where('id', '=', id).execute();
   },
 
   findById(db: Executor, id: string): Promise<TelephonyLogRow | undefined> {
