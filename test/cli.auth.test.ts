@@ -281,7 +281,7 @@ describe('countersign outbox', () => {
     expect(denied.stderr).toContain('Enter the code sent to your phone');
     expect(denied.stdout).toContain('denied: FAILED_SMS_MAX_OTP_RETRY_REACHED');
     const shown = await cli.run(['outbox']);
-    expect(shown.stdout).toMatch(/bob@contoso\.com\s+\+12025550123\s+Your verification code is \d{6}\./);
+    expect(shown.stdout).toMatch(/bob@contoso\.com\s+\+12025550123\s+to\s+Your verification code is \d{6}\./);
     const json = JSON.parse((await cli.run(['--json', 'outbox', '--limit', '1'])).stdout) as { items: { to: string; gateway: string }[] };
     expect(json.items).toEqual([expect.objectContaining({ to: '+12025550123', gateway: 'outbox' })]);
     expect((await cli.run(['outbox', '--limit', '0'])).stderr).toBe('countersign: error: limit: must be a whole number from 1 to 1000\n');
@@ -296,5 +296,22 @@ describe('countersign outbox', () => {
     const bad = await cli.run(['user', 'update', 'bob@contoso.com', '--sms-mode', 'pin']);
     expect(bad.code).toBe(2);
     expect(bad.stderr).toContain("argument 'pin' is invalid");
+  });
+
+  it('replies to a two-way text as the phone would, and an authentication waiting in another process sees it', async () => {
+    expect((await cli.run(['user', 'add', 'bob@contoso.com', '--phone', '202 555 0123', '--sms-direction', 'two_way'])).code).toBe(0);
+    expect((await cli.run(['outbox', 'reply', '+12025550123', '123456'])).stdout).toBe('no two-way text message is waiting for +12025550123\n');
+    const waiting = cli.run(['auth', 'bob@contoso.com']);
+    let code: string | undefined;
+    for (let tries = 0; tries < 300 && !code; tries += 1) {
+      await new Promise((resolve) => setTimeout(resolve, 20));
+      const page = JSON.parse((await cli.run(['--json', 'outbox'])).stdout) as { items: { direction: string; body: string | null }[] };
+      code = /reply with (\d{6})/.exec(page.items.find((item) => item.direction === 'outbound')?.body ?? '')?.[1];
+    }
+    expect((await cli.run(['outbox', 'reply', '+12025550123', code!])).stdout).toBe('allow: SUCCESS_SMS_AUTHENTICATED\n');
+    const done = await waiting;
+    expect(done.stdout).toContain('allowed: SUCCESS_SMS_AUTHENTICATED');
+    expect((await cli.run(['outbox', 'reply', '2025550123', 'x'])).stderr).toBe('countersign: error: from: must be a number in E.164, such as +12025550123\n');
+    expect((await cli.run(['outbox'])).stdout).toMatch(/\+12025550123\s+from\s+\d{6}/);
   });
 });

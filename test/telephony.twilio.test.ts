@@ -77,6 +77,23 @@ describe('the twilio gateway (sqlite)', () => {
     expect(await log()).toMatchObject({ status: 'undelivered', error: 'Twilio status undelivered (error 30003)' });
   });
 
+  it('takes two-way replies from the incoming-message webhook, signed', async () => {
+    await t.runtime.directory.update('bob@contoso.com', { sms_direction: 'two_way' }, testActor);
+    const sent = await post('/auth/v1/auth', { username: 'bob@contoso.com', async: true });
+    expect(sent).toMatchObject({ result: 'waiting', result_code: 'SUCCESS_SMS_SENT' });
+    const code = /reply with (\d{6})/.exec(twilio.messages[0]!.params.Body!)![1]!;
+    const webhook = `${app.listeningOrigin}/telephony/v1/twilio/sms`;
+    const forged = await twilio.incoming(webhook, '+12025550123', code, 'not-the-token');
+    expect(forged.status).toBe(403);
+    const answered = await twilio.incoming(webhook, '+12025550123', code);
+    expect(answered.status).toBe(200);
+    expect(answered.headers.get('content-type')).toContain('text/xml');
+    expect(await answered.text()).toBe('<?xml version="1.0" encoding="UTF-8"?><Response/>');
+    const status = await app.inject({ url: `/auth/v1/auth_status?txid=${String(sent.txid)}`, headers: basic });
+    expect(status.json()).toMatchObject({ result: 'allow', result_code: 'SUCCESS_SMS_AUTHENTICATED' });
+    expect(await log()).toMatchObject({ direction: 'inbound', to: '+12025550123', body: null, gateway: 'twilio' });
+  });
+
   it('denies with FAILED_SMS_NOT_SENT when Twilio refuses the message, and logs its error', async () => {
     twilio.refuseWith({ status: 400, code: 21211, message: "The 'To' number is not a valid phone number." });
     expect(await post('/auth/v1/auth', { username: 'bob@contoso.com', factor: 'sms' })).toMatchObject({ result: 'deny', result_code: 'FAILED_SMS_NOT_SENT' });

@@ -34,6 +34,8 @@ export interface UsersTable {
   oath_mode: ColumnType<string, string | undefined, string>;
   /** SPEC.md §1 SMS mode: otp, or otp_pin (the code, then the PIN). */
   sms_mode: ColumnType<string, string | undefined, string>;
+  /** SPEC.md §1 SMS direction: one_way, or two_way (the user replies to the text). */
+  sms_direction: ColumnType<string, string | undefined, string>;
   /** The open block record, if the user is blocked. */
   block_id: number | null;
   /** The open one-time bypass record, if one was granted and not yet used or ended. */

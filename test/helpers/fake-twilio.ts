@@ -45,5 +45,15 @@ export async function startFakeTwilio() {
     });
   }
 
-  return { url: carrier.url, messages, callback, refuseWith: (next: typeof refuse) => (refuse = next), close: carrier.close };
+  /** Posts an incoming text message (a user's reply) to the number's webhook, signed as Twilio signs it. */
+  async function incoming(webhook: string, from: string, body: string, token = TWILIO_TOKEN): Promise<Response> {
+    const params = { MessageSid: `SM${randomBytes(16).toString('hex')}`, AccountSid: TWILIO_SID, From: from, To: '+15005550006', Body: body, NumMedia: '0' };
+    return fetch(webhook, {
+      method: 'POST',
+      headers: { 'content-type': 'application/x-www-form-urlencoded', 'x-twilio-signature': twilioSignature(token, webhook, params) },
+      body: new URLSearchParams(params).toString(),
+    });
+  }
+
+  return { url: carrier.url, messages, callback, incoming, refuseWith: (next: typeof refuse) => (refuse = next), close: carrier.close };
 }

@@ -1,7 +1,7 @@
 import { createReadStream, readFileSync } from 'node:fs';
 import { Command, Option } from 'commander';
 import { IMPORT_COLUMNS } from '../../modules/directory/csv-import.js';
-import { MFA_STATES, OATH_MODES, SMS_MODES, type MfaState, type UserFields } from '../../modules/directory/user-input.js';
+import { MFA_STATES, OATH_MODES, SMS_DIRECTIONS, SMS_MODES, type MfaState, type UserFields } from '../../modules/directory/user-input.js';
 import type { UserView } from '../../modules/directory/user-view.js';
 import { appError } from '../../shared/errors.js';
 import { cliActor, withRuntime, type CliIo, type GlobalOptions } from '../io.js';
@@ -20,6 +20,7 @@ interface UserFlags {
   pinChangeRequired?: boolean;
   oathMode?: (typeof OATH_MODES)[number];
   smsMode?: (typeof SMS_MODES)[number];
+  smsDirection?: (typeof SMS_DIRECTIONS)[number];
   countryCode?: string;
   phone?: string;
   extension?: string;
@@ -48,6 +49,7 @@ export function printUser(io: CliIo, json: boolean | undefined, user: UserView):
       ['pin', user.pin_set ? (user.pin_change_required ? 'set (change required)' : 'set') : 'not set'],
       ['oath mode', user.oath_mode],
       ['sms mode', user.sms_mode],
+      ['sms direction', user.sms_direction],
       ['phone', phoneText(user.phone)],
       ['backup phone', phoneText(user.backup_phone)],
       ['created', user.created_at],
@@ -70,6 +72,7 @@ function withUserOptions(command: Command): Command {
     .option('--pin-change-required', 'ask the user to change the PIN at the next sign-in')
     .addOption(new Option('--oath-mode <mode>', 'OATH tokens: the code alone, or the PIN typed before it').choices(OATH_MODES))
     .addOption(new Option('--sms-mode <mode>', 'text messages: the code alone, or the code followed by the PIN').choices(SMS_MODES))
+    .addOption(new Option('--sms-direction <direction>', 'text messages: the code typed into the application, or sent back as a reply').choices(SMS_DIRECTIONS))
     .option('--country-code <digits>', 'primary phone country code (default from config)')
     .option('--phone <number>', 'primary phone number')
     .option('--extension <ext>', 'primary phone extension (digits , * #, optional @ prefix)')
@@ -92,6 +95,7 @@ function fieldsFrom(flags: UserFlags & { disabled?: boolean }): UserFields {
     pin_change_required: flags.pinChangeRequired,
     oath_mode: flags.oathMode,
     sms_mode: flags.smsMode,
+    sms_direction: flags.smsDirection,
     groups: flags.group,
     account_enabled: flags.disabled ? false : flags.enabled ? true : undefined,
   };

@@ -137,33 +137,56 @@ export class AuthEngine {
 
   /** The user's answer to an open challenge: a passcode, or security-question answers during fallback. */
   async respond(application: AuthenticatedApplication, txid: string, response: MethodResponse): Promise<AuthAnswer> {
-    const answer = await this.deps.transact(async (trx) => {
-      const challenge = await this.findChallenge(trx, application, txid);
-      if (!(await challengesRepository.claim(trx, txid))) return answerOfChallenge(challenge);
-      if (challenge.expires_at <= this.deps.clock.now()) return this.expire(trx, challenge);
-      const user = await usersRepository.findById(trx, challenge.user_id);
-      if (!user) return this.expire(trx, challenge);
-      const state = JSON.parse(challenge.state) as ChallengeState;
-      const request = this.requestOf(challenge, application, user.username);
-      if (challenge.stage === 'primary') {
-        const method = this.methods.get(challenge.method);
-        const step = await method.respond(this.context(trx, user, request, false, null), state.step, response);
-        return this.afterStep(trx, user, request, method, step, state, challenge, 'primary');
-      }
-      const primaryCode = challenge.primary_code as ResultCode;
-      const context = this.context(trx, user, request, true, primaryCode);
-      if (response.passcode !== undefined && state.fallback.includes('oath')) {
-        const step = await this.methods.get('oath').start(context, { passcode: response.passcode });
-        return this.afterStep(trx, user, request, this.methods.get('oath'), step, state, challenge, 'fallback');
-      }
-      if (response.answers !== undefined && state.fallback.includes('questions')) {
-        const step = await this.methods.get('questions').respond(context, state.questionsState ?? {}, response);
-        return this.afterStep(trx, user, request, this.methods.get('questions'), step, state, challenge, 'fallback');
-      }
-      throw appError('validation_failed', `give ${state.fallback.map((name) => (name === 'oath' ? 'passcode' : 'answers')).join(' or ')} to complete the fallback`);
-    });
+    const answer = await this.deps.transact(async (trx) => this.continueChallenge(trx, await this.findChallenge(trx, application, txid), application, response));
     if (answer.result !== 'waiting' && answer.txid) this.events.emit(answer.txid);
     return answer;
+  }
+
+  /**
+   * A text message a user sent (two-way SMS): it answers the newest open
+   * two-way SMS challenge of a user whose primary phone it came from. Null
+   * when there is none (a late or stray message), so the caller can log it.
+   */
+  async answerReply(from: string, text: string): Promise<AuthAnswer | null> {
+    const answer = await this.deps.transact(async (trx) => {
+      const waiting = await challengesRepository.pendingForPhone(trx, from);
+      const challenge = waiting.find((candidate) => {
+        const method = this.methods.has(candidate.method as MethodName) ? this.methods.get(candidate.method as MethodName) : null;
+        return candidate.stage === 'primary' && method?.awaitsReply?.((JSON.parse(candidate.state) as ChallengeState).step) === true;
+      });
+      if (!challenge) return null;
+      const application = { id: challenge.application_id, name: await this.applicationName(trx, challenge.application_id) };
+      return this.continueChallenge(trx, challenge, application, { passcode: text, reply: true });
+    });
+    if (answer && answer.result !== 'waiting' && answer.txid) this.events.emit(answer.txid);
+    return answer;
+  }
+
+  /** The user's answer to a challenge: the method's next step, or a fallback's. */
+  private async continueChallenge(trx: Executor, challenge: ChallengeRow, application: AuthenticatedApplication, response: MethodResponse): Promise<AuthAnswer> {
+    const txid = challenge.id;
+    if (!(await challengesRepository.claim(trx, txid))) return answerOfChallenge(challenge);
+    if (challenge.expires_at <= this.deps.clock.now()) return this.expire(trx, challenge);
+    const user = await usersRepository.findById(trx, challenge.user_id);
+    if (!user) return this.expire(trx, challenge);
+    const state = JSON.parse(challenge.state) as ChallengeState;
+    const request = this.requestOf(challenge, application, user.username);
+    if (challenge.stage === 'primary') {
+      const method = this.methods.get(challenge.method);
+      const step = await method.respond(this.context(trx, user, request, false, null), state.step, response);
+      return this.afterStep(trx, user, request, method, step, state, challenge, 'primary');
+    }
+    const primaryCode = challenge.primary_code as ResultCode;
+    const context = this.context(trx, user, request, true, primaryCode);
+    if (response.passcode !== undefined && state.fallback.includes('oath')) {
+      const step = await this.methods.get('oath').start(context, { passcode: response.passcode });
+      return this.afterStep(trx, user, request, this.methods.get('oath'), step, state, challenge, 'fallback');
+    }
+    if (response.answers !== undefined && state.fallback.includes('questions')) {
+      const step = await this.methods.get('questions').respond(context, state.questionsState ?? {}, response);
+      return this.afterStep(trx, user, request, this.methods.get('questions'), step, state, challenge, 'fallback');
+    }
+    throw appError('validation_failed', `give ${state.fallback.map((name) => (name === 'oath' ? 'passcode' : 'answers')).join(' or ')} to complete the fallback`);
   }
 
   /** The state of a challenge, waiting up to `waitMs` for it to end (long poll). */

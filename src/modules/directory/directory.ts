@@ -55,6 +55,7 @@ const FIELD_OF_COLUMN: Partial<Record<keyof UserRow, string>> = {
   pin_change_required: 'pin_change_required',
   oath_mode: 'oath_mode',
   sms_mode: 'sms_mode',
+  sms_direction: 'sms_direction',
   phone_country_code: 'phone',
   phone_number: 'phone',
   phone_extension: 'phone',
@@ -190,6 +191,7 @@ export class Directory {
     set('mfa_state', value.mfaState);
     set('oath_mode', value.oathMode);
     set('sms_mode', value.smsMode);
+    set('sms_direction', value.smsDirection);
     // The keyed hash is deterministic per user, so setting the same PIN again is no change.
     if (value.pin !== undefined) set('pin_hash', value.pin === null ? null : hashPin(this.deps.keyring, current.id, value.pin));
     if (value.pinChangeRequired !== undefined && value.pinChangeRequired !== Boolean(current.pin_change_required)) {

@@ -8,6 +8,8 @@ export type MfaState = (typeof MFA_STATES)[number];
 export const OATH_MODES = ['standard', 'pin'] as const;
 /** SPEC.md §1 SMS mode: the one-time code alone, or the code followed by the PIN. */
 export const SMS_MODES = ['otp', 'otp_pin'] as const;
+/** SPEC.md §1 SMS direction: the code typed into the application, or sent back as a reply to the text. */
+export const SMS_DIRECTIONS = ['one_way', 'two_way'] as const;
 
 /** Fields an administrator sets on a user; every one optional in an update. `null` clears. */
 export interface UserFields {
@@ -22,6 +24,7 @@ export interface UserFields {
   pin_change_required?: boolean;
   oath_mode?: (typeof OATH_MODES)[number];
   sms_mode?: (typeof SMS_MODES)[number];
+  sms_direction?: (typeof SMS_DIRECTIONS)[number];
   phone?: PhoneInput | null;
   backup_phone?: PhoneInput | null;
   groups?: string[];
@@ -40,6 +43,7 @@ export interface CleanUserFields {
   pinChangeRequired?: boolean;
   oathMode?: (typeof OATH_MODES)[number];
   smsMode?: (typeof SMS_MODES)[number];
+  smsDirection?: (typeof SMS_DIRECTIONS)[number];
   phone?: Phone | null;
   backupPhone?: Phone | null;
   groups?: string[];
@@ -120,6 +124,10 @@ export function cleanUserFields(input: UserFields, rules: InputRules): { value: 
   if (input.sms_mode !== undefined) {
     if (!SMS_MODES.includes(input.sms_mode)) errors.push({ field: 'sms_mode', code: 'validation_failed', message: 'sms_mode must be otp or otp_pin' });
     value.smsMode = input.sms_mode;
+  }
+  if (input.sms_direction !== undefined) {
+    if (!SMS_DIRECTIONS.includes(input.sms_direction)) errors.push({ field: 'sms_direction', code: 'validation_failed', message: 'sms_direction must be one_way or two_way' });
+    value.smsDirection = input.sms_direction;
   }
   if (input.phone !== undefined) value.phone = cleanPhone(input.phone, 'phone', rules, errors);
   if (input.backup_phone !== undefined) value.backupPhone = cleanPhone(input.backup_phone, 'backup_phone', rules, errors);

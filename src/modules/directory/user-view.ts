@@ -1,5 +1,5 @@
 import type { UserChangeRow, UserRow } from '../../storage/schema.js';
-import type { MfaState, OATH_MODES, SMS_MODES } from './user-input.js';
+import type { MfaState, OATH_MODES, SMS_DIRECTIONS, SMS_MODES } from './user-input.js';
 
 export interface PhoneView {
   country_code: string;
@@ -22,6 +22,7 @@ export interface UserView {
   pin_change_required: boolean;
   oath_mode: (typeof OATH_MODES)[number];
   sms_mode: (typeof SMS_MODES)[number];
+  sms_direction: (typeof SMS_DIRECTIONS)[number];
   phone: PhoneView | null;
   backup_phone: PhoneView | null;
   created_at: string;
@@ -46,6 +47,7 @@ export function toUserView(row: UserRow, groups: string[]): UserView {
     pin_change_required: Boolean(row.pin_change_required),
     oath_mode: row.oath_mode as UserView['oath_mode'],
     sms_mode: row.sms_mode as UserView['sms_mode'],
+    sms_direction: row.sms_direction as UserView['sms_direction'],
     phone: phoneView(row.phone_country_code, row.phone_number, row.phone_extension),
     backup_phone: phoneView(row.backup_country_code, row.backup_phone_number, row.backup_extension),
     created_at: new Date(row.created_at).toISOString(),

@@ -56,8 +56,12 @@ export type StepResult =
   | {
       status: 'pending';
       code: ResultCode;
-      /** What to ask the user ("Enter the code from your authenticator app"). */
-      prompt: string;
+      /**
+       * What to ask the user ("Enter the code from your authenticator app").
+       * Absent when the user answers on another channel (a reply to a text, a
+       * key on a call): a synchronous Auth API call then waits for the result.
+       */
+      prompt?: string;
       /** Saved with the challenge and handed back to `respond` (no secrets in clear). */
       state: Record<string, unknown>;
       /** Questions to show, for the security-questions method. */
@@ -89,6 +93,8 @@ export interface MethodDescription {
 export interface MethodResponse {
   passcode?: string;
   answers?: Record<string, string>;
+  /** True when the passcode is the user's own message (a reply to a two-way text), not an entry the application passed on. */
+  reply?: boolean;
 }
 
 /**
@@ -105,6 +111,8 @@ export interface VerificationMethod {
   describe(db: Executor, user: UserRow): Promise<MethodDescription | null>;
   /** Begins a challenge. With a passcode given up front it can finish at once. */
   start(context: MethodContext, input: MethodResponse & { device?: string }): Promise<StepResult>;
+  /** True when a pending challenge of this method is answered by a message from the user (two-way SMS), given its saved state. */
+  awaitsReply?(state: Record<string, unknown>): boolean;
   /** Handles the user's response to a pending challenge. */
   respond(context: MethodContext, state: Record<string, unknown>, response: MethodResponse): Promise<StepResult>;
   /** Everything this method holds about a user, for the privacy export (no secrets). */

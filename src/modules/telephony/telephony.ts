@@ -2,6 +2,7 @@ import type { Clock } from '../../shared/clock.js';
 import { decodeCursor, encodeCursor } from '../../shared/cursor.js';
 import { appError, assert } from '../../shared/errors.js';
 import { newId } from '../../shared/ids.js';
+import { sql } from 'kysely';
 import type { Db, Executor } from '../../storage/database.js';
 import { telephonyRepository } from '../../storage/repositories/telephony.js';
 import type { TelephonyLogRow, UserRow } from '../../storage/schema.js';
@@ -15,6 +16,7 @@ export interface TelephonyLogView {
   kind: 'sms' | 'call';
   direction: 'outbound' | 'inbound';
   gateway: string;
+  /** The number in E.164: the recipient of an outbound message, the sender of an inbound one. */
   to: string;
   /** The text, kept by the outbox gateway only. */
   body: string | null;
@@ -88,6 +90,41 @@ export class Telephony {
       updated_at: now,
     });
     return { ...result, logId: id };
+  }
+
+  /**
+   * Logs a text message a user sent (a two-way reply), under the first user
+   * whose primary phone it came from. The text is kept only when the gateway
+   * keeps texts (the outbox): it is usually a one-time code.
+   */
+  async recordInbound(message: { gateway: string; from: string; body: string; providerId: string | null }): Promise<TelephonyLogView> {
+    const now = this.deps.clock.now();
+    const sender = await this.deps.db
+      .selectFrom('users')
+      .select(['id', 'username'])
+      .where(sql<string>`'+' || phone_country_code || phone_number`, '=', message.from)
+      .orderBy('username_key')
+      .limit(1)
+      .executeTakeFirst();
+    const row = {
+      id: newId(),
+      user_id: sender?.id ?? null,
+      username: sender?.username ?? '(unknown sender)',
+      kind: 'sms',
+      direction: 'inbound',
+      gateway: message.gateway,
+      to_number: message.from,
+      body: message.gateway === 'outbox' ? message.body : null,
+      provider_id: message.providerId,
+      status: 'received',
+      history: JSON.stringify([{ status: 'received', at: new Date(now).toISOString() }]),
+      cost: null,
+      error: null,
+      created_at: now,
+      updated_at: now,
+    };
+    await telephonyRepository.insert(this.deps.db, row);
+    return toView(row);
   }
 
   /**

@@ -4,10 +4,23 @@ const SMS_OTP: Record<string, (code: string, pinMode: boolean) => string> = {
   fr: (code, pinMode) => `Votre code de vérification est ${code}.${pinMode ? ' Saisissez-le suivi de votre code PIN.' : ''} Ne le communiquez à personne.`,
 };
 
+/** Two-way: the user sends the code back. */
+const SMS_REPLY: Record<string, (code: string, pinMode: boolean) => string> = {
+  en: (code, pinMode) => `To sign in, reply with ${code}${pinMode ? ' followed by your PIN' : ''}. If you are not signing in, ignore this message.`,
+  fr: (code, pinMode) => `Pour vous connecter, répondez ${code}${pinMode ? ' suivi de votre code PIN' : ''}. Si vous ne vous connectez pas, ignorez ce message.`,
+};
+
 export const SMS_LANGUAGES = Object.keys(SMS_OTP);
+
+const pick = <T>(templates: Record<string, T>, language: string): T =>
+  templates[language.toLowerCase()] ?? templates[language.toLowerCase().split('-')[0]!] ?? templates.en!;
+
+/** The two-way text message in the user's language: the user replies with the code (and PIN). */
+export function smsReplyText(language: string, code: string, pinMode: boolean): string {
+  return pick(SMS_REPLY, language)(code, pinMode);
+}
 
 /** The one-time-code text message in the user's language (the part before any `-`: `fr-CA` → `fr`). */
 export function smsOtpText(language: string, code: string, pinMode: boolean): string {
-  const template = SMS_OTP[language.toLowerCase()] ?? SMS_OTP[language.toLowerCase().split('-')[0]!] ?? SMS_OTP.en!;
-  return template(code, pinMode);
+  return pick(SMS_OTP, language)(code, pinMode);
 }

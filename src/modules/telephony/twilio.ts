@@ -4,6 +4,8 @@ import type { OutboundSms, SendResult, TelephonyGateway } from './gateway.js';
 
 /** Where Twilio posts a message's status changes: the server's public URL, with our id of the message. */
 export const TWILIO_STATUS_PATH = '/telephony/v1/twilio/status';
+/** Where Twilio posts the text messages users send to our number (two-way SMS replies): the number's incoming-message webhook. */
+export const TWILIO_SMS_PATH = '/telephony/v1/twilio/sms';
 
 /**
  * The X-Twilio-Signature of a request: base64 HMAC-SHA1, under the account's

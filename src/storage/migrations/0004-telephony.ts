@@ -11,6 +11,8 @@ export const telephony: Migration = {
   async up(db) {
     // SPEC.md §1 SMS mode: otp (the code alone) or otp_pin (the code, then the user's PIN).
     await db.schema.alterTable('users').addColumn('sms_mode', 'text', (col) => col.notNull().defaultTo('otp')).execute();
+    // SPEC.md §1 SMS direction: one_way (the user types the code into the application) or two_way (the user replies to the text).
+    await db.schema.alterTable('users').addColumn('sms_direction', 'text', (col) => col.notNull().defaultTo('one_way')).execute();
     await db.schema
       .createTable('telephony_log')
       .addColumn('id', 'text', (col) => col.primaryKey())
@@ -35,6 +37,7 @@ export const telephony: Migration = {
   },
   async down(db) {
     await db.schema.dropTable('telephony_log').execute();
+    await db.schema.alterTable('users').dropColumn('sms_direction').execute();
     await db.schema.alterTable('users').dropColumn('sms_mode').execute();
   },
 };

@@ -1,6 +1,6 @@
 import type { Executor } from '../database.js';
 import type { ChallengeRow, ChallengesTable } from '../schema.js';
-import type { Insertable, Updateable } from 'kysely';
+import { sql, type Insertable, type Updateable } from 'kysely';
 import { prepared } from '../prepared.js';
 
 // Prepared: every authentication asks it.
@@ -34,6 +34,18 @@ export const challengesRepository = {
   /** The user's pending challenges, expired or not (one index lookup on user and status). */
   async pendingForUser(db: Executor, userId: string): Promise<Pick<ChallengeRow, 'id' | 'expires_at'>[]> {
     return (await pendingOfUser(db, { userId })).rows;
+  },
+
+  /** Pending challenges of the users whose primary phone is `e164` (+ country code and number), newest first. */
+  pendingForPhone(db: Executor, e164: string): Promise<ChallengeRow[]> {
+    return db
+      .selectFrom('challenges')
+      .innerJoin('users', 'users.id', 'challenges.user_id')
+      .selectAll('challenges')
+      .where('challenges.status', '=', 'pending')
+      .where(sql<string>`'+' || users.phone_country_code || users.phone_number`, '=', e164)
+      .orderBy('challenges.created_at', 'desc')
+      .execute();
   },
 
   /** Pending challenges past their expiry, of everyone (the sweeper). */

@@ -2,7 +2,7 @@ import type { FastifyPluginAsync } from 'fastify';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import { Type } from 'typebox';
 import type { Runtime } from '../../../main.js';
-import { TWILIO_STATUS_PATH, verifyTwilioSignature } from '../../../modules/telephony/twilio.js';
+import { TWILIO_SMS_PATH, TWILIO_STATUS_PATH, verifyTwilioSignature } from '../../../modules/telephony/twilio.js';
 import { appError } from '../../../shared/errors.js';
 import { Problem } from '../schemas.js';
 
@@ -25,6 +25,15 @@ export const telephonyWebhookRoutes =
     const app = plain.withTypeProvider<TypeBoxTypeProvider>();
     const twilio = runtime.config.telephony.twilio;
 
+    /** Twilio webhooks are answered only when Twilio is the gateway, and only when signed over this exact URL and body. */
+    const checkSignature = (path: string, signature: string | string[] | undefined, params: Record<string, string>) => {
+      if (runtime.config.telephony.gateway !== 'twilio' || !twilio.publicUrl) throw appError('not_found', 'Twilio webhooks are not configured on this server');
+      const url = `${twilio.publicUrl.replace(/\/+$/, '')}${path}`;
+      if (!verifyTwilioSignature(twilio.authToken, url, params, typeof signature === 'string' ? signature : undefined)) {
+        throw appError('forbidden', 'X-Twilio-Signature does not match this request');
+      }
+    };
+
     app.post(TWILIO_STATUS_PATH.slice('/telephony/v1'.length), {
       schema: {
         tags,
@@ -39,12 +48,7 @@ export const telephonyWebhookRoutes =
         response: { 204: Type.Null({ description: 'Recorded.' }), 400: Problem, 403: Problem, 404: Problem, 415: Problem },
       },
       handler: async (request, reply) => {
-        if (runtime.config.telephony.gateway !== 'twilio' || !twilio.publicUrl) throw appError('not_found', 'Twilio status callbacks are not configured on this server');
-        const url = `${twilio.publicUrl.replace(/\/+$/, '')}${request.url}`;
-        const signature = request.headers['x-twilio-signature'];
-        if (!verifyTwilioSignature(twilio.authToken, url, request.body as Record<string, string>, typeof signature === 'string' ? signature : undefined)) {
-          throw appError('forbidden', 'X-Twilio-Signature does not match this request');
-        }
+        checkSignature(request.url, request.headers['x-twilio-signature'], request.body as Record<string, string>);
         const { MessageSid, MessageStatus, ErrorCode } = request.body;
         await runtime.telephony.recordStatus(request.query.ref, {
           gateway: 'twilio',
@@ -53,6 +57,27 @@ export const telephonyWebhookRoutes =
           error: NOT_DELIVERED.has(MessageStatus) ? `Twilio status ${MessageStatus}${ErrorCode ? ` (error ${ErrorCode})` : ''}` : null,
         });
         return reply.status(204).send(null);
+      },
+    });
+
+    app.post(TWILIO_SMS_PATH.slice('/telephony/v1'.length), {
+      schema: {
+        tags,
+        summary: 'Twilio incoming text message',
+        description:
+          "Set as the phone number's incoming-message webhook: a user's reply answers their open two-way SMS challenge. Signed like every Twilio webhook; answered with empty TwiML.",
+        body: Type.Object(
+          { MessageSid: Type.String({ pattern: '^[A-Z]{2}[0-9a-fA-F]{32}$' }), From: Type.String({ maxLength: 32 }), Body: Type.String({ maxLength: 1600 }) },
+          { additionalProperties: Type.String({ maxLength: 2048 }) },
+        ),
+        response: { 200: Type.String({ description: 'Empty TwiML: no reply is sent.' }), 400: Problem, 403: Problem, 404: Problem, 415: Problem },
+      },
+      handler: async (request, reply) => {
+        checkSignature(request.url, request.headers['x-twilio-signature'], request.body as Record<string, string>);
+        const { From, Body, MessageSid } = request.body;
+        await runtime.telephony.recordInbound({ gateway: 'twilio', from: From, body: Body, providerId: MessageSid });
+        await runtime.engine.answerReply(From, Body);
+        return reply.type('text/xml').send('<?xml version="1.0" encoding="UTF-8"?><Response/>');
       },
     });
   };

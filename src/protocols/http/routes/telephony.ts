@@ -3,6 +3,7 @@ import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import { Type, type TSchema } from 'typebox';
 import type { Runtime } from '../../../main.js';
 import { ACCESS } from '../../../modules/admin-access/roles.js';
+import { replyThroughOutbox } from '../../../modules/telephony/outbox.js';
 import * as S from '../schemas.js';
 
 const tags = ['telephony'];
@@ -25,6 +26,16 @@ const TelephonyEntry = Type.Object({
   created_at: Type.String({ format: 'date-time' }),
 });
 const ListQuery = Type.Object(S.PageQuery, strict);
+const ReplyBody = Type.Object(
+  { from: Type.String({ pattern: '^\\+[1-9][0-9]{6,14}$', description: 'The phone the reply comes from, in E.164.' }), body: Type.String({ minLength: 1, maxLength: 1600, description: 'The text of the reply.' }) },
+  strict,
+);
+const ReplyAnswer = Type.Object({
+  answered: Type.Boolean({ description: 'False when no two-way SMS challenge was waiting for that phone.' }),
+  txid: Nullable(Type.String()),
+  result: Nullable(Type.Enum(['allow', 'deny', 'waiting'])),
+  result_code: Nullable(Type.String()),
+});
 
 /** The outbox (messages kept instead of sent) and each user's telephony log. */
 export const telephonyRoutes =
@@ -43,6 +54,22 @@ export const telephonyRoutes =
         response: { 200: S.pageOf(TelephonyEntry), ...S.adminErrors },
       },
       handler: (request) => runtime.telephony.list({ gateway: 'outbox', cursor: request.query.cursor, limit: request.query.limit }),
+    });
+
+    app.post('/outbox/replies', {
+      config: { roles: ACCESS.userSecurity },
+      schema: {
+        tags,
+        summary: 'Reply to a text message as the user would (outbox gateway)',
+        description:
+          'Stands in for a phone when telephony.gateway is outbox: the text answers the newest open two-way SMS challenge of a user whose primary phone is `from`, as a carrier webhook would.',
+        body: ReplyBody,
+        response: { 200: ReplyAnswer, ...S.adminErrors, 409: S.Problem },
+      },
+      handler: async (request) => {
+        const answer = await replyThroughOutbox(runtime.telephony, runtime.engine, request.body.from, request.body.body);
+        return answer ? { answered: true, txid: answer.txid, result: answer.result, result_code: answer.result_code } : { answered: false, txid: null, result: null, result_code: null };
+      },
     });
 
     app.get('/users/:username/telephony', {
