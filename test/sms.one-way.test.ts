@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { AuthenticatedApplication } from '../src/modules/applications/applications.js';
 import type { AuthInput } from '../src/modules/auth/engine.js';
+import { smsMethod } from '../src/modules/methods/sms/method.js';
 import type { TelephonyGateway } from '../src/modules/telephony/gateway.js';
 import { createTestRuntime, testActor, type TestRuntime } from './helpers/runtime.js';
 import { DIALECTS } from './helpers/storage.js';
@@ -122,5 +123,23 @@ describe.each(DIALECTS)('one-way SMS on %s', (dialect) => {
     expect(entry).toMatchObject({ gateway: 'refusing', status: 'failed', error: 'carrier said no', body: null, to: '+12025550123' });
     const signin = await db().selectFrom('signins').selectAll().orderBy('id', 'desc').limit(1).executeTakeFirstOrThrow();
     expect(Boolean(signin.counted_failure)).toBe(false);
+  });
+});
+
+describe('the telephony log as personal data (sqlite)', () => {
+  it('is exported with the user’s methods and deleted with the user', async () => {
+    const t = await createTestRuntime('sqlite');
+    try {
+      const { request } = await smsFixture(t);
+      await t.runtime.engine.auth(request());
+      const sms = smsMethod(t.runtime.config.sms, t.runtime.telephony);
+      const user = await t.runtime.directory.get('bob@contoso.com');
+      const exported = (await sms.exportUserData(t.runtime.storage.db, user.id)) as { telephony_log: { to: string; kind: string }[] };
+      expect(exported.telephony_log).toEqual([expect.objectContaining({ to: '+12025550123', kind: 'sms' })]);
+      await t.runtime.directory.delete('bob@contoso.com', testActor);
+      expect(await t.runtime.storage.db.selectFrom('telephony_log').select('id').execute()).toEqual([]);
+    } finally {
+      await t.dispose();
+    }
   });
 });
