@@ -22,8 +22,6 @@ interface SmsState {
 const isSmsState = (state: Record<string, unknown>): state is SmsState & Record<string, unknown> =>
   typeof state.otp_salt === 'string' && typeof state.otp_hash === 'string' && typeof state.attempts === 'number' && (state.direction === 'one_way' || state.direction === 'two_way');
 
-
-
 /** The primary phone in E.164 (+, country code, national number), or null when the user has none. */
 function primaryPhone(user: UserRow): string | null {
   if (!user.phone_country_code || !user.phone_number) return null;
