@@ -91,7 +91,8 @@ describe('the twilio gateway (sqlite)', () => {
     expect(await answered.text()).toBe('<?xml version="1.0" encoding="UTF-8"?><Response/>');
     const status = await app.inject({ url: `/auth/v1/auth_status?txid=${String(sent.txid)}`, headers: basic });
     expect(status.json()).toMatchObject({ result: 'allow', result_code: 'SUCCESS_SMS_AUTHENTICATED' });
-    expect(await log()).toMatchObject({ direction: 'inbound', to: '+12025550123', body: null, gateway: 'twilio' });
+    const inbound = (await t.runtime.telephony.list({})).items.filter((item) => item.direction === 'inbound');
+    expect(inbound).toEqual([expect.objectContaining({ to: '+12025550123', body: null, gateway: 'twilio', status: 'received', username: 'bob@contoso.com' })]);
   });
 
   it('denies with FAILED_SMS_NOT_SENT when Twilio refuses the message, and logs its error', async () => {
