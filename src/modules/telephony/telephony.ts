@@ -114,7 +114,7 @@ export class Telephony {
       direction: 'inbound',
       gateway: message.gateway,
       to_number: message.from,
-      body: message.gateway === 'outbox' ? message.body : null,
+      body: message.gateway === this.deps.gateway.name && this.deps.gateway.keepsBody ? message.body : null,
       provider_id: message.providerId,
       status: 'received',
       history: JSON.stringify([{ status: 'received', at: new Date(now).toISOString() }]),

@@ -10,8 +10,6 @@ const SMS_REPLY: Record<string, (code: string, pinMode: boolean) => string> = {
   fr: (code, pinMode) => `Pour vous connecter, répondez ${code}${pinMode ? ' suivi de votre code PIN' : ''}. Si vous ne vous connectez pas, ignorez ce message.`,
 };
 
-export const SMS_LANGUAGES = Object.keys(SMS_OTP);
-
 const pick = <T>(templates: Record<string, T>, language: string): T =>
   templates[language.toLowerCase()] ?? templates[language.toLowerCase().split('-')[0]!] ?? templates.en!;
 
