@@ -9,6 +9,7 @@ import { AuthEngine } from './modules/auth/engine.js';
 import { oathMethod } from './modules/methods/oath/method.js';
 import { questionsMethod } from './modules/methods/questions/method.js';
 import { smsMethod } from './modules/methods/sms/method.js';
+import { voiceMethod } from './modules/methods/voice/method.js';
 import type { TelephonyGateway } from './modules/telephony/gateway.js';
 import { httpGateway } from './modules/telephony/http-gateway.js';
 import { outboxGateway } from './modules/telephony/outbox.js';
@@ -62,14 +63,14 @@ export interface RuntimeOptions {
 }
 
 /** The gateway `telephony.gateway` names. */
-function gatewayOf(config: Config['telephony']): TelephonyGateway {
+function gatewayOf(config: Config['telephony'], voice: Config['voice']): TelephonyGateway {
   switch (config.gateway) {
     case 'outbox':
       return outboxGateway;
     case 'http':
       return httpGateway(config.http);
     case 'twilio':
-      return twilioGateway(config.twilio);
+      return twilioGateway(config.twilio, voice);
   }
 }
 
@@ -95,8 +96,15 @@ export async function buildRuntime(config: Config, options: RuntimeOptions = {})
     if (applied.length > 0) log.info({ event: 'storage.migrated', applied }, 'database migrated');
   }
   const rules = config.directory;
-  const telephony = new Telephony({ db: storage.db, clock, gateway: options.gateway ?? gatewayOf(config.telephony) });
-  const methods = [oathMethod(config.oath), questionsMethod(config.questions), smsMethod(config.sms, telephony)];
+  const telephony = new Telephony({ db: storage.db, clock, gateway: options.gateway ?? gatewayOf(config.telephony, config.voice) });
+  const voice = voiceMethod(config.voice, {
+    telephony,
+    directory: config.directory,
+    auth: config.auth,
+    // Blocks are built below, after the directory that needs every method's data cleaner; a fraud report only comes later, during a call.
+    reportFraud: (db, user, source, autoBlock) => blocks.reportFraudInTransaction(db, user, source, autoBlock),
+  });
+  const methods = [oathMethod(config.oath), questionsMethod(config.questions), smsMethod(config.sms, telephony), voice];
   const userDataCleaners = methods.map((method) => (db: Parameters<typeof method.deleteUserData>[0], userId: string) => method.deleteUserData(db, userId));
   const directory = new Directory({ db: storage.db, keyring, clock, log, rules, logUserChanges: config.log.userChanges, userDataCleaners });
   const blocks = new Blocks({ db: storage.db, clock, directory });

@@ -170,6 +170,7 @@ describe.each(DIALECTS)('authentication engine on %s', (dialect) => {
       methods: [
         { method: 'oath', devices: [{ id: token.id, name: 'test token', type: 'software_totp' }] },
         { method: 'sms', devices: [{ id: 'phone1', name: '+1••••0123', type: 'phone' }] },
+        { method: 'voice', devices: [{ id: 'phone1', name: '+1••••0123', type: 'phone' }] },
       ],
     });
     expect(await t.runtime.engine.preauth(request({ username: 'ghost' }))).toMatchObject({ result: 'unknown_user', detail: 'user not found' });

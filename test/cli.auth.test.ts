@@ -281,7 +281,7 @@ describe('countersign outbox', () => {
     expect(denied.stderr).toContain('Enter the code sent to your phone');
     expect(denied.stdout).toContain('denied: FAILED_SMS_MAX_OTP_RETRY_REACHED');
     const shown = await cli.run(['outbox']);
-    expect(shown.stdout).toMatch(/bob@contoso\.com\s+\+12025550123\s+to\s+Your verification code is \d{6}\./);
+    expect(shown.stdout).toMatch(/sms\s+bob@contoso\.com\s+\+12025550123\s+to\s+stored\s+Your verification code is \d{6}\./);
     const json = JSON.parse((await cli.run(['--json', 'outbox', '--limit', '1'])).stdout) as { items: { to: string; gateway: string }[] };
     expect(json.items).toEqual([expect.objectContaining({ to: '+12025550123', gateway: 'outbox' })]);
     expect((await cli.run(['outbox', '--limit', '0'])).stderr).toBe('countersign: error: limit: must be a whole number from 1 to 1000\n');
@@ -312,6 +312,26 @@ describe('countersign outbox', () => {
     const done = await waiting;
     expect(done.stdout).toContain('allowed: SUCCESS_SMS_AUTHENTICATED');
     expect((await cli.run(['outbox', 'reply', '2025550123', 'x'])).stderr).toBe('countersign: error: from: must be a number in E.164, such as +12025550123\n');
-    expect((await cli.run(['outbox'])).stdout).toMatch(/\+12025550123\s+from\s+\d{6}/);
+    expect((await cli.run(['outbox'])).stdout).toMatch(/\+12025550123\s+from\s+received\s+\d{6}/);
+  });
+
+  it('plays the phone on a voice call: answer, then the PIN and #', async () => {
+    expect((await cli.run(['user', 'add', 'bob@contoso.com', '--phone', '202 555 0123', '--call-mode', 'pin', '--pin', '4821'])).code).toBe(0);
+    expect((await cli.run(['user', 'get', 'bob@contoso.com'])).stdout).toMatch(/call mode\s+pin\n/);
+    const waiting = cli.run(['auth', 'bob@contoso.com', '--factor', 'voice']);
+    let id: string | undefined;
+    for (let tries = 0; tries < 300 && !id; tries += 1) {
+      await new Promise((resolve) => setTimeout(resolve, 20));
+      const page = JSON.parse((await cli.run(['--json', 'outbox'])).stdout) as { items: { id: string; kind: string }[] };
+      id = page.items.find((item) => item.kind === 'call')?.id;
+    }
+    expect((await cli.run(['outbox'])).stdout).toMatch(/call\s+bob@contoso\.com\s+\+12025550123\s+to\s+stored\s+This is your sign-in verification call/);
+    const answered = await cli.run(['outbox', 'call', id!, 'answer']);
+    expect(answered.stdout).toBe('says: This is your sign-in verification call. To sign in, enter your PIN followed by the pound key. If you are not signing in, press 0 pound to report it.\nwaits for keys\n');
+    expect((await cli.run(['outbox', 'call', id!, 'keys', '48x1#'])).stderr).toContain('keys: give 1 to 32 of 0-9, * and #');
+    expect((await cli.run(['outbox', 'call', id!, 'dance'])).stderr).toContain('action: must be one of answer, voicemail, fax, keys');
+    expect((await cli.run(['outbox', 'call', id!, 'keys', '4821#'])).stdout).toBe('says: You are signed in. Goodbye.\nhung up\n');
+    expect((await waiting).stdout).toContain('allowed: SUCCESS_WITH_PIN');
+    expect((await cli.run(['outbox', 'call', 'no-such-call', 'answer'])).stderr).toBe('countersign: error: call no-such-call is not one this gateway placed\n');
   });
 });

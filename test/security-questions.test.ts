@@ -169,6 +169,7 @@ describe.each(DIALECTS)('security questions on %s', (dialect) => {
       entryPoint: 'test',
       fallback,
       primaryCode,
+      challengeId: 'test-challenge',
     });
 
     it('describes the method only when enough answers are registered', async () => {

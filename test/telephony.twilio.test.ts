@@ -1,43 +1,26 @@
-import { createServer } from 'node:net';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { loadConfig } from '../src/config/load.js';
 import { twilioSignature, verifyTwilioSignature } from '../src/modules/telephony/twilio.js';
-import { buildHttpApp } from '../src/protocols/http/app.js';
-import { startFakeTwilio, TWILIO_SID, TWILIO_TOKEN } from './helpers/fake-twilio.js';
-import { createTestRuntime, testActor, type TestRuntime } from './helpers/runtime.js';
-
-/** A port nothing listens on right now, for a server whose public URL must be configured before it starts. */
-async function freePort(): Promise<number> {
-  const probe = createServer();
-  await new Promise<void>((resolve) => probe.listen(0, '127.0.0.1', resolve));
-  const { port } = probe.address() as { port: number };
-  await new Promise<void>((resolve) => probe.close(() => resolve()));
-  return port;
-}
+import type { buildHttpApp } from '../src/protocols/http/app.js';
+import { TWILIO_SID, type startFakeTwilio } from './helpers/fake-twilio.js';
+import { startTwilioServer } from './helpers/twilio-server.js';
+import { testActor, type TestRuntime } from './helpers/runtime.js';
 
 describe('the twilio gateway (sqlite)', () => {
   let twilio: Awaited<ReturnType<typeof startFakeTwilio>>;
   let t: TestRuntime;
   let app: Awaited<ReturnType<typeof buildHttpApp>>;
   let basic: Record<string, string>;
+  let server: Awaited<ReturnType<typeof startTwilioServer>>;
 
   beforeEach(async () => {
-    twilio = await startFakeTwilio();
-    const port = await freePort();
-    t = await createTestRuntime('sqlite', {
-      telephony: { gateway: 'twilio', twilio: { accountSid: TWILIO_SID, authToken: TWILIO_TOKEN, from: '+15005550006', apiBaseUrl: twilio.url, publicUrl: `http://127.0.0.1:${port}/` } },
-    });
-    app = await buildHttpApp(t.runtime);
-    await app.listen({ host: '127.0.0.1', port });
+    server = await startTwilioServer('sqlite');
+    ({ twilio, t, app } = server);
     const { application, secret } = await t.runtime.applications.create({ name: 'VPN' }, testActor);
     basic = { authorization: `Basic ${Buffer.from(`${application.integration_key}:${secret}`).toString('base64')}`, 'content-type': 'application/json' };
     await t.runtime.directory.create({ username: 'bob@contoso.com', phone: { number: '202 555 0123' } }, testActor);
   });
-  afterEach(async () => {
-    await app.close();
-    await t.dispose();
-    await twilio.close();
-  });
+  afterEach(() => server.close());
 
   const post = async (path: string, body: object) => (await app.inject({ method: 'POST', url: path, headers: basic, payload: body })).json<Record<string, unknown>>();
   const log = async () => (await t.runtime.telephony.list({ limit: 1 })).items[0]!;
@@ -99,6 +82,113 @@ describe('the twilio gateway (sqlite)', () => {
     twilio.refuseWith({ status: 400, code: 21211, message: "The 'To' number is not a valid phone number." });
     expect(await post('/auth/v1/auth', { username: 'bob@contoso.com', factor: 'sms' })).toMatchObject({ result: 'deny', result_code: 'FAILED_SMS_NOT_SENT' });
     expect(await log()).toMatchObject({ status: 'failed', error: "HTTP 400 (Twilio error 21211): The 'To' number is not a valid phone number." });
+  });
+});
+
+describe('twilio voice calls (sqlite)', () => {
+  let server: Awaited<ReturnType<typeof startTwilioServer>>;
+  let basic: Record<string, string>;
+  afterEach(() => server.close());
+
+  async function start(overrides: Record<string, unknown> = {}, user: Record<string, unknown> = {}) {
+    server = await startTwilioServer('sqlite', overrides);
+    const { application, secret } = await server.t.runtime.applications.create({ name: 'VPN' }, testActor);
+    basic = { authorization: `Basic ${Buffer.from(`${application.integration_key}:${secret}`).toString('base64')}`, 'content-type': 'application/json' };
+    await server.t.runtime.directory.create({ username: 'bob@contoso.com', phone: { number: '202 555 0123' }, ...user }, testActor);
+  }
+  const post = async (path: string, body: object) => (await server.app.inject({ method: 'POST', url: path, headers: basic, payload: body })).json<Record<string, unknown>>();
+  const log = async () => (await server.t.runtime.telephony.list({ limit: 1 })).items[0]!;
+  const status = async (txid: unknown) => (await server.app.inject({ method: 'GET', url: `/auth/v1/auth_status?txid=${String(txid)}`, headers: basic })).json<Record<string, unknown>>();
+
+  it('places calls through the Calls API with the voice webhooks, machine detection and the extension as SendDigits', async () => {
+    await start({}, { phone: { number: '202 555 0123', extension: '123,4' } });
+    const started = await post('/auth/v1/auth', { username: 'bob@contoso.com', factor: 'voice', async: true });
+    expect(started).toMatchObject({ result: 'waiting', result_code: null, status_msg: 'waiting for the user on the phone' });
+    const [call] = server.twilio.calls;
+    const entry = await log();
+    const origin = server.app.listeningOrigin;
+    expect(call!.params).toMatchObject({
+      To: '+12025550123',
+      From: '+15005550006',
+      Url: `${origin}/telephony/v1/twilio/voice?ref=${entry.id}`,
+      Method: 'POST',
+      StatusCallback: `${origin}/telephony/v1/twilio/voice/status?ref=${entry.id}`,
+      Timeout: '30',
+      MachineDetection: 'Enable',
+      SendDigits: 'W123W4',
+    });
+    expect(call!.statusEvents).toEqual(['initiated', 'ringing', 'answered', 'completed']);
+    expect(entry).toMatchObject({ kind: 'call', gateway: 'twilio', to: '+12025550123', provider_id: call!.sid, status: 'queued', body: null });
+
+    // Answered: the greeting inside a <Gather> that ends on # or silence and always reports back.
+    const answered = await server.twilio.answer(call!);
+    expect(answered.gather).toEqual({
+      input: 'dtmf',
+      finishOnKey: '#',
+      timeout: '10',
+      actionOnEmptyResult: 'true',
+      method: 'POST',
+      action: `${origin}/telephony/v1/twilio/voice/keys?ref=${entry.id}`,
+    });
+    expect(answered.twiml).toContain('<Say language="en-US">This is your sign-in verification call.');
+    const pressed = await server.twilio.press(call!, '#');
+    expect(pressed).toMatchObject({ says: 'You are signed in. Goodbye.', gather: null, hangup: true });
+    expect(await status(started.txid)).toMatchObject({ result: 'allow', result_code: 'SUCCESS_NO_PIN' });
+    // The fake ended the call after <Hangup/>: the log has each status Twilio reported.
+    expect((await server.twilio.callStatus(call!, 'completed', { extra: { CallDuration: '9', Price: '-0.0130', PriceUnit: 'USD' } })).status).toBe(204);
+    expect(await log()).toMatchObject({ status: 'completed', cost: '-0.0130 USD' });
+    expect((await log()).history.map((item) => item.status)).toEqual(['queued', 'in-progress', 'completed', 'completed']);
+  });
+
+  it('speaks the user\'s language', async () => {
+    await start({}, { language: 'fr-CA', call_mode: 'pin', pin: '4821' });
+    await post('/auth/v1/auth', { username: 'bob@contoso.com', factor: 'voice', async: true });
+    const answered = await server.twilio.answer(server.twilio.calls[0]!);
+    expect(answered.twiml).toContain('<Say language="fr-FR">Ceci est votre appel de vérification de connexion. Pour vous connecter, saisissez votre code PIN suivi de la touche dièse.');
+    expect(answered.says).toContain('composez 0 dièse pour le signaler');
+    expect((await server.twilio.press(server.twilio.calls[0]!, '4821#')).says).toBe('Vous êtes connecté. Au revoir.');
+  });
+
+  it('maps refused calls: a number Twilio rejects is FAILED_INVALID_PHONENUMBER, anything else FAILED_SERVER_ERROR', async () => {
+    await start();
+    server.twilio.refuseWith({ status: 400, code: 21211, message: "Invalid 'To' Phone Number" });
+    expect(await post('/auth/v1/auth', { username: 'bob@contoso.com', factor: 'voice' })).toMatchObject({ result: 'deny', result_code: 'FAILED_INVALID_PHONENUMBER' });
+    expect(await log()).toMatchObject({ kind: 'call', status: 'failed', error: "HTTP 400 (Twilio error 21211): Invalid 'To' Phone Number" });
+    server.t.clock.advance(1000);
+    server.twilio.refuseWith({ status: 503, code: 20503, message: 'Service unavailable' });
+    expect(await post('/auth/v1/auth', { username: 'bob@contoso.com', factor: 'voice' })).toMatchObject({ result: 'deny', result_code: 'FAILED_SERVER_ERROR', detail: 'service error' });
+    server.t.clock.advance(1000);
+    server.twilio.refuseWith(null);
+    await server.twilio.close();
+    expect(await post('/auth/v1/auth', { username: 'bob@contoso.com', factor: 'voice' })).toMatchObject({ result: 'deny', result_code: 'FAILED_SERVER_ERROR' });
+  });
+
+  it('refuses forged, misrouted and malformed voice webhooks, and they change nothing', async () => {
+    await start();
+    const started = await post('/auth/v1/auth', { username: 'bob@contoso.com', factor: 'voice', async: true });
+    const [call] = server.twilio.calls;
+    const forged = await server.twilio.answer(call!, 'human', 'not-the-token');
+    expect(forged.status).toBe(403);
+    expect((await server.twilio.callStatus(call!, 'busy', { token: 'not-the-token' })).status).toBe(403);
+    expect((await server.twilio.callStatus(call!, 'busy', { sid: `CA${'f'.repeat(32)}` })).status).toBe(404);
+    expect((await server.twilio.callStatus(call!, 'exploded')).status).toBe(400);
+    call!.over = false;
+    expect(await status(started.txid)).toMatchObject({ result: 'waiting' });
+    await server.twilio.answer(call!);
+    expect((await server.twilio.press(call!, '#', { token: 'not-the-token' })).status).toBe(403);
+    expect((await server.twilio.press(call!, '#', { sid: `CA${'e'.repeat(32)}` })).status).toBe(404);
+    expect((await server.twilio.press(call!, 'AB#')).status).toBe(400);
+    const unknown = await fetch(`${server.app.listeningOrigin}/telephony/v1/twilio/voice/keys?ref=nope`, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: 'CallSid=x' });
+    expect([400, 403]).toContain(unknown.status);
+    expect(await status(started.txid)).toMatchObject({ result: 'waiting' });
+    expect((await server.twilio.press(call!, '#')).says).toBe('You are signed in. Goodbye.');
+  });
+
+  it('offers no voice calls without a public URL: Twilio could not report anything back', async () => {
+    await start({ telephony: { twilio: { publicUrl: '' } } });
+    const preauth = await post('/auth/v1/preauth', { username: 'bob@contoso.com' });
+    expect((preauth.methods as { method: string }[]).map((method) => method.method)).toEqual(['sms']);
+    expect(await post('/auth/v1/auth', { username: 'bob@contoso.com', factor: 'voice' })).toMatchObject({ result: 'deny', status_msg: 'no voice method registered' });
   });
 });
 

@@ -120,12 +120,28 @@ export const ConfigSchema = Type.Object(
       },
       { additionalProperties: false, default: {} },
     ),
+    voice: Type.Object(
+      {
+        ringSeconds: Type.Integer({ minimum: 5, maximum: 120, default: 30, description: 'How long a call rings before it counts as not answered (CONFIG_ISSUE).' }),
+        keySeconds: Type.Integer({
+          minimum: 3,
+          maximum: 60,
+          default: 10,
+          description: 'How long a call waits for keys after a prompt: silence after digits ends with SUCCESS_WITH_PIN_BUT_TIMEOUT, silence alone with SUCCESS_NO_PIN_BUT_TIMEOUT.',
+        }),
+        machineDetection: Type.Boolean({
+          default: true,
+          description: 'Ask the carrier to tell people from answering machines and fax lines: a machine ends the call with SUCCESS_NO_PIN_BUT_TIMEOUT, a fax with SUCCESS_INVALID_INPUT.',
+        }),
+      },
+      { additionalProperties: false, default: {} },
+    ),
     telephony: Type.Object(
       {
         gateway: Type.Union([Type.Literal('outbox'), Type.Literal('http'), Type.Literal('twilio')], {
           default: 'outbox',
           description:
-            'Where text messages go. outbox: kept on the server for `countersign outbox` and GET /admin/v1/outbox, for trying the flows (not for production); http: POSTed as JSON to telephony.http.url; twilio: the Twilio Messages API.',
+            'Where text messages and calls go. outbox: kept on the server for `countersign outbox` and GET /admin/v1/outbox, for trying the flows (not for production); http: text messages POSTed as JSON to telephony.http.url (no calls); twilio: the Twilio Messages and Calls APIs (calls need telephony.twilio.publicUrl).',
         }),
         http: Type.Object(
           {
@@ -148,7 +164,7 @@ export const ConfigSchema = Type.Object(
             apiBaseUrl: Type.String({ default: 'https://api.twilio.com', description: 'twilio gateway: the API base URL (change it only for a test double).' }),
             publicUrl: Type.String({
               default: '',
-              description: "twilio gateway: this server's URL as Twilio reaches it (https://mfa.example.com), for status callbacks; empty asks for none.",
+              description: "twilio gateway: this server's URL as Twilio reaches it (https://mfa.example.com), for status callbacks and the voice webhooks; empty asks for no callbacks and offers no voice calls.",
             }),
             timeoutMs: Type.Integer({ minimum: 100, maximum: 60000, default: 5000, description: 'twilio gateway: how long to wait for the API before the message counts as not sent.' }),
           },

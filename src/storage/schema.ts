@@ -36,6 +36,8 @@ export interface UsersTable {
   sms_mode: ColumnType<string, string | undefined, string>;
   /** SPEC.md §1 SMS direction: one_way, or two_way (the user replies to the text). */
   sms_direction: ColumnType<string, string | undefined, string>;
+  /** SPEC.md §1 call mode: standard (answer and press #), or pin (the PIN, then #). */
+  call_mode: ColumnType<string, string | undefined, string>;
   /** The open block record, if the user is blocked. */
   block_id: number | null;
   /** The open one-time bypass record, if one was granted and not yet used or ended. */
@@ -164,7 +166,8 @@ export interface ChallengesTable {
   method: string;
   stage: string;
   status: string;
-  result_code: string;
+  /** Null while a call rings or waits for keys: SPEC.md §2 has no code for a call in progress. */
+  result_code: string | null;
   primary_code: string | null;
   ip: string | null;
   auth_type: string;
@@ -322,6 +325,8 @@ export interface TelephonyLogTable {
   error: string | null;
   created_at: Millis;
   updated_at: Millis;
+  /** The challenge a call serves: the carrier's webhooks for the call reach it through this. */
+  challenge_id: ColumnType<string | null, string | null | undefined, string | null>;
 }
 export type TelephonyLogRow = Selectable<TelephonyLogTable>;
 

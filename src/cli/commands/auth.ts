@@ -1,6 +1,6 @@
 import { isIP } from 'node:net';
 import { createInterface } from 'node:readline';
-import { Command } from 'commander';
+import { Command, Option } from 'commander';
 import type { Runtime } from '../../main.js';
 import type { AuthenticatedApplication } from '../../modules/applications/applications.js';
 import type { AuthAnswer, PreauthAnswer } from '../../modules/auth/answers.js';
@@ -19,6 +19,7 @@ interface AuthFlags {
   code?: string;
   ip?: string;
   authType: string;
+  factor: 'auto' | 'oath' | 'sms' | 'voice';
 }
 
 /**
@@ -116,7 +117,7 @@ async function authenticate(io: CliIo, runtime: Runtime, username: string, flags
   if (!json) io.stdout.write(`methods: ${methodsText(preauth)}\n`);
   const lines = lineReader(io.stdin);
   try {
-    let answer = await engine.auth({ ...request, factor: 'auto', ...(flags.code !== undefined ? { passcode: flags.code } : {}) });
+    let answer = await engine.auth({ ...request, factor: flags.factor, ...(flags.code !== undefined ? { passcode: flags.code } : {}) });
     while (answer.result === 'waiting' && answer.txid) {
       if (!answer.prompt && !answer.fallback && !answer.questions) {
         // Nothing to type: an out-of-band method. Wait for its result.
@@ -139,6 +140,7 @@ export function authCommand(io: CliIo, globals: () => GlobalOptions): Command {
     .option('--code <passcode>', 'the OATH code (PIN first in PIN mode); without it the code is asked for on the terminal')
     .option('--ip <address>', "the end user's IP address, as an application would pass it")
     .option('--auth-type <type>', 'kind of sign-in (part of the authentication cache keys)', 'cli')
+    .addOption(new Option('--factor <method>', "the method to use; auto: the user's default, else the first registered").choices(['auto', 'oath', 'sms', 'voice']).default('auto'))
     .action(async (username: string, flags: AuthFlags) => {
       if (flags.ip !== undefined && isIP(flags.ip) === 0) throw appError('validation_failed', `--ip: ${flags.ip} is not an IPv4 or IPv6 address`, { field: 'ip' });
       if (!AUTH_TYPE.test(flags.authType)) throw appError('validation_failed', '--auth-type: 1 to 32 letters, digits, ".", "_" or "-"', { field: 'auth_type' });

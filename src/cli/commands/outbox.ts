@@ -1,5 +1,5 @@
 import { Command } from 'commander';
-import { replyThroughOutbox } from '../../modules/telephony/outbox.js';
+import { OUTBOX_CALL_ACTIONS, playOutboxCall, replyThroughOutbox, type OutboxCallAction } from '../../modules/telephony/outbox.js';
 import { appError } from '../../shared/errors.js';
 import { withRuntime, type CliIo, type GlobalOptions } from '../io.js';
 import { printJson, table } from '../output.js';
@@ -9,7 +9,7 @@ const E164 = /^\+[1-9][0-9]{6,14}$/;
 /** `countersign outbox`: the messages the outbox gateway kept instead of sending, and replies as a phone would send them. */
 export function outboxCommand(io: CliIo, globals: () => GlobalOptions): Command {
   const outbox = new Command('outbox')
-    .description('show text messages the outbox gateway kept (telephony.gateway = outbox: nothing reaches a phone; not for production)')
+    .description('show text messages and calls the outbox gateway kept (telephony.gateway = outbox: nothing reaches a phone; not for production)')
     .option('--limit <n>', 'messages per page (1-1000)', (value) => Number(value), 20)
     .option('--cursor <cursor>', 'continue after a previous page')
     .action(async (flags: { limit: number; cursor?: string }) => {
@@ -17,8 +17,8 @@ export function outboxCommand(io: CliIo, globals: () => GlobalOptions): Command 
       if (globals().json) return printJson(io, page);
       io.stdout.write(
         table(
-          ['time', 'user', 'number', 'way', 'text'],
-          page.items.map((item) => [item.created_at, item.username, item.to, item.direction === 'inbound' ? 'from' : 'to', item.body]),
+          ['time', 'id', 'kind', 'user', 'number', 'way', 'status', 'text'],
+          page.items.map((item) => [item.created_at, item.id, item.kind, item.username, item.to, item.direction === 'inbound' ? 'from' : 'to', item.status, item.body]),
         ),
       );
       if (page.next_cursor) io.stdout.write(`more: --cursor ${page.next_cursor}\n`);
@@ -32,6 +32,15 @@ export function outboxCommand(io: CliIo, globals: () => GlobalOptions): Command 
       const answer = await withRuntime(io, globals(), (runtime) => replyThroughOutbox(runtime.telephony, runtime.engine, from, text));
       if (globals().json) return printJson(io, { answered: answer !== null, ...(answer ?? {}) });
       io.stdout.write(answer ? `${answer.result}: ${answer.result_code ?? answer.status_msg}\n` : `no two-way text message is waiting for ${from}\n`);
+    });
+  outbox
+    .command('call <id> <action> [keys]')
+    .description(`play the phone's part on call <id>: ${OUTBOX_CALL_ACTIONS.join(', ')} (keys: 0-9, * and #; a # ends the entry)`)
+    .action(async (id: string, action: string, keys: string | undefined) => {
+      if (!(OUTBOX_CALL_ACTIONS as readonly string[]).includes(action)) throw appError('validation_failed', `action: must be one of ${OUTBOX_CALL_ACTIONS.join(', ')}`);
+      const turn = await withRuntime(io, globals(), (runtime) => playOutboxCall(runtime.telephony, runtime.engine, id, action as OutboxCallAction, keys));
+      if (globals().json) return printJson(io, turn);
+      io.stdout.write(`${turn.says ? `says: ${turn.says}\n` : ''}${turn.waits_for_keys ? 'waits for keys' : 'hung up'}\n`);
     });
   return outbox;
 }

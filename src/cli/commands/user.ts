@@ -1,7 +1,7 @@
 import { createReadStream, readFileSync } from 'node:fs';
 import { Command, Option } from 'commander';
 import { IMPORT_COLUMNS } from '../../modules/directory/csv-import.js';
-import { MFA_STATES, OATH_MODES, SMS_DIRECTIONS, SMS_MODES, type MfaState, type UserFields } from '../../modules/directory/user-input.js';
+import { CALL_MODES, MFA_STATES, OATH_MODES, SMS_DIRECTIONS, SMS_MODES, type MfaState, type UserFields } from '../../modules/directory/user-input.js';
 import type { UserView } from '../../modules/directory/user-view.js';
 import { appError } from '../../shared/errors.js';
 import { cliActor, withRuntime, type CliIo, type GlobalOptions } from '../io.js';
@@ -21,6 +21,7 @@ interface UserFlags {
   oathMode?: (typeof OATH_MODES)[number];
   smsMode?: (typeof SMS_MODES)[number];
   smsDirection?: (typeof SMS_DIRECTIONS)[number];
+  callMode?: (typeof CALL_MODES)[number];
   countryCode?: string;
   phone?: string;
   extension?: string;
@@ -50,6 +51,7 @@ export function printUser(io: CliIo, json: boolean | undefined, user: UserView):
       ['oath mode', user.oath_mode],
       ['sms mode', user.sms_mode],
       ['sms direction', user.sms_direction],
+      ['call mode', user.call_mode],
       ['phone', phoneText(user.phone)],
       ['backup phone', phoneText(user.backup_phone)],
       ['created', user.created_at],
@@ -73,6 +75,7 @@ function withUserOptions(command: Command): Command {
     .addOption(new Option('--oath-mode <mode>', 'OATH tokens: the code alone, or the PIN typed before it').choices(OATH_MODES))
     .addOption(new Option('--sms-mode <mode>', 'text messages: the code alone, or the code followed by the PIN').choices(SMS_MODES))
     .addOption(new Option('--sms-direction <direction>', 'text messages: the code typed into the application, or sent back as a reply').choices(SMS_DIRECTIONS))
+    .addOption(new Option('--call-mode <mode>', 'voice calls: answer and press #, or enter the PIN then #').choices(CALL_MODES))
     .option('--country-code <digits>', 'primary phone country code (default from config)')
     .option('--phone <number>', 'primary phone number')
     .option('--extension <ext>', 'primary phone extension (digits , * #, optional @ prefix)')
@@ -96,6 +99,7 @@ function fieldsFrom(flags: UserFlags & { disabled?: boolean }): UserFields {
     oath_mode: flags.oathMode,
     sms_mode: flags.smsMode,
     sms_direction: flags.smsDirection,
+    call_mode: flags.callMode,
     groups: flags.group,
     account_enabled: flags.disabled ? false : flags.enabled ? true : undefined,
   };

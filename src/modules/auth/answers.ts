@@ -42,14 +42,14 @@ export function finalAnswer(txid: string | null, authenticated: boolean, code: R
   };
 }
 
-/** The answer while a challenge waits for the user. */
-export function waitingAnswer(txid: string, code: ResultCode, prompt: string | undefined, expiresAt: number): AuthAnswer {
+/** The answer while a challenge waits for the user; without a code while a call rings or waits for keys. */
+export function waitingAnswer(txid: string, code: ResultCode | null, prompt: string | undefined, expiresAt: number): AuthAnswer {
   return {
     txid,
     result: 'waiting',
     result_code: code,
-    detail: RESULT_CODES[code].outcome === 'pending' ? RESULT_CODES[code].detail : null,
-    status_msg: RESULT_CODES[code].shortText,
+    detail: code && RESULT_CODES[code].outcome === 'pending' ? RESULT_CODES[code].detail : null,
+    status_msg: code ? RESULT_CODES[code].shortText : 'waiting for the user on the phone',
     ...(prompt ? { prompt } : {}),
     expires_at: new Date(expiresAt).toISOString(),
   };
@@ -57,10 +57,10 @@ export function waitingAnswer(txid: string, code: ResultCode, prompt: string | u
 
 /** The answer a stored challenge gives: still waiting (with its fallback offer), or how it ended. */
 export function answerOfChallenge(challenge: ChallengeRow): AuthAnswer {
-  const code = challenge.result_code as ResultCode;
+  const code = challenge.result_code as ResultCode | null;
   if (challenge.status === 'pending') {
     const fallback = (JSON.parse(challenge.state) as { fallback?: MethodName[] }).fallback ?? [];
     return { ...waitingAnswer(challenge.id, code, undefined, challenge.expires_at), ...(fallback.length > 0 ? { fallback } : {}) };
   }
-  return finalAnswer(challenge.id, challenge.status === 'allow', code, null, RESULT_CODES[code].shortText);
+  return finalAnswer(challenge.id, challenge.status === 'allow', code, null, code ? RESULT_CODES[code].shortText : challenge.status);
 }

@@ -8,10 +8,12 @@ import type { Keyring } from '../../shared/keyring.js';
 import type { Db, Executor } from '../../storage/database.js';
 import { readThrough } from '../../storage/read-cache.js';
 import { challengesRepository } from '../../storage/repositories/challenges.js';
+import { telephonyRepository } from '../../storage/repositories/telephony.js';
 import { usersRepository } from '../../storage/repositories/users.js';
 import type { ChallengeRow, UserRow } from '../../storage/schema.js';
 import type { AuthenticatedApplication } from '../applications/applications.js';
 import { usernameKey } from '../directory/user-input.js';
+import type { CallEvent, CallScript } from '../telephony/gateway.js';
 import type { AttemptFields, MethodContext, MethodName, MethodResponse, StepResult, VerificationMethod } from '../methods/contract.js';
 import { answerOfChallenge, finalAnswer, waitingAnswer, type AuthAnswer, type PreauthAnswer } from './answers.js';
 import { MethodRegistry } from './method-registry.js';
@@ -48,6 +50,12 @@ export interface EngineDeps {
 function findUser(trx: Executor, username: string): Promise<UserRow | undefined> {
   const key = usernameKey(username);
   return readThrough(trx, `user:${key}`, () => usersRepository.findByKey(trx, key));
+}
+
+/** The challenge a step belongs to: its transaction id, and its row once saved. */
+interface ChallengeSlot {
+  txid: string;
+  existing: ChallengeRow | null;
 }
 
 /** What a pending challenge remembers between requests (no secrets). */
@@ -126,10 +134,11 @@ export class AuthEngine {
         await this.record(trx, user, input, noMethodOutcome(trace));
         return finalAnswer(null, false, null, 'user does not have any verification methods registered', `no ${input.factor === 'auto' ? '' : `${input.factor} `}method registered`);
       }
-      const step = await method.start(this.context(trx, user, input, false, null), { passcode: input.passcode, answers: input.answers, device: input.device });
+      const txid = randomUUID();
+      const step = await method.start(this.context(trx, user, input, false, null, txid), { passcode: input.passcode, answers: input.answers, device: input.device });
       const deadline = this.deps.clock.now() + this.deps.config.auth.resultTimeoutSeconds * 1000;
       const state: ChallengeState = { deadline, step: {}, fallback: [], fields: {}, steps: [], trace };
-      return this.afterStep(trx, user, input, method, step, state, null, 'primary');
+      return this.afterStep(trx, user, input, method, step, state, { txid, existing: null }, 'primary');
     });
     finished.forEach((txid) => this.events.emit(txid));
     return answer;
@@ -137,7 +146,8 @@ export class AuthEngine {
 
   /** The user's answer to an open challenge: a passcode, or security-question answers during fallback. */
   async respond(application: AuthenticatedApplication, txid: string, response: MethodResponse): Promise<AuthAnswer> {
-    const answer = await this.deps.transact(async (trx) => this.continueChallenge(trx, await this.findChallenge(trx, application, txid), application, response));
+    assert(response.call === undefined, 'validation_failed', 'call events come from the telephony gateway');
+    const { answer } = await this.deps.transact(async (trx) => this.continueChallenge(trx, await this.findChallenge(trx, application, txid), application, response));
     if (answer.result !== 'waiting' && answer.txid) this.events.emit(answer.txid);
     return answer;
   }
@@ -156,35 +166,59 @@ export class AuthEngine {
       });
       if (!challenge) return null;
       const application = { id: challenge.application_id, name: await this.applicationName(trx, challenge.application_id) };
-      return this.continueChallenge(trx, challenge, application, { passcode: text, reply: true });
+      return (await this.continueChallenge(trx, challenge, application, { passcode: text, reply: true })).answer;
     });
     if (answer && answer.result !== 'waiting' && answer.txid) this.events.emit(answer.txid);
     return answer;
   }
 
-  /** The user's answer to a challenge: the method's next step, or a fallback's. */
-  private async continueChallenge(trx: Executor, challenge: ChallengeRow, application: AuthenticatedApplication, response: MethodResponse): Promise<AuthAnswer> {
+  /**
+   * Something that happened on a call (a carrier's webhook, or the outbox
+   * playing the phone's part), for the challenge the call serves. Returns
+   * what the call says and does next; null when the call serves no open
+   * challenge (it ended, or timed out), and the caller hangs up.
+   */
+  async callEvent(callId: string, event: CallEvent): Promise<CallScript | null> {
+    const { answer, script } = await this.deps.transact(async (trx) => {
+      const call = await telephonyRepository.findById(trx, callId);
+      const challenge = call?.challenge_id ? await challengesRepository.findById(trx, call.challenge_id) : undefined;
+      if (!challenge || challenge.status !== 'pending' || challenge.stage !== 'primary' || challenge.method !== 'voice') return { answer: null, script: undefined };
+      const application = { id: challenge.application_id, name: await this.applicationName(trx, challenge.application_id) };
+      return this.continueChallenge(trx, challenge, application, { call: { id: callId, event } });
+    });
+    if (answer && answer.result !== 'waiting' && answer.txid) this.events.emit(answer.txid);
+    return script ?? null;
+  }
+
+  /** The user's answer to a challenge: the method's next step (and, on a call, what the call says next), or a fallback's. */
+  private async continueChallenge(
+    trx: Executor,
+    challenge: ChallengeRow,
+    application: AuthenticatedApplication,
+    response: MethodResponse,
+  ): Promise<{ answer: AuthAnswer; script?: CallScript }> {
     const txid = challenge.id;
-    if (!(await challengesRepository.claim(trx, txid))) return answerOfChallenge(challenge);
-    if (challenge.expires_at <= this.deps.clock.now()) return this.expire(trx, challenge);
+    const slot = { txid, existing: challenge };
+    if (!(await challengesRepository.claim(trx, txid))) return { answer: answerOfChallenge(challenge) };
+    if (challenge.expires_at <= this.deps.clock.now()) return { answer: await this.expire(trx, challenge) };
     const user = await usersRepository.findById(trx, challenge.user_id);
-    if (!user) return this.expire(trx, challenge);
+    if (!user) return { answer: await this.expire(trx, challenge) };
     const state = JSON.parse(challenge.state) as ChallengeState;
     const request = this.requestOf(challenge, application, user.username);
     if (challenge.stage === 'primary') {
       const method = this.methods.get(challenge.method);
-      const step = await method.respond(this.context(trx, user, request, false, null), state.step, response);
-      return this.afterStep(trx, user, request, method, step, state, challenge, 'primary');
+      const step = await method.respond(this.context(trx, user, request, false, null, txid), state.step, response);
+      return { answer: await this.afterStep(trx, user, request, method, step, state, slot, 'primary'), ...(step.script ? { script: step.script } : {}) };
     }
     const primaryCode = challenge.primary_code as ResultCode;
-    const context = this.context(trx, user, request, true, primaryCode);
+    const context = this.context(trx, user, request, true, primaryCode, txid);
     if (response.passcode !== undefined && state.fallback.includes('oath')) {
       const step = await this.methods.get('oath').start(context, { passcode: response.passcode });
-      return this.afterStep(trx, user, request, this.methods.get('oath'), step, state, challenge, 'fallback');
+      return { answer: await this.afterStep(trx, user, request, this.methods.get('oath'), step, state, slot, 'fallback') };
     }
     if (response.answers !== undefined && state.fallback.includes('questions')) {
       const step = await this.methods.get('questions').respond(context, state.questionsState ?? {}, response);
-      return this.afterStep(trx, user, request, this.methods.get('questions'), step, state, challenge, 'fallback');
+      return { answer: await this.afterStep(trx, user, request, this.methods.get('questions'), step, state, slot, 'fallback') };
     }
     throw appError('validation_failed', `give ${state.fallback.map((name) => (name === 'oath' ? 'passcode' : 'answers')).join(' or ')} to complete the fallback`);
   }
@@ -259,7 +293,10 @@ export class AuthEngine {
    */
   private timeoutCode(challenge: ChallengeRow, state: ChallengeState): ResultCode {
     if (challenge.expires_at >= state.deadline) return 'FAILED_AUTH_RESULT_TIMEOUT';
-    if (challenge.stage === 'primary') return this.methods.get(challenge.method).timeoutCode;
+    if (challenge.stage === 'primary') {
+      const method = this.methods.get(challenge.method);
+      return method.expiredCode?.(state.step) ?? method.timeoutCode;
+    }
     return state.fallback.includes('questions') ? 'FAILED_SECURITY_QUESTIONS_TIMEOUT' : 'FAILED_OATH_TOKEN_TIMEOUT';
   }
 
@@ -298,19 +335,20 @@ export class AuthEngine {
     method: VerificationMethod,
     step: StepResult,
     state: ChallengeState,
-    challenge: ChallengeRow | null,
+    slot: ChallengeSlot,
     stage: 'primary' | 'fallback',
   ): Promise<AuthAnswer> {
     const now = this.deps.clock.now();
+    const challenge = slot.existing;
     const fields = { ...state.fields, ...step.fields };
     if (step.status === 'pending') {
       const next: ChallengeState = { ...state, step: step.state, fields };
-      const { txid, expiresAt } = await this.saveChallenge(trx, user, request, method.name, stage, step.code, null, next, challenge);
+      const { txid, expiresAt } = await this.saveChallenge(trx, user, request, method.name, stage, step.code, null, next, slot);
       return { ...waitingAnswer(txid, step.code, step.prompt, expiresAt), ...(step.questions ? { questions: step.questions } : {}) };
     }
     const steps = [...state.steps, signinStep(method.name, step.code, step.authenticated, now)];
     if (!step.authenticated && stage === 'primary') {
-      const offer = await this.offerFallback(trx, user, request, method, step.code, { ...state, fields, steps }, challenge);
+      const offer = await this.offerFallback(trx, user, request, method, step.code, { ...state, fields, steps }, slot);
       if (offer) return offer;
     }
     const outcome: Outcome = {
@@ -340,21 +378,21 @@ export class AuthEngine {
     primary: VerificationMethod,
     primaryCode: ResultCode,
     state: ChallengeState,
-    challenge: ChallengeRow | null,
+    slot: ChallengeSlot,
   ): Promise<AuthAnswer | null> {
     const offered = (await this.methods.describe(trx, user, true)).map((description) => description.method).filter((name) => name !== primary.name);
     if (offered.length === 0) return null;
     let questions: { id: string; text: string }[] | undefined;
     let questionsState: Record<string, unknown> | undefined;
     if (offered.includes('questions')) {
-      const step = await this.methods.get('questions').start(this.context(trx, user, request, true, primaryCode), {});
+      const step = await this.methods.get('questions').start(this.context(trx, user, request, true, primaryCode, slot.txid), {});
       if (step.status === 'pending') {
         questions = step.questions;
         questionsState = step.state;
       }
     }
     const next: ChallengeState = { ...state, fallback: offered, ...(questionsState ? { questionsState } : {}) };
-    const { txid, expiresAt } = await this.saveChallenge(trx, user, request, primary.name, 'fallback', primaryCode, primaryCode, next, challenge);
+    const { txid, expiresAt } = await this.saveChallenge(trx, user, request, primary.name, 'fallback', primaryCode, primaryCode, next, slot);
     const prompt = offered.length === 2 ? 'Enter a code from your OATH token or answer your security questions' : offered[0] === 'oath' ? 'Enter a code from your OATH token' : 'Answer your security questions';
     return { ...waitingAnswer(txid, primaryCode, prompt, expiresAt), result_code: primaryCode, detail: detailOf(primaryCode, false), fallback: offered, ...(questions ? { questions } : {}) };
   }
@@ -365,18 +403,18 @@ export class AuthEngine {
     request: AuthRequest,
     method: MethodName,
     stage: 'primary' | 'fallback',
-    code: ResultCode,
+    code: ResultCode | null,
     primaryCode: ResultCode | null,
     state: ChallengeState,
-    existing: ChallengeRow | null,
+    slot: ChallengeSlot,
   ): Promise<{ txid: string; expiresAt: number }> {
     const now = this.deps.clock.now();
     const expiresAt = Math.min(now + this.deps.config.auth.challengeTimeoutSeconds * 1000, state.deadline);
-    if (existing) {
-      await challengesRepository.update(trx, existing.id, { stage, result_code: code, primary_code: primaryCode, state: JSON.stringify(state), expires_at: expiresAt });
-      return { txid: existing.id, expiresAt };
+    if (slot.existing) {
+      await challengesRepository.update(trx, slot.existing.id, { stage, result_code: code, primary_code: primaryCode, state: JSON.stringify(state), expires_at: expiresAt });
+      return { txid: slot.existing.id, expiresAt };
     }
-    const id = randomUUID();
+    const id = slot.txid;
     await challengesRepository.insert(trx, {
       id,
       user_id: user.id,
@@ -415,8 +453,20 @@ export class AuthEngine {
     return { decision: null, trace };
   }
 
-  private context(db: Executor, user: UserRow, request: AuthRequest, fallback: boolean, primaryCode: ResultCode | null): MethodContext {
-    return { db, clock: this.deps.clock, keyring: this.deps.keyring, user, application: request.application, ip: request.ip, authType: request.authType, entryPoint: request.entryPoint, fallback, primaryCode };
+  private context(db: Executor, user: UserRow, request: AuthRequest, fallback: boolean, primaryCode: ResultCode | null, challengeId: string): MethodContext {
+    return {
+      db,
+      clock: this.deps.clock,
+      keyring: this.deps.keyring,
+      user,
+      application: request.application,
+      ip: request.ip,
+      authType: request.authType,
+      entryPoint: request.entryPoint,
+      fallback,
+      primaryCode,
+      challengeId,
+    };
   }
 
   private async findChallenge(db: Executor, application: AuthenticatedApplication, txid: string): Promise<ChallengeRow> {

@@ -8,6 +8,8 @@ export type MfaState = (typeof MFA_STATES)[number];
 export const OATH_MODES = ['standard', 'pin'] as const;
 /** SPEC.md §1 SMS mode: the one-time code alone, or the code followed by the PIN. */
 export const SMS_MODES = ['otp', 'otp_pin'] as const;
+/** SPEC.md §1 voice call modes: standard (answer and press #) or pin (the PIN, then #). */
+export const CALL_MODES = ['standard', 'pin'] as const;
 /** SPEC.md §1 SMS direction: the code typed into the application, or sent back as a reply to the text. */
 export const SMS_DIRECTIONS = ['one_way', 'two_way'] as const;
 
@@ -25,6 +27,7 @@ export interface UserFields {
   oath_mode?: (typeof OATH_MODES)[number];
   sms_mode?: (typeof SMS_MODES)[number];
   sms_direction?: (typeof SMS_DIRECTIONS)[number];
+  call_mode?: (typeof CALL_MODES)[number];
   phone?: PhoneInput | null;
   backup_phone?: PhoneInput | null;
   groups?: string[];
@@ -44,6 +47,7 @@ export interface CleanUserFields {
   oathMode?: (typeof OATH_MODES)[number];
   smsMode?: (typeof SMS_MODES)[number];
   smsDirection?: (typeof SMS_DIRECTIONS)[number];
+  callMode?: (typeof CALL_MODES)[number];
   phone?: Phone | null;
   backupPhone?: Phone | null;
   groups?: string[];
@@ -128,6 +132,10 @@ export function cleanUserFields(input: UserFields, rules: InputRules): { value: 
   if (input.sms_direction !== undefined) {
     if (!SMS_DIRECTIONS.includes(input.sms_direction)) errors.push({ field: 'sms_direction', code: 'validation_failed', message: 'sms_direction must be one_way or two_way' });
     value.smsDirection = input.sms_direction;
+  }
+  if (input.call_mode !== undefined) {
+    if (!CALL_MODES.includes(input.call_mode)) errors.push({ field: 'call_mode', code: 'validation_failed', message: 'call_mode must be standard or pin' });
+    value.callMode = input.call_mode;
   }
   if (input.phone !== undefined) value.phone = cleanPhone(input.phone, 'phone', rules, errors);
   if (input.backup_phone !== undefined) value.backupPhone = cleanPhone(input.backup_phone, 'backup_phone', rules, errors);

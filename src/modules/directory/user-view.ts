@@ -1,5 +1,5 @@
 import type { UserChangeRow, UserRow } from '../../storage/schema.js';
-import type { MfaState, OATH_MODES, SMS_DIRECTIONS, SMS_MODES } from './user-input.js';
+import type { CALL_MODES, MfaState, OATH_MODES, SMS_DIRECTIONS, SMS_MODES } from './user-input.js';
 
 export interface PhoneView {
   country_code: string;
@@ -23,6 +23,7 @@ export interface UserView {
   oath_mode: (typeof OATH_MODES)[number];
   sms_mode: (typeof SMS_MODES)[number];
   sms_direction: (typeof SMS_DIRECTIONS)[number];
+  call_mode: (typeof CALL_MODES)[number];
   phone: PhoneView | null;
   backup_phone: PhoneView | null;
   created_at: string;
@@ -48,6 +49,7 @@ export function toUserView(row: UserRow, groups: string[]): UserView {
     oath_mode: row.oath_mode as UserView['oath_mode'],
     sms_mode: row.sms_mode as UserView['sms_mode'],
     sms_direction: row.sms_direction as UserView['sms_direction'],
+    call_mode: row.call_mode as UserView['call_mode'],
     phone: phoneView(row.phone_country_code, row.phone_number, row.phone_extension),
     backup_phone: phoneView(row.backup_country_code, row.backup_phone_number, row.backup_extension),
     created_at: new Date(row.created_at).toISOString(),

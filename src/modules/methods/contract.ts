@@ -3,6 +3,7 @@ import type { Clock } from '../../shared/clock.js';
 import type { Executor } from '../../storage/database.js';
 import type { NewAuthAttempt, UserRow } from '../../storage/schema.js';
 import type { ResultCode } from '../auth/result-codes.js';
+import type { CallEvent, CallScript } from '../telephony/gateway.js';
 
 export type MethodName = 'oath' | 'questions' | 'sms' | 'voice' | 'app';
 
@@ -21,6 +22,8 @@ export interface MethodContext {
   fallback: boolean;
   /** During fallback: the code the primary method ended with (a failed fallback without a code of its own keeps it). */
   primaryCode: ResultCode | null;
+  /** The transaction id of the challenge this step belongs to (already chosen when a method starts). */
+  challengeId: string;
 }
 
 /** Columns of the SPEC.md §5 attempt record a method fills (modes, phones, device...). */
@@ -55,7 +58,8 @@ export type AttemptFields = Partial<
 export type StepResult =
   | {
       status: 'pending';
-      code: ResultCode;
+      /** Null while nothing has happened yet that SPEC.md §2 names (a call ringing or waiting for keys). */
+      code: ResultCode | null;
       /**
        * What to ask the user ("Enter the code from your authenticator app").
        * Absent when the user answers on another channel (a reply to a text, a
@@ -67,6 +71,8 @@ export type StepResult =
       /** Questions to show, for the security-questions method. */
       questions?: { id: string; text: string }[];
       fields?: AttemptFields;
+      /** Voice: what the call says and does next. */
+      script?: CallScript;
     }
   | {
       status: 'done';
@@ -75,6 +81,8 @@ export type StepResult =
       fields?: AttemptFields;
       /** False for denials that are not a guess by the caller (a timeout, a server error): they do not count towards throttling. */
       countsAsFailure?: boolean;
+      /** Voice: what the call says before it hangs up. */
+      script?: CallScript;
     };
 
 export interface MethodDevice {
@@ -95,6 +103,8 @@ export interface MethodResponse {
   answers?: Record<string, string>;
   /** True when the passcode is the user's own message (a reply to a two-way text), not an entry the application passed on. */
   reply?: boolean;
+  /** Something that happened on a call (voice): the call's telephony log id and the event. */
+  call?: { id: string; event: CallEvent };
 }
 
 /**
@@ -105,6 +115,8 @@ export interface VerificationMethod {
   readonly name: MethodName;
   /** The code a pending challenge of this method ends with when it expires. */
   readonly timeoutCode: ResultCode;
+  /** When the code depends on how far the challenge got (a call ringing, or answered): the code for this saved state. */
+  expiredCode?(state: Record<string, unknown>): ResultCode;
   /** May it serve as fallback after a denied primary method? */
   readonly fallbackCapable: boolean;
   /** The user's registered devices for this method, or null when the user has none. */

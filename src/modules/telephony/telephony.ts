@@ -1,13 +1,13 @@
 import type { Clock } from '../../shared/clock.js';
 import { decodeCursor, encodeCursor } from '../../shared/cursor.js';
 import { appError, assert } from '../../shared/errors.js';
-import { newId } from '../../shared/ids.js';
+import { orderedId } from '../../shared/ids.js';
 import { sql } from 'kysely';
 import type { Db, Executor } from '../../storage/database.js';
 import { telephonyRepository } from '../../storage/repositories/telephony.js';
 import type { TelephonyLogRow, UserRow } from '../../storage/schema.js';
 import type { Page } from '../directory/directory.js';
-import type { SendResult, TelephonyGateway } from './gateway.js';
+import { canCall, type CallResult, type OutboundCall, type SendResult, type TelephonyGateway } from './gateway.js';
 
 /** A telephony log entry as the API and CLI show it. */
 export interface TelephonyLogView {
@@ -44,8 +44,23 @@ const toView = (row: TelephonyLogRow): TelephonyLogView => ({
   created_at: new Date(row.created_at).toISOString(),
 });
 
+/** A log entry as the privacy export shows it: the provider's status history, not the carrier's credentials. */
+export const exportedEntry = (row: TelephonyLogRow) => ({
+  id: row.id,
+  kind: row.kind,
+  direction: row.direction,
+  number: row.to_number,
+  gateway: row.gateway,
+  provider_id: row.provider_id,
+  status: row.status,
+  history: JSON.parse(row.history) as { status: string; at: string }[],
+  cost: row.cost,
+  body: row.body,
+  created_at: new Date(row.created_at).toISOString(),
+});
+
 /**
- * Sends text messages (and later calls) through the configured gateway and
+ * Sends text messages and places calls through the configured gateway and
  * writes each to the telephony log (SPEC.md §1, issue: every SMS and call with
  * its provider id, status history and cost).
  */
@@ -63,7 +78,7 @@ export class Telephony {
    * rolls back, the text was still sent, and only its log entry is lost.
    */
   async sendSms(db: Executor, user: Pick<UserRow, 'id' | 'username'>, to: string, body: string): Promise<SendResult & { logId: string }> {
-    const id = newId();
+    const id = orderedId();
     const gateway = this.deps.gateway;
     let result: SendResult;
     try {
@@ -71,25 +86,77 @@ export class Telephony {
     } catch (error) {
       result = { status: 'failed', providerId: null, error: error instanceof Error ? error.message : String(error) };
     }
+    await this.logOutbound(db, { id, user, kind: 'sms', to, body, result, challengeId: null });
+    return { ...result, logId: id };
+  }
+
+  /** True when the gateway can place voice calls (the outbox, and Twilio with a public URL). */
+  get canCall(): boolean {
+    return canCall(this.deps.gateway);
+  }
+
+  /**
+   * Places a voice call for the challenge `challengeId` and logs it with `db`
+   * (the caller's transaction). `greeting` is kept in the log only by a
+   * gateway that keeps texts (the outbox); keys pressed are never logged.
+   */
+  async placeCall(
+    db: Executor,
+    user: Pick<UserRow, 'id' | 'username'>,
+    challengeId: string,
+    call: Omit<OutboundCall, 'reference'> & { greeting: string },
+  ): Promise<CallResult & { logId: string }> {
+    const id = orderedId();
+    const gateway = this.deps.gateway;
+    let result: CallResult;
+    try {
+      result = canCall(gateway)
+        ? await gateway.placeCall({ to: call.to, extension: call.extension, ringSeconds: call.ringSeconds, reference: id })
+        : { status: 'failed', providerId: null, error: `the ${gateway.name} gateway places no calls` };
+    } catch (error) {
+      result = { status: 'failed', providerId: null, error: error instanceof Error ? error.message : String(error) };
+    }
+    await this.logOutbound(db, { id, user, kind: 'call', to: call.to, body: call.greeting, result, challengeId });
+    return { ...result, logId: id };
+  }
+
+  /**
+   * The call `logId`, when it is a call this gateway placed and, when both
+   * are known, has the provider id the webhook names; not_found otherwise, so
+   * a forged or misrouted webhook reaches no challenge.
+   */
+  async findCall(logId: string, gateway: string, providerId: string | null): Promise<TelephonyLogRow> {
+    const row = await telephonyRepository.findById(this.deps.db, logId);
+    if (!row || row.kind !== 'call' || row.gateway !== gateway || (providerId !== null && row.provider_id !== null && row.provider_id !== providerId)) {
+      throw appError('not_found', `call ${logId} is not one this gateway placed`);
+    }
+    return row;
+  }
+
+  private async logOutbound(
+    db: Executor,
+    entry: { id: string; user: Pick<UserRow, 'id' | 'username'>; kind: 'sms' | 'call'; to: string; body: string; result: SendResult; challengeId: string | null },
+  ): Promise<void> {
     const now = this.deps.clock.now();
+    const gateway = this.deps.gateway;
     await telephonyRepository.insert(db, {
-      id,
-      user_id: user.id,
-      username: user.username,
-      kind: 'sms',
+      id: entry.id,
+      user_id: entry.user.id,
+      username: entry.user.username,
+      kind: entry.kind,
       direction: 'outbound',
       gateway: gateway.name,
-      to_number: to,
-      body: gateway.keepsBody ? body : null,
-      provider_id: result.providerId,
-      status: result.status,
-      history: JSON.stringify([{ status: result.status, at: new Date(now).toISOString() }]),
-      cost: result.cost ?? null,
-      error: result.error ?? null,
+      to_number: entry.to,
+      body: gateway.keepsBody ? entry.body : null,
+      provider_id: entry.result.providerId,
+      status: entry.result.status,
+      history: JSON.stringify([{ status: entry.result.status, at: new Date(now).toISOString() }]),
+      cost: entry.result.cost ?? null,
+      error: entry.result.error ?? null,
       created_at: now,
       updated_at: now,
+      challenge_id: entry.challengeId,
     });
-    return { ...result, logId: id };
   }
 
   /**
@@ -107,7 +174,7 @@ export class Telephony {
       .limit(1)
       .executeTakeFirst();
     const row = {
-      id: newId(),
+      id: orderedId(),
       user_id: sender?.id ?? null,
       username: sender?.username ?? '(unknown sender)',
       kind: 'sms',
@@ -122,6 +189,7 @@ export class Telephony {
       error: null,
       created_at: now,
       updated_at: now,
+      challenge_id: null,
     };
     await telephonyRepository.insert(this.deps.db, row);
     return toView(row);
@@ -133,17 +201,17 @@ export class Telephony {
    * known, carry the same provider id; otherwise the report is refused
    * (not_found), so a forged or misrouted report changes nothing.
    */
-  async recordStatus(logId: string, report: { gateway: string; providerId: string; status: string; error?: string | null; cost?: string | null }): Promise<TelephonyLogView> {
+  async recordStatus(logId: string, report: { gateway: string; providerId: string | null; status: string; error?: string | null; cost?: string | null }): Promise<TelephonyLogView> {
     const row = await this.deps.db.transaction().execute(async (trx) => {
       const current = await telephonyRepository.findById(trx, logId);
-      if (!current || current.gateway !== report.gateway || (current.provider_id !== null && current.provider_id !== report.providerId)) {
+      if (!current || current.gateway !== report.gateway || (current.provider_id !== null && report.providerId !== null && current.provider_id !== report.providerId)) {
         throw appError('not_found', `message ${logId} is not one this gateway sent`);
       }
       const now = this.deps.clock.now();
       const history = [...(JSON.parse(current.history) as { status: string; at: string }[]), { status: report.status, at: new Date(now).toISOString() }];
       const patch = {
         status: report.status,
-        provider_id: report.providerId,
+        provider_id: report.providerId ?? current.provider_id,
         history: JSON.stringify(history),
         error: report.error ?? current.error,
         cost: report.cost ?? current.cost,
@@ -156,6 +224,13 @@ export class Telephony {
   }
 
   /** The telephony log, newest first: everything, one gateway's (the outbox), or one user's. */
+  /** One log entry. */
+  async get(id: string): Promise<TelephonyLogView> {
+    const row = await telephonyRepository.findById(this.deps.db, id);
+    if (!row) throw appError('not_found', `telephony log entry ${id} does not exist`);
+    return toView(row);
+  }
+
   async list(options: { gateway?: string; userId?: string; cursor?: string; limit?: number }): Promise<Page<TelephonyLogView>> {
     const limit = options.limit ?? 50;
     assert(Number.isInteger(limit) && limit >= 1 && limit <= 1000, 'validation_failed', 'limit: must be a whole number from 1 to 1000', { field: 'limit' });

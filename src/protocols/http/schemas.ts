@@ -1,7 +1,7 @@
 import { Type, type TSchema } from 'typebox';
 import { IMPORT_COLUMNS } from '../../modules/directory/csv-import.js';
 import { ROLE_NAMES } from '../../modules/admin-access/roles.js';
-import { MFA_STATES, OATH_MODES, SMS_DIRECTIONS, SMS_MODES } from '../../modules/directory/user-input.js';
+import { CALL_MODES, MFA_STATES, OATH_MODES, SMS_DIRECTIONS, SMS_MODES } from '../../modules/directory/user-input.js';
 
 const strict = { additionalProperties: false } as const;
 const Nullable = <T extends TSchema>(schema: T) => Type.Union([schema, Type.Null()]);
@@ -43,6 +43,7 @@ const userFieldProperties = {
   oath_mode: Type.Optional(Type.Enum(OATH_MODES, { description: 'OATH tokens: standard (the code) or pin (the PIN typed before the code).' })),
   sms_mode: Type.Optional(Type.Enum(SMS_MODES, { description: 'Text messages: otp (the code) or otp_pin (the code followed by the PIN).' })),
   sms_direction: Type.Optional(Type.Enum(SMS_DIRECTIONS, { description: 'Text messages: one_way (typed into the application) or two_way (sent back as a reply).' })),
+  call_mode: Type.Optional(Type.Enum(CALL_MODES, { description: 'Voice calls: standard (answer and press #) or pin (the PIN, then #).' })),
   phone: Type.Optional(Nullable(PhoneInput)),
   backup_phone: Type.Optional(Nullable(PhoneInput)),
   groups: Type.Optional(Type.Array(Type.String({ maxLength: 128 }), { maxItems: 1000, description: 'Group names; the groups must exist.' })),
@@ -66,6 +67,7 @@ export const User = Type.Object({
   oath_mode: Type.Enum(OATH_MODES),
   sms_mode: Type.Enum(SMS_MODES),
   sms_direction: Type.Enum(SMS_DIRECTIONS),
+  call_mode: Type.Enum(CALL_MODES),
   phone: Nullable(PhoneView),
   backup_phone: Nullable(PhoneView),
   created_at: Timestamp,

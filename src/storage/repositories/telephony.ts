@@ -5,6 +5,7 @@ import type { TelephonyLogRow, TelephonyLogTable } from '../schema.js';
 export interface TelephonyListQuery {
   gateway?: string;
   userId?: string;
+  kind?: 'sms' | 'call';
   /** Continue with entries older than this one (created_at, id). */
   before?: { createdAt: number; id: string };
   limit: number;
@@ -23,11 +24,16 @@ export const telephonyRepository = {
     return db.selectFrom('telephony_log').selectAll().where('id', '=', id).executeTakeFirst();
   },
 
+  async deleteOfUser(db: Executor, userId: string, kind: 'sms' | 'call'): Promise<void> {
+    await db.deleteFrom('telephony_log').where('user_id', '=', userId).where('kind', '=', kind).execute();
+  },
+
   /** Newest first. */
   list(db: Executor, query: TelephonyListQuery): Promise<TelephonyLogRow[]> {
     let builder = db.selectFrom('telephony_log').selectAll();
     if (query.gateway) builder = builder.where('gateway', '=', query.gateway);
     if (query.userId) builder = builder.where('user_id', '=', query.userId);
+    if (query.kind) builder = builder.where('kind', '=', query.kind);
     const before = query.before;
     if (before) {
       builder = builder.where((eb) => eb.or([eb('created_at', '<', before.createdAt), eb.and([eb('created_at', '=', before.createdAt), eb('id', '<', before.id)])]));

@@ -6,6 +6,8 @@ import type { ResultCode } from '../../auth/result-codes.js';
 import { verifyPin } from '../../directory/pin.js';
 import type { Telephony } from '../../telephony/telephony.js';
 import { smsOtpText, smsReplyText } from '../../telephony/templates.js';
+import { exportedEntry } from '../../telephony/telephony.js';
+import { e164, maskedNumber } from '../../telephony/numbers.js';
 import type { AttemptFields, MethodContext, VerificationMethod } from '../contract.js';
 import { newOtp, otpMatches, sealOtp } from './otp.js';
 
@@ -25,11 +27,8 @@ const isSmsState = (state: Record<string, unknown>): state is SmsState & Record<
 /** The primary phone in E.164 (+, country code, national number), or null when the user has none. */
 function primaryPhone(user: UserRow): string | null {
   if (!user.phone_country_code || !user.phone_number) return null;
-  return `+${user.phone_country_code}${user.phone_number.replace(/\D/g, '')}`;
+  return e164(user.phone_country_code, user.phone_number);
 }
-
-/** A number as preauth shows it: enough to recognise, not enough to harvest. */
-const masked = (e164: string): string => `${e164.slice(0, e164.length - 10 > 1 ? e164.length - 10 : 2)}••••${e164.slice(-4)}`;
 
 const pinMode = (user: UserRow): boolean => user.sms_mode === 'otp_pin';
 const twoWay = (user: UserRow): boolean => user.sms_direction === 'two_way';
@@ -81,7 +80,7 @@ export function smsMethod(config: Config['sms'], telephony: Telephony) {
     async describe(_db, user) {
       const phone = primaryPhone(user);
       if (!phone) return null;
-      return { method: 'sms', devices: [{ id: DEVICE_ID, name: masked(phone), type: 'phone' }] };
+      return { method: 'sms', devices: [{ id: DEVICE_ID, name: maskedNumber(phone), type: 'phone' }] };
     },
 
     async start(context) {
@@ -125,14 +124,12 @@ export function smsMethod(config: Config['sms'], telephony: Telephony) {
     },
 
     async exportUserData(db, userId) {
-      const rows = await telephonyRepository.list(db, { userId, limit: 100_000 });
-      return {
-        telephony_log: rows.map((row) => ({ id: row.id, kind: row.kind, direction: row.direction, to: row.to_number, gateway: row.gateway, status: row.status, body: row.body, created_at: new Date(row.created_at).toISOString() })),
-      };
+      const rows = await telephonyRepository.list(db, { userId, kind: 'sms', limit: 100_000 });
+      return { sms_log: rows.map(exportedEntry) };
     },
 
     async deleteUserData(db, userId) {
-      await db.deleteFrom('telephony_log').where('user_id', '=', userId).execute();
+      await telephonyRepository.deleteOfUser(db, userId, 'sms');
     },
   } satisfies VerificationMethod;
 }

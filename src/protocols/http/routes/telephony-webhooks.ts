@@ -2,7 +2,8 @@ import type { FastifyPluginAsync } from 'fastify';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import { Type } from 'typebox';
 import type { Runtime } from '../../../main.js';
-import { TWILIO_SMS_PATH, TWILIO_STATUS_PATH, verifyTwilioSignature } from '../../../modules/telephony/twilio.js';
+import type { CallEvent } from '../../../modules/telephony/gateway.js';
+import { TWILIO_CALL_STATUS_PATH, TWILIO_KEYS_PATH, TWILIO_SMS_PATH, TWILIO_STATUS_PATH, TWILIO_VOICE_PATH, callTwiml, verifyTwilioSignature } from '../../../modules/telephony/twilio.js';
 import { appError } from '../../../shared/errors.js';
 import { Problem } from '../schemas.js';
 
@@ -10,6 +11,18 @@ const tags = ['telephony webhooks'];
 /** Twilio's message states, and the ones that mean the text will not arrive. */
 const MESSAGE_STATES = ['accepted', 'scheduled', 'queued', 'sending', 'sent', 'delivered', 'undelivered', 'failed', 'read', 'receiving', 'received', 'canceled'];
 const NOT_DELIVERED = new Set(['undelivered', 'failed', 'canceled']);
+/** Twilio's call states; the last five end a call. */
+const CALL_STATES = ['queued', 'initiated', 'ringing', 'in-progress', 'completed', 'busy', 'no-answer', 'canceled', 'failed'];
+const CALL_ENDS: Record<string, Extract<CallEvent, { type: 'ended' }>['status']> = {
+  completed: 'completed',
+  busy: 'busy',
+  'no-answer': 'no_answer',
+  canceled: 'canceled',
+  failed: 'failed',
+};
+const CALL_SID = Type.String({ pattern: '^CA[0-9a-fA-F]{32}$' });
+const REF = Type.Object({ ref: Type.String({ minLength: 1, maxLength: 64, description: 'Our id of the call.' }) }, { additionalProperties: false });
+const TWIML = Type.String({ description: 'TwiML: what the call says and does next.' });
 
 /**
  * Webhooks carriers call: no API key, but every request must carry the
@@ -56,6 +69,86 @@ export const telephonyWebhookRoutes =
           status: MessageStatus,
           error: NOT_DELIVERED.has(MessageStatus) ? `Twilio status ${MessageStatus}${ErrorCode ? ` (error ${ErrorCode})` : ''}` : null,
         });
+        return reply.status(204).send(null);
+      },
+    });
+
+    const keysUrl = (ref: string) => `${twilio.publicUrl.replace(/\/+$/, '')}${TWILIO_KEYS_PATH}?ref=${encodeURIComponent(ref)}`;
+
+    app.post(TWILIO_VOICE_PATH.slice('/telephony/v1'.length), {
+      schema: {
+        tags,
+        summary: 'Twilio call answered',
+        description:
+          "The Url of every call Countersign places: Twilio fetches it when the call is answered, with AnsweredBy when machine detection is on. Answered with TwiML: the greeting inside a <Gather> for the user's keys, or a hang-up (voicemail, fax, or a call whose authentication has ended).",
+        querystring: REF,
+        body: Type.Object({ CallSid: CALL_SID, AnsweredBy: Type.Optional(Type.String({ maxLength: 32 })) }, { additionalProperties: Type.String({ maxLength: 2048 }) }),
+        response: { 200: TWIML, 400: Problem, 403: Problem, 404: Problem, 415: Problem },
+      },
+      handler: async (request, reply) => {
+        checkSignature(request.url, request.headers['x-twilio-signature'], request.body as Record<string, string>);
+        const call = await runtime.telephony.findCall(request.query.ref, 'twilio', request.body.CallSid);
+        const answeredBy = request.body.AnsweredBy ?? 'human';
+        const by = answeredBy.startsWith('machine') ? 'machine' : answeredBy === 'fax' ? 'fax' : 'human';
+        const script = await runtime.engine.callEvent(call.id, { type: 'answered', by });
+        return reply.type('text/xml').send(callTwiml(script, keysUrl(call.id)));
+      },
+    });
+
+    app.post(TWILIO_KEYS_PATH.slice('/telephony/v1'.length), {
+      schema: {
+        tags,
+        summary: 'Twilio keys pressed',
+        description:
+          'The action of the <Gather> of a call: the keys pressed before # (Digits) and the key that ended the entry (FinishedOnKey: # , or empty when silence did). Answered with TwiML for what the call does next.',
+        querystring: REF,
+        body: Type.Object(
+          { CallSid: CALL_SID, Digits: Type.Optional(Type.String({ pattern: '^[0-9*#]{0,64}$' })), FinishedOnKey: Type.Optional(Type.String({ pattern: '^[0-9*#]?$' })) },
+          { additionalProperties: Type.String({ maxLength: 2048 }) },
+        ),
+        response: { 200: TWIML, 400: Problem, 403: Problem, 404: Problem, 415: Problem },
+      },
+      handler: async (request, reply) => {
+        checkSignature(request.url, request.headers['x-twilio-signature'], request.body as Record<string, string>);
+        const call = await runtime.telephony.findCall(request.query.ref, 'twilio', request.body.CallSid);
+        const digits = request.body.Digits ?? '';
+        const script = await runtime.engine.callEvent(call.id, { type: 'keys', digits, finished: request.body.FinishedOnKey === '#' });
+        return reply.type('text/xml').send(callTwiml(script, keysUrl(call.id)));
+      },
+    });
+
+    app.post(TWILIO_CALL_STATUS_PATH.slice('/telephony/v1'.length), {
+      schema: {
+        tags,
+        summary: 'Twilio call status callback',
+        description:
+          "Twilio posts each status change of a call here. The change is added to the call's telephony log entry; a final one (completed, busy, no-answer, canceled, failed) ends the call for its authentication: busy, no answer and failed before an answer give CONFIG_ISSUE, a hang-up before any key FAILED_USER_HUNGUP_ON_US.",
+        querystring: REF,
+        body: Type.Object(
+          {
+            CallSid: CALL_SID,
+            CallStatus: Type.Enum(CALL_STATES),
+            ErrorCode: Type.Optional(Type.String({ maxLength: 16 })),
+            Price: Type.Optional(Type.String({ maxLength: 32 })),
+            PriceUnit: Type.Optional(Type.String({ maxLength: 8 })),
+          },
+          { additionalProperties: Type.String({ maxLength: 2048 }) },
+        ),
+        response: { 204: Type.Null({ description: 'Recorded.' }), 400: Problem, 403: Problem, 404: Problem, 415: Problem },
+      },
+      handler: async (request, reply) => {
+        checkSignature(request.url, request.headers['x-twilio-signature'], request.body as Record<string, string>);
+        const { CallSid, CallStatus, ErrorCode, Price, PriceUnit } = request.body;
+        const call = await runtime.telephony.findCall(request.query.ref, 'twilio', CallSid);
+        const ended = CALL_ENDS[CallStatus];
+        await runtime.telephony.recordStatus(call.id, {
+          gateway: 'twilio',
+          providerId: CallSid,
+          status: CallStatus,
+          error: ended && ended !== 'completed' ? `Twilio status ${CallStatus}${ErrorCode ? ` (error ${ErrorCode})` : ''}` : null,
+          cost: Price ? `${Price} ${PriceUnit ?? ''}`.trim() : null,
+        });
+        if (ended) await runtime.engine.callEvent(call.id, { type: 'ended', status: ended });
         return reply.status(204).send(null);
       },
     });

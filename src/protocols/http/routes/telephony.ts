@@ -3,7 +3,7 @@ import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import { Type, type TSchema } from 'typebox';
 import type { Runtime } from '../../../main.js';
 import { ACCESS } from '../../../modules/admin-access/roles.js';
-import { replyThroughOutbox } from '../../../modules/telephony/outbox.js';
+import { OUTBOX_CALL_ACTIONS, playOutboxCall, replyThroughOutbox } from '../../../modules/telephony/outbox.js';
 import * as S from '../schemas.js';
 
 const tags = ['telephony'];
@@ -35,6 +35,23 @@ const ReplyAnswer = Type.Object({
   txid: Nullable(Type.String()),
   result: Nullable(Type.Enum(['allow', 'deny', 'waiting'])),
   result_code: Nullable(Type.String()),
+});
+
+const CallParams = Type.Object({ id: Type.String({ minLength: 1, maxLength: 64, description: "The call's id in the outbox." }) }, strict);
+const CallActionBody = Type.Object(
+  {
+    action: Type.Enum([...OUTBOX_CALL_ACTIONS], {
+      description:
+        'answer (a person picks up), voicemail, fax, keys (press `keys`), silence (the prompt times out), hangup, busy, no_answer, fail (the call cannot be placed or reached).',
+    }),
+    keys: Type.Optional(Type.String({ pattern: '^[0-9*#]{1,32}$', description: 'With action keys: what is pressed. A # ends the entry; without one the entry times out.' })),
+  },
+  strict,
+);
+const CallTurn = Type.Object({
+  call: TelephonyEntry,
+  says: Nullable(Type.String({ description: 'What the call says in answer; null when it says nothing.' })),
+  waits_for_keys: Type.Boolean({ description: 'True when the call now waits for keys; false when it has hung up.' }),
 });
 
 /** The outbox (messages kept instead of sent) and each user's telephony log. */
@@ -70,6 +87,20 @@ export const telephonyRoutes =
         const answer = await replyThroughOutbox(runtime.telephony, runtime.engine, request.body.from, request.body.body);
         return answer ? { answered: true, txid: answer.txid, result: answer.result, result_code: answer.result_code } : { answered: false, txid: null, result: null, result_code: null };
       },
+    });
+
+    app.post('/outbox/calls/:id', {
+      config: { roles: ACCESS.userSecurity },
+      schema: {
+        tags,
+        summary: "Play the phone's part on a call in the outbox",
+        description:
+          "Stands in for the user's phone when telephony.gateway is outbox: answer the call, press keys, stay silent, hang up, or let it fail. The call's authentication moves on as it would with a carrier's webhooks; the answer says what the call said back.",
+        params: CallParams,
+        body: CallActionBody,
+        response: { 200: CallTurn, ...S.adminErrors, 404: S.Problem, 409: S.Problem },
+      },
+      handler: (request) => playOutboxCall(runtime.telephony, runtime.engine, request.params.id, request.body.action, request.body.keys),
     });
 
     app.get('/users/:username/telephony', {
