@@ -15,6 +15,7 @@ import { httpGateway } from './modules/telephony/http-gateway.js';
 import { outboxGateway } from './modules/telephony/outbox.js';
 import { twilioGateway } from './modules/telephony/twilio.js';
 import { Telephony } from './modules/telephony/telephony.js';
+import { loadTemplatesFile, Templates } from './modules/telephony/templates.js';
 import { CsvImport } from './modules/directory/csv-import.js';
 import { Directory } from './modules/directory/directory.js';
 import { Groups } from './modules/directory/groups.js';
@@ -97,14 +98,16 @@ export async function buildRuntime(config: Config, options: RuntimeOptions = {})
   }
   const rules = config.directory;
   const telephony = new Telephony({ db: storage.db, clock, gateway: options.gateway ?? gatewayOf(config.telephony, config.voice) });
+  const templates = config.telephony.templatesFile ? loadTemplatesFile(config.telephony.templatesFile) : new Templates();
   const voice = voiceMethod(config.voice, {
     telephony,
+    templates,
     directory: config.directory,
     auth: config.auth,
     // Blocks are built below, after the directory that needs every method's data cleaner; a fraud report only comes later, during a call.
     reportFraud: (db, user, source, autoBlock) => blocks.reportFraudInTransaction(db, user, source, autoBlock),
   });
-  const methods = [oathMethod(config.oath), questionsMethod(config.questions), smsMethod(config.sms, telephony), voice];
+  const methods = [oathMethod(config.oath), questionsMethod(config.questions), smsMethod(config.sms, telephony, templates), voice];
   const userDataCleaners = methods.map((method) => (db: Parameters<typeof method.deleteUserData>[0], userId: string) => method.deleteUserData(db, userId));
   const directory = new Directory({ db: storage.db, keyring, clock, log, rules, logUserChanges: config.log.userChanges, userDataCleaners });
   const blocks = new Blocks({ db: storage.db, clock, directory });

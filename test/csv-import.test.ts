@@ -105,11 +105,11 @@ describe('CSV import of the OATH and SMS modes', () => {
   it('takes them from their columns and reports a mode that does not exist', async () => {
     const t = await createTestRuntime('sqlite');
     try {
-      const csv = ['username,oath_mode,sms_mode', 'ann@contoso.com,pin,otp_pin', 'ben@contoso.com,,', 'cy@contoso.com,,otp+pin'].join('\n');
+      const csv = ['username,oath_mode,sms_mode,call_mode', 'ann@contoso.com,pin,otp_pin,pin', 'ben@contoso.com,,,', 'cy@contoso.com,,otp+pin,'].join('\n');
       const report = await t.runtime.csvImport.run(csv, testActor);
       expect(report).toMatchObject({ rows: 3, created: 2, failed: 1, errors: [{ line: 4, field: 'sms_mode', code: 'validation_failed' }] });
-      expect(await t.runtime.directory.get('ann@contoso.com')).toMatchObject({ oath_mode: 'pin', sms_mode: 'otp_pin' });
-      expect(await t.runtime.directory.get('ben@contoso.com')).toMatchObject({ oath_mode: 'standard', sms_mode: 'otp' });
+      expect(await t.runtime.directory.get('ann@contoso.com')).toMatchObject({ oath_mode: 'pin', sms_mode: 'otp_pin', call_mode: 'pin' });
+      expect(await t.runtime.directory.get('ben@contoso.com')).toMatchObject({ oath_mode: 'standard', sms_mode: 'otp', call_mode: 'standard' });
     } finally {
       await t.dispose();
     }

@@ -4,6 +4,7 @@ import type { AuthenticatedApplication } from '../src/modules/applications/appli
 import type { AuthInput } from '../src/modules/auth/engine.js';
 import { smsMethod } from '../src/modules/methods/sms/method.js';
 import type { TelephonyGateway } from '../src/modules/telephony/gateway.js';
+import { Templates } from '../src/modules/telephony/templates.js';
 import { createTestRuntime, testActor, type TestRuntime } from './helpers/runtime.js';
 import { DIALECTS } from './helpers/storage.js';
 
@@ -132,7 +133,7 @@ describe('the telephony log as personal data (sqlite)', () => {
     try {
       const { request } = await smsFixture(t);
       await t.runtime.engine.auth(request());
-      const sms = smsMethod(t.runtime.config.sms, t.runtime.telephony);
+      const sms = smsMethod(t.runtime.config.sms, t.runtime.telephony, new Templates());
       const user = await t.runtime.directory.get('bob@contoso.com');
       const exported = (await sms.exportUserData(t.runtime.storage.db, user.id)) as { sms_log: { number: string; kind: string }[] };
       expect(exported.sms_log).toEqual([expect.objectContaining({ number: '+12025550123', kind: 'sms' })]);

@@ -78,6 +78,33 @@ describe('the twilio gateway (sqlite)', () => {
     expect(inbound).toEqual([expect.objectContaining({ to: '+12025550123', body: null, gateway: 'twilio', status: 'received', username: 'bob@contoso.com' })]);
   });
 
+  it('gives the wrong-code results for codes typed or replied through Twilio, and sends nothing to a blocked user', async () => {
+    await t.runtime.directory.update('bob@contoso.com', { sms_mode: 'otp_pin', pin: '4821' }, testActor);
+    const typed = await post('/auth/v1/auth', { username: 'bob@contoso.com', factor: 'sms', async: true });
+    const code = /code is (\d{6})/.exec(twilio.messages[0]!.params.Body!)![1]!;
+    const wrong = code === '000000' ? '111111' : '000000';
+    expect(await post('/auth/v1/respond', { txid: typed.txid, passcode: `${code}1111` })).toMatchObject({ result: 'waiting', result_code: 'FAILED_SMS_OTP_PIN_INCORRECT' });
+    expect(await post('/auth/v1/respond', { txid: typed.txid, passcode: `${wrong}4821` })).toMatchObject({ result: 'waiting', result_code: 'FAILED_SMS_OTP_INCORRECT' });
+    expect(await post('/auth/v1/respond', { txid: typed.txid, passcode: `${wrong}4821` })).toMatchObject({ result: 'deny', result_code: 'FAILED_SMS_MAX_OTP_RETRY_REACHED' });
+
+    t.clock.advance(1000);
+    await t.runtime.directory.update('bob@contoso.com', { sms_direction: 'two_way' }, testActor);
+    const replied = await post('/auth/v1/auth', { username: 'bob@contoso.com', factor: 'sms', async: true });
+    const replyCode = /reply with (\d{6})/.exec(twilio.messages[1]!.params.Body!)![1]!;
+    const webhook = `${app.listeningOrigin}/telephony/v1/twilio/sms`;
+    const status = async () => (await app.inject({ url: `/auth/v1/auth_status?txid=${String(replied.txid)}`, headers: basic })).json<Record<string, unknown>>();
+    expect((await twilio.incoming(webhook, '+12025550123', `${replyCode}9999`)).status).toBe(200);
+    expect(await status()).toMatchObject({ result: 'waiting', result_code: 'FAILED_SMS_OTP_PIN_INCORRECT' });
+    expect((await twilio.incoming(webhook, '+12025550123', `${replyCode === '000000' ? '111111' : '000000'}4821`)).status).toBe(200);
+    expect(await status()).toMatchObject({ result: 'waiting', result_code: 'FAILED_SMS_OTP_INCORRECT' });
+    expect((await twilio.incoming(webhook, '+12025550123', `${replyCode}4821`)).status).toBe(200);
+    expect(await status()).toMatchObject({ result: 'allow', result_code: 'SUCCESS_SMS_AUTHENTICATED' });
+
+    await t.runtime.blocks.block('bob@contoso.com', 'phone reported lost', testActor);
+    expect(await post('/auth/v1/auth', { username: 'bob@contoso.com', factor: 'sms' })).toMatchObject({ result: 'deny', result_code: 'SUCCESS_USER_BLOCKED', detail: 'user is blocked' });
+    expect(twilio.messages).toHaveLength(2);
+  });
+
   it('denies with FAILED_SMS_NOT_SENT when Twilio refuses the message, and logs its error', async () => {
     twilio.refuseWith({ status: 400, code: 21211, message: "The 'To' number is not a valid phone number." });
     expect(await post('/auth/v1/auth', { username: 'bob@contoso.com', factor: 'sms' })).toMatchObject({ result: 'deny', result_code: 'FAILED_SMS_NOT_SENT' });

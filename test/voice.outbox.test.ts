@@ -2,7 +2,9 @@ import { randomBytes } from 'node:crypto';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { AuthenticatedApplication } from '../src/modules/applications/applications.js';
 import type { AuthInput } from '../src/modules/auth/engine.js';
+import { voiceMethod } from '../src/modules/methods/voice/method.js';
 import { playOutboxCall, type OutboxCallAction } from '../src/modules/telephony/outbox.js';
+import { Templates } from '../src/modules/telephony/templates.js';
 import { createTestRuntime, testActor, type TestRuntime } from './helpers/runtime.js';
 import { DIALECTS } from './helpers/storage.js';
 
@@ -32,7 +34,7 @@ describe.each(DIALECTS)('voice calls through the outbox on %s', (dialect) => {
     return t.runtime.engine.status(request().application, started.txid!, 0);
   }
 
-  it('standard mode: answer and press # (SUCCESS_NO_PIN, authenticated)', async () => {
+  it('keeps the call with its greeting, and says what the call says back', async () => {
     t = await createTestRuntime(dialect);
     const { request } = await voiceFixture(t);
     const preauth = await t.runtime.engine.preauth(request());
@@ -55,35 +57,17 @@ describe.each(DIALECTS)('voice calls through the outbox on %s', (dialect) => {
     expect(await play('keys', '#')).toMatchObject({ says: null, waits_for_keys: false });
   });
 
-  it('maps every way a call can end to its SPEC.md §2 code', async () => {
+  it('exports the user\'s calls with their status history, and deleting the user deletes them', async () => {
     t = await createTestRuntime(dialect);
     const { request } = await voiceFixture(t);
-    const cases: [[OutboxCallAction, string?][], string, string][] = [
-      [[['answer'], ['keys', '1234#']], 'deny', 'SUCCESS_WITH_PIN'],
-      [[['answer'], ['keys', '12']], 'deny', 'SUCCESS_WITH_PIN_BUT_TIMEOUT'],
-      [[['answer'], ['silence']], 'deny', 'SUCCESS_NO_PIN_BUT_TIMEOUT'],
-      [[['voicemail']], 'deny', 'SUCCESS_NO_PIN_BUT_TIMEOUT'],
-      [[['fax']], 'deny', 'SUCCESS_INVALID_INPUT'],
-      [[['answer'], ['keys', '1*#']], 'deny', 'SUCCESS_INVALID_INPUT'],
-      [[['busy']], 'deny', 'CONFIG_ISSUE'],
-      [[['no_answer']], 'deny', 'CONFIG_ISSUE'],
-      [[['fail']], 'deny', 'CONFIG_ISSUE'],
-      [[['answer'], ['hangup']], 'deny', 'FAILED_USER_HUNGUP_ON_US'],
-    ];
-    for (const [actions, result, code] of cases) {
-      t.clock.advance(1000);
-      expect(await call(request, ...actions), `${actions.map((a) => a.join(' ')).join(', ')}`).toMatchObject({ result, result_code: code });
-    }
-  });
-
-  it('PIN mode: the right PIN authenticates, a wrong one or # alone is denied', async () => {
-    t = await createTestRuntime(dialect);
-    const { request } = await voiceFixture(t, { call_mode: 'pin', pin: '4821' });
-    expect(await call(request, ['answer'], ['keys', '4821#'])).toMatchObject({ result: 'allow', result_code: 'SUCCESS_WITH_PIN' });
-    t.clock.advance(1000);
-    expect(await call(request, ['answer'], ['keys', '1111#'])).toMatchObject({ result: 'deny', result_code: 'SUCCESS_WITH_PIN', detail: 'user entered incorrect PIN' });
-    t.clock.advance(1000);
-    expect(await call(request, ['answer'], ['keys', '#'])).toMatchObject({ result: 'deny', result_code: 'SUCCESS_NO_PIN' });
-    expect(await lastAttempt()).toMatchObject({ call_mode: 'pin', result: 'SUCCESS_NO_PIN' });
+    await call(request, ['answer'], ['keys', '#']);
+    const user = await t.runtime.directory.get('bob@contoso.com');
+    const { config, telephony } = t.runtime;
+    const voice = voiceMethod(config.voice, { telephony, templates: new Templates(), directory: config.directory, auth: config.auth, reportFraud: async () => 0 });
+    const exported = (await voice.exportUserData(db(), user.id)) as { call_log: { number: string; kind: string; history: { status: string }[] }[] };
+    expect(exported.call_log).toEqual([expect.objectContaining({ kind: 'call', number: '+12025550123' })]);
+    expect(exported.call_log[0]!.history.map((entry) => entry.status)).toEqual(['stored', 'in-progress']);
+    await t.runtime.directory.delete('bob@contoso.com', testActor);
+    expect(await db().selectFrom('telephony_log').select('id').execute()).toEqual([]);
   });
 });

@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { Ajv, type ErrorObject } from 'ajv';
 import { AppError } from '../shared/errors.js';
+import { loadTemplatesFile } from '../modules/telephony/templates.js';
 import { ConfigSchema, type Config } from './schema.js';
 
 /** Names the environment variable that points at a JSON config file. */
@@ -172,6 +173,13 @@ export function loadConfig(options: LoadConfigOptions = {}): Config {
   }
   if (config.telephony.gateway === 'http') checkHttpGateway(config.telephony.http);
   if (config.telephony.gateway === 'twilio') checkTwilioGateway(config.telephony.twilio);
+  if (config.telephony.templatesFile) {
+    try {
+      loadTemplatesFile(config.telephony.templatesFile);
+    } catch (error) {
+      fail(`config key ${(error as Error).message}`);
+    }
+  }
   if (config.database.url && !/^(postgres(ql)?:\/\/|sqlite:)/.test(config.database.url)) {
     fail('config key database.url: must start with postgres://, postgresql:// or sqlite:');
   }

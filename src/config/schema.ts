@@ -143,6 +143,11 @@ export const ConfigSchema = Type.Object(
           description:
             'Where text messages and calls go. outbox: kept on the server for `countersign outbox` and GET /admin/v1/outbox, for trying the flows (not for production); http: text messages POSTed as JSON to telephony.http.url (no calls); twilio: the Twilio Messages and Calls APIs (calls need telephony.twilio.publicUrl).',
         }),
+        templatesFile: Type.String({
+          default: '',
+          description:
+            'A JSON file of texts per language that replace or add to the built-in English and French ones (docs/telephony.md#languages); empty uses the built-in texts.',
+        }),
         http: Type.Object(
           {
             url: Type.String({ default: '', description: 'http gateway: the URL each text message is POSTed to (http:// or https://).' }),

@@ -5,7 +5,7 @@ import { telephonyRepository } from '../../../storage/repositories/telephony.js'
 import type { ResultCode } from '../../auth/result-codes.js';
 import { verifyPin } from '../../directory/pin.js';
 import type { Telephony } from '../../telephony/telephony.js';
-import { smsOtpText, smsReplyText } from '../../telephony/templates.js';
+import type { Templates } from '../../telephony/templates.js';
 import { exportedEntry } from '../../telephony/telephony.js';
 import { e164, maskedNumber } from '../../telephony/numbers.js';
 import type { AttemptFields, MethodContext, VerificationMethod } from '../contract.js';
@@ -71,7 +71,7 @@ function check(context: MethodContext, state: SmsState, passcode: string, otpLen
  * FAILED_SMS_MAX_OTP_RETRY_REACHED (with one attempt allowed, the wrong entry
  * itself ends it). The code is single-use: the challenge ends with it.
  */
-export function smsMethod(config: Config['sms'], telephony: Telephony) {
+export function smsMethod(config: Config['sms'], telephony: Telephony, templates: Templates) {
   return {
     name: 'sms',
     timeoutCode: 'FAILED_AUTH_RESULT_TIMEOUT',
@@ -89,7 +89,8 @@ export function smsMethod(config: Config['sms'], telephony: Telephony) {
       if (!phone) return { status: 'done', code: 'FAILED_SMS_NOT_SENT', authenticated: false, countsAsFailure: false, fields: base };
       const otp = newOtp(config.otpLength);
       const direction = twoWay(context.user) ? 'two_way' : 'one_way';
-      const text = (direction === 'two_way' ? smsReplyText : smsOtpText)(context.user.language, otp, pinMode(context.user));
+      const key = `${direction === 'two_way' ? 'sms_reply' : 'sms_otp'}${pinMode(context.user) ? '_pin' : ''}` as const;
+      const text = templates.text(context.user.language, key, { code: otp });
       const sent = await telephony.sendSms(context.db, context.user, phone, text);
       if (sent.status === 'failed') return { status: 'done', code: 'FAILED_SMS_NOT_SENT', authenticated: false, countsAsFailure: false, fields: base };
       const state: SmsState = { ...sealOtp(context.keyring, otp), attempts: 0, direction };

@@ -5,7 +5,7 @@ export interface LegEnd {
   code: ResultCode;
   authenticated: boolean;
   /** The text said before hanging up (a key of the voice templates), or none when nobody listens. */
-  farewell: 'signedIn' | 'denied' | 'fraud' | 'noInput' | 'pinNotChanged' | 'pinChanged' | null;
+  farewell: 'call_signed_in' | 'call_denied' | 'call_fraud' | 'call_no_input' | 'call_pin_not_changed' | 'call_pin_changed' | null;
   /** A fraud report: the user is blocked (per auth.fraudAutoBlock). */
   fraud?: boolean;
   /** Counted towards throttling and lockout: a wrong PIN, not a call that failed. */
@@ -39,20 +39,20 @@ export function menuVerdict(
   const { digits, finished } = entry;
   if (!finished) {
     return digits === ''
-      ? { code: 'SUCCESS_NO_PIN_BUT_TIMEOUT', authenticated: false, farewell: 'noInput', countsAsFailure: false }
-      : { code: 'SUCCESS_WITH_PIN_BUT_TIMEOUT', authenticated: false, farewell: 'noInput', countsAsFailure: false };
+      ? { code: 'SUCCESS_NO_PIN_BUT_TIMEOUT', authenticated: false, farewell: 'call_no_input', countsAsFailure: false }
+      : { code: 'SUCCESS_WITH_PIN_BUT_TIMEOUT', authenticated: false, farewell: 'call_no_input', countsAsFailure: false };
   }
-  if (`${digits}#` === fraudCode) return { code: 'FAILED_FRAUD_CODE_ENTERED', authenticated: false, farewell: 'fraud', fraud: true, countsAsFailure: false };
-  if (!/^[0-9]*$/.test(digits)) return { code: 'SUCCESS_INVALID_INPUT', authenticated: false, farewell: 'denied', countsAsFailure: false };
+  if (`${digits}#` === fraudCode) return { code: 'FAILED_FRAUD_CODE_ENTERED', authenticated: false, farewell: 'call_fraud', fraud: true, countsAsFailure: false };
+  if (!/^[0-9]*$/.test(digits)) return { code: 'SUCCESS_INVALID_INPUT', authenticated: false, farewell: 'call_denied', countsAsFailure: false };
   if (!user.pinMode) {
     return digits === ''
-      ? { code: 'SUCCESS_NO_PIN', authenticated: true, farewell: 'signedIn', countsAsFailure: false }
-      : { code: 'SUCCESS_WITH_PIN', authenticated: false, farewell: 'denied', countsAsFailure: true };
+      ? { code: 'SUCCESS_NO_PIN', authenticated: true, farewell: 'call_signed_in', countsAsFailure: false }
+      : { code: 'SUCCESS_WITH_PIN', authenticated: false, farewell: 'call_denied', countsAsFailure: true };
   }
-  if (digits === '') return { code: 'SUCCESS_NO_PIN', authenticated: false, farewell: 'denied', countsAsFailure: true };
-  if (!pinRight(digits)) return { code: 'SUCCESS_WITH_PIN', authenticated: false, farewell: 'denied', countsAsFailure: true };
+  if (digits === '') return { code: 'SUCCESS_NO_PIN', authenticated: false, farewell: 'call_denied', countsAsFailure: true };
+  if (!pinRight(digits)) return { code: 'SUCCESS_WITH_PIN', authenticated: false, farewell: 'call_denied', countsAsFailure: true };
   if (user.pinChangeRequired) return { changePin: true };
-  return { code: 'SUCCESS_WITH_PIN', authenticated: true, farewell: 'signedIn', countsAsFailure: false };
+  return { code: 'SUCCESS_WITH_PIN', authenticated: true, farewell: 'call_signed_in', countsAsFailure: false };
 }
 
 /** A call that ended (the carrier's final status) before the user finished: what it means at each point of the call. */

@@ -13,7 +13,7 @@ import { changeRecord } from '../../directory/user-records.js';
 import type { CallEvent, CallScript } from '../../telephony/gateway.js';
 import type { Telephony } from '../../telephony/telephony.js';
 import { e164, maskedNumber } from '../../telephony/numbers.js';
-import { voiceLanguage, voiceText, type VoiceMessage } from '../../telephony/templates.js';
+import type { TemplateKey, Templates } from '../../telephony/templates.js';
 import type { AttemptFields, MethodContext, StepResult, VerificationMethod } from '../contract.js';
 import { TRY_BACKUP_AFTER, hangupVerdict, menuVerdict, type LegEnd } from './keys.js';
 
@@ -41,6 +41,7 @@ const isVoiceState = (state: Record<string, unknown>): state is VoiceState & Rec
 /** What the voice method needs besides its configuration. */
 export interface VoiceDeps {
   telephony: Telephony;
+  templates: Templates;
   directory: Config['directory'];
   auth: Pick<Config['auth'], 'fraudCode' | 'fraudAutoBlock'>;
   /** Records a fraud report (blocking the user when auth.fraudAutoBlock is on) in the authentication's transaction. */
@@ -77,11 +78,11 @@ function legFields(user: UserRow, leg: Leg, end?: LegEnd): AttemptFields {
  * (TRY_BACKUP_AFTER), the backup phone is called and both legs are recorded.
  */
 export function voiceMethod(config: Config['voice'], deps: VoiceDeps) {
-  const { telephony } = deps;
-  const say = (user: UserRow, message: VoiceMessage): string =>
-    voiceText(user.language, message, { fraudCode: deps.auth.fraudCode, minPin: deps.directory.pinMinLength, maxPin: deps.directory.pinMaxLength });
-  const prompt = (user: UserRow, message: VoiceMessage): CallScript => ({ say: say(user, message), language: voiceLanguage(user.language), gather: { timeoutSeconds: config.keySeconds } });
-  const farewell = (user: UserRow, message: LegEnd['farewell']): CallScript => ({ say: message ? say(user, message) : '', language: voiceLanguage(user.language) });
+  const { telephony, templates } = deps;
+  const greeting = (user: UserRow): string => templates.greeting(user.language, pinMode(user), deps.auth.fraudCode);
+  const say = (user: UserRow, key: TemplateKey): string => templates.text(user.language, key, { min: deps.directory.pinMinLength, max: deps.directory.pinMaxLength });
+  const prompt = (user: UserRow, text: string): CallScript => ({ say: text, language: templates.language(user.language), gather: { timeoutSeconds: config.keySeconds } });
+  const farewell = (user: UserRow, key: TemplateKey | null): CallScript => ({ say: key ? say(user, key) : '', language: templates.language(user.language) });
 
   /** Dials one leg: a pending step while it rings, or the leg's end when it cannot be placed. */
   async function dial(context: MethodContext, leg: Leg, primary: VoiceState['primary']): Promise<StepResult> {
@@ -96,7 +97,7 @@ export function voiceMethod(config: Config['voice'], deps: VoiceDeps) {
       to: `+${valid.countryCode}${valid.number}`,
       extension: valid.extension?.replace(/^@/, '') ?? null,
       ringSeconds: config.ringSeconds,
-      greeting: say(user, pinMode(user) ? 'pin' : 'standard'),
+      greeting: greeting(user),
     });
     const state: VoiceState = { leg, call: placed.logId, phase: 'ringing', ...(primary ? { primary } : {}) };
     if (placed.status === 'failed') {
@@ -129,11 +130,12 @@ export function voiceMethod(config: Config['voice'], deps: VoiceDeps) {
       return endLeg(context, state, hangupVerdict(state.phase, event.status), undefined);
     }
     if (event.type === 'answered') {
-      if (state.phase !== 'ringing') return stay(state, prompt(user, pinMode(user) ? 'pin' : 'standard'));
+      // Answered twice (a retried webhook): the call goes on where it was.
+      if (state.phase !== 'ringing') return stay(state, prompt(user, state.phase === 'menu' ? greeting(user) : say(user, state.phase === 'new_pin' ? 'call_pin_expired' : 'call_pin_confirm')));
       // Voicemail: nobody to hear the prompt, and no message is left.
       if (event.by === 'machine') return end({ code: 'SUCCESS_NO_PIN_BUT_TIMEOUT', authenticated: false, farewell: null, countsAsFailure: false });
       if (event.by === 'fax') return end({ code: 'SUCCESS_INVALID_INPUT', authenticated: false, farewell: null, countsAsFailure: false });
-      return stay({ ...state, phase: 'menu' }, prompt(user, pinMode(user) ? 'pin' : 'standard'));
+      return stay({ ...state, phase: 'menu' }, prompt(user, greeting(user)));
     }
     switch (state.phase) {
       case 'ringing':
@@ -141,22 +143,22 @@ export function voiceMethod(config: Config['voice'], deps: VoiceDeps) {
         const verdict = menuVerdict(event, { pinMode: pinMode(user), pinChangeRequired: Boolean(user.pin_change_required) }, deps.auth.fraudCode, (pin) =>
           user.pin_hash !== null ? verifyPin(context.keyring, user.id, pin, user.pin_hash) : false,
         );
-        if ('changePin' in verdict) return stay({ ...state, phase: 'new_pin' }, prompt(user, 'pinExpired'));
+        if ('changePin' in verdict) return stay({ ...state, phase: 'new_pin' }, prompt(user, say(user, 'call_pin_expired')));
         return end(verdict);
       }
       case 'new_pin': {
         const usable = event.finished && pinProblem(event.digits, deps.directory.pinMinLength, deps.directory.pinMaxLength) === null;
         const same = usable && user.pin_hash !== null && verifyPin(context.keyring, user.id, event.digits, user.pin_hash);
-        if (usable && !same) return stay({ ...state, phase: 'confirm_pin', new_pin: hashPin(context.keyring, user.id, event.digits) }, prompt(user, 'pinConfirm'));
-        if (event.finished && !state.retried) return stay({ ...state, retried: true }, prompt(user, 'pinInvalid'));
-        return end({ code: 'SUCCESS_PIN_EXPIRED', authenticated: false, farewell: 'pinNotChanged', countsAsFailure: false });
+        if (usable && !same) return stay({ ...state, phase: 'confirm_pin', new_pin: hashPin(context.keyring, user.id, event.digits) }, prompt(user, say(user, 'call_pin_confirm')));
+        if (event.finished && !state.retried) return stay({ ...state, retried: true }, prompt(user, say(user, 'call_pin_invalid')));
+        return end({ code: 'SUCCESS_PIN_EXPIRED', authenticated: false, farewell: 'call_pin_not_changed', countsAsFailure: false });
       }
       case 'confirm_pin': {
         if (!event.finished || !state.new_pin || !verifyPin(context.keyring, user.id, event.digits, state.new_pin)) {
-          return end({ code: 'SUCCESS_PIN_EXPIRED', authenticated: false, farewell: 'pinNotChanged', countsAsFailure: false });
+          return end({ code: 'SUCCESS_PIN_EXPIRED', authenticated: false, farewell: 'call_pin_not_changed', countsAsFailure: false });
         }
         await changePin(context, state.new_pin);
-        return endLeg(context, state, { code: 'SUCCESS_WITH_PIN', authenticated: true, farewell: 'signedIn', countsAsFailure: false }, farewell(user, 'pinChanged'));
+        return endLeg(context, state, { code: 'SUCCESS_WITH_PIN', authenticated: true, farewell: 'call_signed_in', countsAsFailure: false }, farewell(user, 'call_pin_changed'));
       }
     }
   }
