@@ -5,6 +5,7 @@ import type { AuthInput } from '../src/modules/auth/engine.js';
 import { smsMethod } from '../src/modules/methods/sms/method.js';
 import type { TelephonyGateway } from '../src/modules/telephony/gateway.js';
 import { Templates } from '../src/modules/telephony/templates.js';
+import { authFixture } from './helpers/auth.js';
 import { createTestRuntime, testActor, type TestRuntime } from './helpers/runtime.js';
 import { DIALECTS } from './helpers/storage.js';
 
@@ -124,6 +125,34 @@ describe.each(DIALECTS)('one-way SMS on %s', (dialect) => {
     expect(entry).toMatchObject({ gateway: 'refusing', status: 'failed', error: 'carrier said no', body: null, to: '+12025550123' });
     const signin = await db().selectFrom('signins').selectAll().orderBy('id', 'desc').limit(1).executeTakeFirstOrThrow();
     expect(Boolean(signin.counted_failure)).toBe(false);
+  });
+
+  it('hands the text to the carrier only after the challenge is committed: a slow carrier holds no other authentication', async () => {
+    let release!: () => void;
+    const carrierAnswers = new Promise<void>((resolve) => (release = resolve));
+    let handed!: () => void;
+    const handedOver = new Promise<void>((resolve) => (handed = resolve));
+    const slow: TelephonyGateway = {
+      name: 'slow',
+      keepsBody: false,
+      async sendSms() {
+        handed();
+        await carrierAnswers;
+        return { status: 'queued', providerId: 'slow-1' };
+      },
+    };
+    t = await createTestRuntime(dialect, {}, { gateway: slow });
+    const { request } = await smsFixture(t);
+    const other = await authFixture(t.runtime, 'alice@contoso.com', { phone: null });
+    const waiting = t.runtime.engine.auth(request());
+    await handedOver;
+    // The carrier has not answered; the challenge and its log entry are already committed, and others authenticate meanwhile.
+    expect((await t.runtime.telephony.list({})).items[0]).toMatchObject({ status: 'sending', history: [] });
+    const passcode = other.token.code(t.clock.now());
+    expect(await t.runtime.engine.auth(other.request({ passcode }))).toMatchObject({ result: 'allow', result_code: 'SUCCESS_OATH_CODE_VERIFIED' });
+    release();
+    expect(await waiting).toMatchObject({ result: 'waiting', result_code: 'SUCCESS_SMS_SENT' });
+    expect((await t.runtime.telephony.list({})).items[0]).toMatchObject({ status: 'queued', provider_id: 'slow-1', history: [expect.objectContaining({ status: 'queued' })] });
   });
 });
 

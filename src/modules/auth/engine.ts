@@ -14,7 +14,7 @@ import type { ChallengeRow, UserRow } from '../../storage/schema.js';
 import type { AuthenticatedApplication } from '../applications/applications.js';
 import { usernameKey } from '../directory/user-input.js';
 import type { CallEvent, CallScript } from '../telephony/gateway.js';
-import type { AttemptFields, MethodContext, MethodName, MethodResponse, StepResult, VerificationMethod } from '../methods/contract.js';
+import type { AttemptFields, Delivery, MethodContext, MethodName, MethodResponse, StepResult, VerificationMethod } from '../methods/contract.js';
 import { answerOfChallenge, finalAnswer, waitingAnswer, type AuthAnswer, type PreauthAnswer } from './answers.js';
 import { MethodRegistry } from './method-registry.js';
 import { noMethodOutcome, ruleOutcome, signinStep, userNotFoundOutcome } from './outcomes.js';
@@ -50,6 +50,13 @@ export interface EngineDeps {
 function findUser(trx: Executor, username: string): Promise<UserRow | undefined> {
   const key = usernameKey(username);
   return readThrough(trx, `user:${key}`, () => usersRepository.findByKey(trx, key));
+}
+
+/** Where a unit of work left an authentication: the answer, what a call says next, and what to hand to the carrier after the commit. */
+interface Continued<Answer = AuthAnswer> {
+  answer: Answer;
+  script?: CallScript;
+  delivery?: Delivery;
 }
 
 /** The challenge a step belongs to: its transaction id, and its row once saved. */
@@ -119,35 +126,70 @@ export class AuthEngine {
       assert(input.factor !== 'questions', 'validation_failed', 'factor: security questions are a fallback only', { field: 'factor' });
     }
     const finished: string[] = [];
-    const answer = await this.deps.transact(async (trx) => {
-      const user = await findUser(trx, input.username);
-      if (!user) return this.unknownUser(trx, input);
-      const { ended, open } = await this.settleChallenges(trx, user);
-      finished.push(...ended);
-      const { decision, trace } = await this.evaluate(trx, user, input, open);
-      if (decision) {
-        await this.record(trx, user, input, ruleOutcome(decision, trace, this.deps.clock.now()));
-        return finalAnswer(null, decision.outcome === 'allow', decision.code, decision.detail, decision.reason);
-      }
-      const method = await this.methods.choose(trx, user, input.factor);
-      if (!method) {
-        await this.record(trx, user, input, noMethodOutcome(trace));
-        return finalAnswer(null, false, null, 'user does not have any verification methods registered', `no ${input.factor === 'auto' ? '' : `${input.factor} `}method registered`);
-      }
-      const txid = randomUUID();
-      const step = await method.start(this.context(trx, user, input, false, null, txid), { passcode: input.passcode, answers: input.answers, device: input.device });
-      const deadline = this.deps.clock.now() + this.deps.config.auth.resultTimeoutSeconds * 1000;
-      const state: ChallengeState = { deadline, step: {}, fallback: [], fields: {}, steps: [], trace };
-      return this.afterStep(trx, user, input, method, step, state, { txid, existing: null }, 'primary');
-    });
+    const { answer } = await this.commitAndDeliver((trx) => this.begin(trx, input, finished));
     finished.forEach((txid) => this.events.emit(txid));
+    // A delivery the carrier refused may have ended the challenge already.
+    if (answer.result !== 'waiting' && answer.txid) this.events.emit(answer.txid);
     return answer;
+  }
+
+  /** The unit of work of `auth`: the rules, then the chosen method's first step. Ends the user's expired challenges on the way (their ids go to `finished`). */
+  private async begin(trx: Executor, input: AuthInput, finished: string[]): Promise<Continued> {
+    const user = await findUser(trx, input.username);
+    if (!user) return { answer: await this.unknownUser(trx, input) };
+    const { ended, open } = await this.settleChallenges(trx, user);
+    finished.push(...ended);
+    const { decision, trace } = await this.evaluate(trx, user, input, open);
+    if (decision) {
+      await this.record(trx, user, input, ruleOutcome(decision, trace, this.deps.clock.now()));
+      return { answer: finalAnswer(null, decision.outcome === 'allow', decision.code, decision.detail, decision.reason) };
+    }
+    const method = await this.methods.choose(trx, user, input.factor);
+    if (!method) {
+      await this.record(trx, user, input, noMethodOutcome(trace));
+      return {
+        answer: finalAnswer(null, false, null, 'user does not have any verification methods registered', `no ${input.factor === 'auto' ? '' : `${input.factor} `}method registered`),
+      };
+    }
+    const txid = randomUUID();
+    const step = await method.start(this.context(trx, user, input, false, null, txid), { passcode: input.passcode, answers: input.answers, device: input.device });
+    const deadline = this.deps.clock.now() + this.deps.config.auth.resultTimeoutSeconds * 1000;
+    const state: ChallengeState = { deadline, step: {}, fallback: [], fields: {}, steps: [], trace };
+    const answer = await this.afterStep(trx, user, input, method, step, state, { txid, existing: null }, 'primary');
+    return { answer, ...(step.status === 'pending' && step.delivery ? { delivery: step.delivery } : {}) };
+  }
+
+  /**
+   * Runs a unit of work and, once it has committed, hands its delivery (a
+   * text or a call) to the carrier: never inside the transaction, where the
+   * carrier's round trip would hold every other authentication. A refused
+   * delivery goes back to its method in a new unit, which may end the
+   * challenge or make another delivery (the backup phone). What the first
+   * unit said to a call (its script) is kept.
+   */
+  private async commitAndDeliver<Answer extends AuthAnswer | null>(work: (trx: Executor) => Promise<Continued<Answer>>): Promise<Continued<Answer>> {
+    const first = await this.deps.transact(work);
+    let outcome: Continued<Answer | AuthAnswer> = first;
+    while (outcome.delivery) {
+      const delivery = outcome.delivery;
+      const result = await delivery.send();
+      if (result.status !== 'failed') break;
+      const previous = outcome.answer;
+      outcome = await this.deps.transact(async (trx) => {
+        const challenge = await challengesRepository.findById(trx, delivery.challengeId);
+        if (!challenge) return { answer: previous };
+        const application = { id: challenge.application_id, name: await this.applicationName(trx, challenge.application_id) };
+        return this.continueChallenge(trx, challenge, application, { delivered: { id: delivery.logId, invalidNumber: result.invalidNumber === true } });
+      });
+    }
+    // Only a unit that answered with a challenge makes a delivery, so a later answer is of the same kind.
+    return { answer: outcome.answer as Answer, ...(first.script ? { script: first.script } : {}) };
   }
 
   /** The user's answer to an open challenge: a passcode, or security-question answers during fallback. */
   async respond(application: AuthenticatedApplication, txid: string, response: MethodResponse): Promise<AuthAnswer> {
     assert(response.call === undefined, 'validation_failed', 'call events come from the telephony gateway');
-    const { answer } = await this.deps.transact(async (trx) => this.continueChallenge(trx, await this.findChallenge(trx, application, txid), application, response));
+    const { answer } = await this.commitAndDeliver(async (trx) => this.continueChallenge(trx, await this.findChallenge(trx, application, txid), application, response));
     if (answer.result !== 'waiting' && answer.txid) this.events.emit(answer.txid);
     return answer;
   }
@@ -158,15 +200,15 @@ export class AuthEngine {
    * when there is none (a late or stray message), so the caller can log it.
    */
   async answerReply(from: string, text: string): Promise<AuthAnswer | null> {
-    const answer = await this.deps.transact(async (trx) => {
+    const { answer } = await this.commitAndDeliver(async (trx): Promise<Continued<AuthAnswer | null>> => {
       const waiting = await challengesRepository.pendingForPhone(trx, from);
       const challenge = waiting.find((candidate) => {
         const method = this.methods.has(candidate.method as MethodName) ? this.methods.get(candidate.method as MethodName) : null;
         return candidate.stage === 'primary' && method?.awaitsReply?.((JSON.parse(candidate.state) as ChallengeState).step) === true;
       });
-      if (!challenge) return null;
+      if (!challenge) return { answer: null };
       const application = { id: challenge.application_id, name: await this.applicationName(trx, challenge.application_id) };
-      return (await this.continueChallenge(trx, challenge, application, { passcode: text, reply: true })).answer;
+      return this.continueChallenge(trx, challenge, application, { passcode: text, reply: true });
     });
     if (answer && answer.result !== 'waiting' && answer.txid) this.events.emit(answer.txid);
     return answer;
@@ -179,10 +221,10 @@ export class AuthEngine {
    * challenge (it ended, or timed out), and the caller hangs up.
    */
   async callEvent(callId: string, event: CallEvent): Promise<CallScript | null> {
-    const { answer, script } = await this.deps.transact(async (trx) => {
+    const { answer, script } = await this.commitAndDeliver(async (trx): Promise<Continued<AuthAnswer | null>> => {
       const call = await telephonyRepository.findById(trx, callId);
       const challenge = call?.challenge_id ? await challengesRepository.findById(trx, call.challenge_id) : undefined;
-      if (!challenge || challenge.status !== 'pending' || challenge.stage !== 'primary' || challenge.method !== 'voice') return { answer: null, script: undefined };
+      if (!challenge || challenge.status !== 'pending' || challenge.stage !== 'primary' || challenge.method !== 'voice') return { answer: null };
       const application = { id: challenge.application_id, name: await this.applicationName(trx, challenge.application_id) };
       return this.continueChallenge(trx, challenge, application, { call: { id: callId, event } });
     });
@@ -196,7 +238,7 @@ export class AuthEngine {
     challenge: ChallengeRow,
     application: AuthenticatedApplication,
     response: MethodResponse,
-  ): Promise<{ answer: AuthAnswer; script?: CallScript }> {
+  ): Promise<Continued> {
     const txid = challenge.id;
     const slot = { txid, existing: challenge };
     if (!(await challengesRepository.claim(trx, txid))) return { answer: answerOfChallenge(challenge) };
@@ -208,7 +250,8 @@ export class AuthEngine {
     if (challenge.stage === 'primary') {
       const method = this.methods.get(challenge.method);
       const step = await method.respond(this.context(trx, user, request, false, null, txid), state.step, response);
-      return { answer: await this.afterStep(trx, user, request, method, step, state, slot, 'primary'), ...(step.script ? { script: step.script } : {}) };
+      const answer = await this.afterStep(trx, user, request, method, step, state, slot, 'primary');
+      return { answer, ...(step.script ? { script: step.script } : {}), ...(step.status === 'pending' && step.delivery ? { delivery: step.delivery } : {}) };
     }
     const primaryCode = challenge.primary_code as ResultCode;
     const context = this.context(trx, user, request, true, primaryCode, txid);

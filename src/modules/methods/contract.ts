@@ -3,7 +3,7 @@ import type { Clock } from '../../shared/clock.js';
 import type { Executor } from '../../storage/database.js';
 import type { NewAuthAttempt, UserRow } from '../../storage/schema.js';
 import type { ResultCode } from '../auth/result-codes.js';
-import type { CallEvent, CallScript } from '../telephony/gateway.js';
+import type { CallEvent, CallResult, CallScript } from '../telephony/gateway.js';
 
 export type MethodName = 'oath' | 'questions' | 'sms' | 'voice' | 'app';
 
@@ -54,6 +54,21 @@ export type AttemptFields = Partial<
   >
 >;
 
+/**
+ * A text message or call a step needs handed to the carrier. The engine does
+ * it after the step's transaction commits, never inside it: a carrier's
+ * answer takes a network round trip, and an open write transaction would hold
+ * every other authentication for that long. A refused delivery comes back to
+ * the method as `MethodResponse.delivered`.
+ */
+export interface Delivery {
+  /** The telephony log entry (already written with the step). */
+  logId: string;
+  challengeId: string;
+  /** Hands it to the gateway and records the gateway's answer in the log. Never throws. */
+  send(): Promise<CallResult>;
+}
+
 /** The outcome of one step of a method. */
 export type StepResult =
   | {
@@ -73,6 +88,8 @@ export type StepResult =
       fields?: AttemptFields;
       /** Voice: what the call says and does next. */
       script?: CallScript;
+      /** A message or call to hand to the carrier once this step is committed. */
+      delivery?: Delivery;
     }
   | {
       status: 'done';
@@ -105,6 +122,8 @@ export interface MethodResponse {
   reply?: boolean;
   /** Something that happened on a call (voice): the call's telephony log id and the event. */
   call?: { id: string; event: CallEvent };
+  /** The carrier refused a delivery of this challenge: the log id, and whether it refused the number itself. */
+  delivered?: { id: string; invalidNumber: boolean };
 }
 
 /**

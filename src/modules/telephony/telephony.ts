@@ -7,7 +7,8 @@ import type { Db, Executor } from '../../storage/database.js';
 import { telephonyRepository } from '../../storage/repositories/telephony.js';
 import type { TelephonyLogRow, UserRow } from '../../storage/schema.js';
 import type { Page } from '../directory/directory.js';
-import { canCall, type CallResult, type OutboundCall, type SendResult, type TelephonyGateway } from './gateway.js';
+import type { Delivery } from '../methods/contract.js';
+import { canCall, type CallResult, type OutboundCall, type TelephonyGateway } from './gateway.js';
 
 /** A telephony log entry as the API and CLI show it. */
 export interface TelephonyLogView {
@@ -72,22 +73,15 @@ export class Telephony {
   }
 
   /**
-   * Sends `body` to `to` for `user` and logs it with `db` (the caller's
-   * transaction, so the log entry lands with the challenge it belongs to). A
-   * message handed to a carrier cannot be taken back: if that transaction
-   * rolls back, the text was still sent, and only its log entry is lost.
+   * Logs a text message for `user` with `db` (the challenge's transaction)
+   * and returns its delivery: the engine hands it to the gateway once that
+   * transaction has committed.
    */
-  async sendSms(db: Executor, user: Pick<UserRow, 'id' | 'username'>, to: string, body: string): Promise<SendResult & { logId: string }> {
+  async prepareSms(db: Executor, user: Pick<UserRow, 'id' | 'username'>, challengeId: string, to: string, body: string): Promise<Delivery> {
     const id = orderedId();
+    await this.logOutbound(db, { id, user, kind: 'sms', to, body, challengeId });
     const gateway = this.deps.gateway;
-    let result: SendResult;
-    try {
-      result = await gateway.sendSms({ to, body, reference: id });
-    } catch (error) {
-      result = { status: 'failed', providerId: null, error: error instanceof Error ? error.message : String(error) };
-    }
-    await this.logOutbound(db, { id, user, kind: 'sms', to, body, result, challengeId: null });
-    return { ...result, logId: id };
+    return { logId: id, challengeId, send: () => this.deliver(id, () => gateway.sendSms({ to, body, reference: id })) };
   }
 
   /** True when the gateway can place voice calls (the outbox, and Twilio with a public URL). */
@@ -96,28 +90,54 @@ export class Telephony {
   }
 
   /**
-   * Places a voice call for the challenge `challengeId` and logs it with `db`
-   * (the caller's transaction). `greeting` is kept in the log only by a
+   * Logs a voice call for the challenge `challengeId` with `db` and returns
+   * its delivery, like `prepareSms`. `greeting` is kept in the log only by a
    * gateway that keeps texts (the outbox); keys pressed are never logged.
    */
-  async placeCall(
+  async prepareCall(
     db: Executor,
     user: Pick<UserRow, 'id' | 'username'>,
     challengeId: string,
     call: Omit<OutboundCall, 'reference'> & { greeting: string },
-  ): Promise<CallResult & { logId: string }> {
+  ): Promise<Delivery> {
     const id = orderedId();
+    await this.logOutbound(db, { id, user, kind: 'call', to: call.to, body: call.greeting, challengeId });
     const gateway = this.deps.gateway;
+    const place = async (): Promise<CallResult> =>
+      canCall(gateway)
+        ? gateway.placeCall({ to: call.to, extension: call.extension, ringSeconds: call.ringSeconds, reference: id })
+        : { status: 'failed', providerId: null, error: `the ${gateway.name} gateway places no calls` };
+    return { logId: id, challengeId, send: () => this.deliver(id, place) };
+  }
+
+  /**
+   * Hands a logged message or call to the gateway and records its answer: the
+   * provider id, status, cost, or why it failed. A gateway that throws counts
+   * as a refusal.
+   */
+  private async deliver(id: string, send: () => Promise<CallResult>): Promise<CallResult> {
     let result: CallResult;
     try {
-      result = canCall(gateway)
-        ? await gateway.placeCall({ to: call.to, extension: call.extension, ringSeconds: call.ringSeconds, reference: id })
-        : { status: 'failed', providerId: null, error: `the ${gateway.name} gateway places no calls` };
+      result = await send();
     } catch (error) {
       result = { status: 'failed', providerId: null, error: error instanceof Error ? error.message : String(error) };
     }
-    await this.logOutbound(db, { id, user, kind: 'call', to: call.to, body: call.greeting, result, challengeId });
-    return { ...result, logId: id };
+    const now = this.deps.clock.now();
+    await this.deps.db.transaction().execute(async (trx) => {
+      const current = await telephonyRepository.findById(trx, id);
+      if (!current) return; // deleted meanwhile (the user was erased): nothing to record
+      const history = [{ status: result.status, at: new Date(now).toISOString() }, ...(JSON.parse(current.history) as { status: string; at: string }[])];
+      await telephonyRepository.update(trx, id, {
+        // A status callback may have come first; it is newer than the gateway's first answer.
+        status: current.history === '[]' ? result.status : current.status,
+        provider_id: current.provider_id ?? result.providerId,
+        cost: current.cost ?? result.cost ?? null,
+        error: result.error ?? current.error,
+        history: JSON.stringify(history),
+        updated_at: now,
+      });
+    });
+    return result;
   }
 
   /**
@@ -135,7 +155,7 @@ export class Telephony {
 
   private async logOutbound(
     db: Executor,
-    entry: { id: string; user: Pick<UserRow, 'id' | 'username'>; kind: 'sms' | 'call'; to: string; body: string; result: SendResult; challengeId: string | null },
+    entry: { id: string; user: Pick<UserRow, 'id' | 'username'>; kind: 'sms' | 'call'; to: string; body: string; challengeId: string },
   ): Promise<void> {
     const now = this.deps.clock.now();
     const gateway = this.deps.gateway;
@@ -148,11 +168,12 @@ export class Telephony {
       gateway: gateway.name,
       to_number: entry.to,
       body: gateway.keepsBody ? entry.body : null,
-      provider_id: entry.result.providerId,
-      status: entry.result.status,
-      history: JSON.stringify([{ status: entry.result.status, at: new Date(now).toISOString() }]),
-      cost: entry.result.cost ?? null,
-      error: entry.result.error ?? null,
+      provider_id: null,
+      // Until the gateway answers (just after the challenge commits): then the gateway's status starts the history.
+      status: 'sending',
+      history: '[]',
+      cost: null,
+      error: null,
       created_at: now,
       updated_at: now,
       challenge_id: entry.challengeId,

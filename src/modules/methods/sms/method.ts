@@ -91,13 +91,12 @@ export function smsMethod(config: Config['sms'], telephony: Telephony, templates
       const direction = twoWay(context.user) ? 'two_way' : 'one_way';
       const key = `${direction === 'two_way' ? 'sms_reply' : 'sms_otp'}${pinMode(context.user) ? '_pin' : ''}` as const;
       const text = templates.text(context.user.language, key, { code: otp });
-      const sent = await telephony.sendSms(context.db, context.user, phone, text);
-      if (sent.status === 'failed') return { status: 'done', code: 'FAILED_SMS_NOT_SENT', authenticated: false, countsAsFailure: false, fields: base };
+      const delivery = await telephony.prepareSms(context.db, context.user, context.challengeId, phone, text);
       const state: SmsState = { ...sealOtp(context.keyring, otp), attempts: 0, direction };
       // Two-way: the answer comes as a reply to the text, so there is nothing to ask in the application.
-      if (direction === 'two_way') return { status: 'pending', code: 'SUCCESS_SMS_SENT', state: { ...state }, fields: base };
+      if (direction === 'two_way') return { status: 'pending', code: 'SUCCESS_SMS_SENT', state: { ...state }, fields: base, delivery };
       const prompt = pinMode(context.user) ? 'Enter the code sent to your phone followed by your PIN' : 'Enter the code sent to your phone';
-      return { status: 'pending', code: 'SUCCESS_SMS_SENT', prompt, state: { ...state }, fields: base };
+      return { status: 'pending', code: 'SUCCESS_SMS_SENT', prompt, state: { ...state }, fields: base, delivery };
     },
 
     awaitsReply(state) {
@@ -106,6 +105,8 @@ export function smsMethod(config: Config['sms'], telephony: Telephony, templates
 
     async respond(context, state, response) {
       const base = fields(context.user);
+      // The gateway refused the text: it will not arrive.
+      if (response.delivered) return { status: 'done', code: 'FAILED_SMS_NOT_SENT', authenticated: false, countsAsFailure: false, fields: base };
       // Two-way: the code must come from the user's phone, never through the application.
       if (isSmsState(state) && (state.direction === 'two_way') !== (response.reply === true)) {
         throw appError('validation_failed', state.direction === 'two_way' ? 'this challenge is answered by a reply to the text message' : 'this challenge is answered through /respond');

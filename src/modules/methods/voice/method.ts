@@ -93,18 +93,14 @@ export function voiceMethod(config: Config['voice'], deps: VoiceDeps) {
       const code: ResultCode = valid.code === 'invalid_extension' ? 'FAILED_INVALID_EXTENSION' : 'FAILED_INVALID_PHONENUMBER';
       return endLeg(context, { leg, call: '', phase: 'ringing', primary }, { code, authenticated: false, farewell: null, countsAsFailure: false }, undefined);
     }
-    const placed = await telephony.placeCall(context.db, user, context.challengeId, {
+    const delivery = await telephony.prepareCall(context.db, user, context.challengeId, {
       to: `+${valid.countryCode}${valid.number}`,
       extension: valid.extension?.replace(/^@/, '') ?? null,
       ringSeconds: config.ringSeconds,
       greeting: greeting(user),
     });
-    const state: VoiceState = { leg, call: placed.logId, phase: 'ringing', ...(primary ? { primary } : {}) };
-    if (placed.status === 'failed') {
-      const code: ResultCode = placed.invalidNumber ? 'FAILED_INVALID_PHONENUMBER' : 'FAILED_SERVER_ERROR';
-      return endLeg(context, state, { code, authenticated: false, farewell: null, countsAsFailure: false }, undefined);
-    }
-    return { status: 'pending', code: null, state: { ...state }, fields: { call_mode: pinMode(user) ? 'pin' : 'standard', ...legFields(user, leg) } };
+    const state: VoiceState = { leg, call: delivery.logId, phase: 'ringing', ...(primary ? { primary } : {}) };
+    return { status: 'pending', code: null, state: { ...state }, fields: { call_mode: pinMode(user) ? 'pin' : 'standard', ...legFields(user, leg) }, delivery };
   }
 
   /** A leg is over: the whole authentication ends, or the backup phone is called. */
@@ -197,8 +193,14 @@ export function voiceMethod(config: Config['voice'], deps: VoiceDeps) {
     },
 
     async respond(context, state, response) {
-      if (!response.call) throw appError('validation_failed', 'this challenge is answered on the phone call, not through /respond');
       if (!isVoiceState(state)) return { status: 'done', code: 'FAILED_SERVER_ERROR', authenticated: false, countsAsFailure: false };
+      // The carrier would not place the call: the number itself, or anything else.
+      if (response.delivered) {
+        if (response.delivered.id !== state.call) return stay(state);
+        const code: ResultCode = response.delivered.invalidNumber ? 'FAILED_INVALID_PHONENUMBER' : 'FAILED_SERVER_ERROR';
+        return endLeg(context, state, { code, authenticated: false, farewell: null, countsAsFailure: false }, undefined);
+      }
+      if (!response.call) throw appError('validation_failed', 'this challenge is answered on the phone call, not through /respond');
       // A webhook about an earlier call (the primary, once the backup rings) changes nothing; that call is hung up.
       if (response.call.id !== state.call) return stay(state);
       return onEvent(context, state, response.call.event);
