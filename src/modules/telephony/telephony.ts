@@ -7,7 +7,7 @@ import type { Db, Executor } from '../../storage/database.js';
 import { telephonyRepository } from '../../storage/repositories/telephony.js';
 import type { TelephonyLogRow, UserRow } from '../../storage/schema.js';
 import type { Page } from '../directory/directory.js';
-import type { Delivery } from '../methods/contract.js';
+import type { Delivery, VerificationMethod } from '../methods/contract.js';
 import { canCall, type CallResult, type OutboundCall, type TelephonyGateway } from './gateway.js';
 
 /** A telephony log entry as the API and CLI show it. */
@@ -45,20 +45,27 @@ const toView = (row: TelephonyLogRow): TelephonyLogView => ({
   created_at: new Date(row.created_at).toISOString(),
 });
 
-/** A log entry as the privacy export shows it: the provider's status history, not the carrier's credentials. */
-export const exportedEntry = (row: TelephonyLogRow) => ({
-  id: row.id,
-  kind: row.kind,
-  direction: row.direction,
-  number: row.to_number,
-  gateway: row.gateway,
-  provider_id: row.provider_id,
-  status: row.status,
-  history: JSON.parse(row.history) as { status: string; at: string }[],
-  cost: row.cost,
-  body: row.body,
-  created_at: new Date(row.created_at).toISOString(),
-});
+/** A log entry as the privacy export shows it: the number, provider id, status history and cost; the text only where the gateway kept it. */
+function exportedEntry(row: TelephonyLogRow) {
+  const { to, username: _username, error: _error, ...entry } = toView(row);
+  return { ...entry, number: to };
+}
+
+/**
+ * A method's share of the telephony log in the privacy export and delete:
+ * the entries of its kind (texts for SMS, calls for voice), under `key`.
+ */
+export function telephonyUserData(kind: 'sms' | 'call', key: string): Pick<VerificationMethod, 'exportUserData' | 'deleteUserData'> {
+  return {
+    async exportUserData(db, userId) {
+      const rows = await telephonyRepository.list(db, { userId, kind, limit: 100_000 });
+      return { [key]: rows.map(exportedEntry) };
+    },
+    async deleteUserData(db, userId) {
+      await telephonyRepository.deleteOfUser(db, userId, kind);
+    },
+  };
+}
 
 /**
  * Sends text messages and places calls through the configured gateway and

@@ -1,12 +1,10 @@
 import type { Config } from '../../../config/schema.js';
 import { appError } from '../../../shared/errors.js';
 import type { UserRow } from '../../../storage/schema.js';
-import { telephonyRepository } from '../../../storage/repositories/telephony.js';
 import type { ResultCode } from '../../auth/result-codes.js';
 import { verifyPin } from '../../directory/pin.js';
-import type { Telephony } from '../../telephony/telephony.js';
+import { telephonyUserData, type Telephony } from '../../telephony/telephony.js';
 import type { Templates } from '../../telephony/templates.js';
-import { exportedEntry } from '../../telephony/telephony.js';
 import { e164, maskedNumber } from '../../telephony/numbers.js';
 import type { AttemptFields, MethodContext, VerificationMethod } from '../contract.js';
 import { newOtp, otpMatches, sealOtp } from './otp.js';
@@ -125,13 +123,6 @@ export function smsMethod(config: Config['sms'], telephony: Telephony, templates
       return { status: 'pending', code: wrong, ...(prompt ? { prompt } : {}), state: { ...state, attempts }, fields: base };
     },
 
-    async exportUserData(db, userId) {
-      const rows = await telephonyRepository.list(db, { userId, kind: 'sms', limit: 100_000 });
-      return { sms_log: rows.map(exportedEntry) };
-    },
-
-    async deleteUserData(db, userId) {
-      await telephonyRepository.deleteOfUser(db, userId, 'sms');
-    },
+    ...telephonyUserData('sms', 'sms_log'),
   } satisfies VerificationMethod;
 }

@@ -2,8 +2,6 @@ import type { Config } from '../../../config/schema.js';
 import { appError } from '../../../shared/errors.js';
 import type { Executor } from '../../../storage/database.js';
 import { changesRepository } from '../../../storage/repositories/records.js';
-import { telephonyRepository } from '../../../storage/repositories/telephony.js';
-import { exportedEntry } from '../../telephony/telephony.js';
 import { usersRepository } from '../../../storage/repositories/users.js';
 import type { UserRow } from '../../../storage/schema.js';
 import type { ResultCode } from '../../auth/result-codes.js';
@@ -11,7 +9,7 @@ import { isFieldError, validatePhone, type PhoneInput } from '../../directory/ph
 import { hashPin, pinProblem, verifyPin } from '../../directory/pin.js';
 import { changeRecord } from '../../directory/user-records.js';
 import type { CallEvent, CallScript } from '../../telephony/gateway.js';
-import type { Telephony } from '../../telephony/telephony.js';
+import { telephonyUserData, type Telephony } from '../../telephony/telephony.js';
 import { e164, maskedNumber } from '../../telephony/numbers.js';
 import type { TemplateKey, Templates } from '../../telephony/templates.js';
 import type { AttemptFields, MethodContext, StepResult, VerificationMethod } from '../contract.js';
@@ -206,13 +204,6 @@ export function voiceMethod(config: Config['voice'], deps: VoiceDeps) {
       return onEvent(context, state, response.call.event);
     },
 
-    async exportUserData(db, userId) {
-      const rows = await telephonyRepository.list(db, { userId, kind: 'call', limit: 100_000 });
-      return { call_log: rows.map(exportedEntry) };
-    },
-
-    async deleteUserData(db, userId) {
-      await telephonyRepository.deleteOfUser(db, userId, 'call');
-    },
+    ...telephonyUserData('call', 'call_log'),
   } satisfies VerificationMethod;
 }

@@ -75,6 +75,13 @@ export const telephonyWebhookRoutes =
 
     const keysUrl = (ref: string) => `${twilio.publicUrl.replace(/\/+$/, '')}${TWILIO_KEYS_PATH}?ref=${encodeURIComponent(ref)}`;
 
+    /** A signed voice webhook: the event goes to the call's challenge, and the answer is TwiML for what the call does next. */
+    const answerCall = async (request: { url: string; headers: Record<string, string | string[] | undefined>; query: { ref: string }; body: { CallSid: string } }, event: CallEvent) => {
+      checkSignature(request.url, request.headers['x-twilio-signature'], request.body as unknown as Record<string, string>);
+      const call = await runtime.telephony.findCall(request.query.ref, 'twilio', request.body.CallSid);
+      return callTwiml(await runtime.engine.callEvent(call.id, event), keysUrl(call.id));
+    };
+
     app.post(TWILIO_VOICE_PATH.slice('/telephony/v1'.length), {
       schema: {
         tags,
@@ -86,12 +93,9 @@ export const telephonyWebhookRoutes =
         response: { 200: TWIML, 400: Problem, 403: Problem, 404: Problem, 415: Problem },
       },
       handler: async (request, reply) => {
-        checkSignature(request.url, request.headers['x-twilio-signature'], request.body as Record<string, string>);
-        const call = await runtime.telephony.findCall(request.query.ref, 'twilio', request.body.CallSid);
         const answeredBy = request.body.AnsweredBy ?? 'human';
         const by = answeredBy.startsWith('machine') ? 'machine' : answeredBy === 'fax' ? 'fax' : 'human';
-        const script = await runtime.engine.callEvent(call.id, { type: 'answered', by });
-        return reply.type('text/xml').send(callTwiml(script, keysUrl(call.id)));
+        return reply.type('text/xml').send(await answerCall(request, { type: 'answered', by }));
       },
     });
 
@@ -109,11 +113,8 @@ export const telephonyWebhookRoutes =
         response: { 200: TWIML, 400: Problem, 403: Problem, 404: Problem, 415: Problem },
       },
       handler: async (request, reply) => {
-        checkSignature(request.url, request.headers['x-twilio-signature'], request.body as Record<string, string>);
-        const call = await runtime.telephony.findCall(request.query.ref, 'twilio', request.body.CallSid);
-        const digits = request.body.Digits ?? '';
-        const script = await runtime.engine.callEvent(call.id, { type: 'keys', digits, finished: request.body.FinishedOnKey === '#' });
-        return reply.type('text/xml').send(callTwiml(script, keysUrl(call.id)));
+        const event: CallEvent = { type: 'keys', digits: request.body.Digits ?? '', finished: request.body.FinishedOnKey === '#' };
+        return reply.type('text/xml').send(await answerCall(request, event));
       },
     });
 
