@@ -10,6 +10,9 @@ import { oathMethod } from './modules/methods/oath/method.js';
 import { questionsMethod } from './modules/methods/questions/method.js';
 import { smsMethod } from './modules/methods/sms/method.js';
 import { voiceMethod } from './modules/methods/voice/method.js';
+import { AppDevices } from './modules/methods/app/devices.js';
+import { appMethod } from './modules/methods/app/method.js';
+import { notifierOf, PushBoard, type PushNotifier } from './modules/methods/app/push.js';
 import type { TelephonyGateway } from './modules/telephony/gateway.js';
 import { httpGateway } from './modules/telephony/http-gateway.js';
 import { outboxGateway } from './modules/telephony/outbox.js';
@@ -46,6 +49,9 @@ export interface Runtime {
   engine: AuthEngine;
   securityQuestions: SecurityQuestions;
   telephony: Telephony;
+  appDevices: AppDevices;
+  /** Wakes the long polls of devices when a push for them is committed. */
+  pushBoard: PushBoard;
   /** True when this start created the master key file. */
   masterKeyCreated: boolean;
   /** Closes the storage this runtime opened (not one passed in through options). */
@@ -61,6 +67,8 @@ export interface RuntimeOptions {
   migrate?: boolean;
   /** Gateway to use instead of the one the configuration names (tests). */
   gateway?: TelephonyGateway;
+  /** Replaces the push notifier app.pushGateway names (tests). */
+  pushNotifier?: PushNotifier;
 }
 
 /** The gateway `telephony.gateway` names. */
@@ -107,7 +115,15 @@ export async function buildRuntime(config: Config, options: RuntimeOptions = {})
     // Blocks are built below, after the directory that needs every method's data cleaner; a fraud report only comes later, during a call.
     reportFraud: (db, user, source, autoBlock) => blocks.reportFraudInTransaction(db, user, source, autoBlock),
   });
-  const methods = [oathMethod(config.oath), questionsMethod(config.questions), smsMethod(config.sms, telephony, templates), voice];
+  const pushBoard = new PushBoard();
+  const app = appMethod(config.app, {
+    notifier: options.pushNotifier ?? notifierOf(config.app),
+    board: pushBoard,
+    directory: config.directory,
+    auth: config.auth,
+    reportFraud: (db, user, source, autoBlock) => blocks.reportFraudInTransaction(db, user, source, autoBlock),
+  });
+  const methods = [oathMethod(config.oath), questionsMethod(config.questions), smsMethod(config.sms, telephony, templates), voice, app];
   const userDataCleaners = methods.map((method) => (db: Parameters<typeof method.deleteUserData>[0], userId: string) => method.deleteUserData(db, userId));
   const directory = new Directory({ db: storage.db, keyring, clock, log, rules, logUserChanges: config.log.userChanges, userDataCleaners });
   const blocks = new Blocks({ db: storage.db, clock, directory });
@@ -128,6 +144,8 @@ export async function buildRuntime(config: Config, options: RuntimeOptions = {})
     engine: new AuthEngine({ db: storage.db, transact: (work) => storage.transact(work), clock, keyring, config, blocks, log, methods }),
     securityQuestions: new SecurityQuestions({ db: storage.db, clock, log, config: config.questions, directory, logUserChanges: config.log.userChanges }),
     telephony,
+    appDevices: new AppDevices({ db: storage.db, keyring, clock, config: config.app, oathIssuer: config.oath.issuer, directory }),
+    pushBoard,
     masterKeyCreated: created,
     // A storage handed in belongs to the caller, who closes it.
     close: () => (ownsStorage ? storage.close() : Promise.resolve()),

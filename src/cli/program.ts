@@ -9,6 +9,7 @@ import { questionCommand } from './commands/question.js';
 import { migrateCommand } from './commands/migrate.js';
 import { oathCommand } from './commands/oath.js';
 import { outboxCommand } from './commands/outbox.js';
+import { deviceCommand } from './commands/device.js';
 import { serveCommand } from './commands/serve.js';
 import { userCommand } from './commands/user.js';
 import type { CliIo, GlobalOptions } from './io.js';
@@ -23,7 +24,7 @@ export function buildProgram(io: CliIo): Command {
     .configureOutput({ writeOut: (text) => io.stdout.write(text), writeErr: (text) => io.stderr.write(text) })
     .exitOverride();
   const globals = () => program.opts<GlobalOptions>();
-  for (const command of [serveCommand, migrateCommand, userCommand, groupCommand, questionCommand, oathCommand, adminKeyCommand, appCommand, bypassCommand, blockCommand, unblockCommand, authCommand, outboxCommand]) {
+  for (const command of [serveCommand, migrateCommand, userCommand, groupCommand, questionCommand, oathCommand, adminKeyCommand, appCommand, bypassCommand, blockCommand, unblockCommand, authCommand, outboxCommand, deviceCommand]) {
     program.addCommand(command(io, globals));
   }
   // Sub-commands inherit output and exit handling so every one has --help and clean errors.

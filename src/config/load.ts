@@ -106,6 +106,19 @@ export interface LoadConfigOptions {
 }
 
 /** The http gateway needs a URL it can POST to and a body template that is a JSON object. */
+const isHttpUrl = (value: string): boolean => {
+  try {
+    return ['http:', 'https:'].includes(new URL(value).protocol);
+  } catch {
+    return false;
+  }
+};
+
+function checkApp(app: Config['app']): void {
+  if (app.publicUrl && !isHttpUrl(app.publicUrl)) fail('config key app.publicUrl: must be an http:// or https:// URL');
+  if (app.pushGateway === 'webhook' && !isHttpUrl(app.pushWebhookUrl)) fail('config key app.pushWebhookUrl: must be an http:// or https:// URL when app.pushGateway is webhook');
+}
+
 function checkHttpGateway(http: Config['telephony']['http']): void {
   let url: URL | null = null;
   try {
@@ -173,6 +186,7 @@ export function loadConfig(options: LoadConfigOptions = {}): Config {
   }
   if (config.telephony.gateway === 'http') checkHttpGateway(config.telephony.http);
   if (config.telephony.gateway === 'twilio') checkTwilioGateway(config.telephony.twilio);
+  checkApp(config.app);
   if (config.telephony.templatesFile) {
     try {
       loadTemplatesFile(config.telephony.templatesFile);

@@ -136,6 +136,31 @@ export const ConfigSchema = Type.Object(
       },
       { additionalProperties: false, default: {} },
     ),
+    app: Type.Object(
+      {
+        publicUrl: Type.String({
+          default: '',
+          description: "This server's URL as authenticator apps reach it (https://mfa.example.com), put in activation codes; empty uses the URL the administrator's request came to.",
+        }),
+        activationMinutes: Type.Integer({ minimum: 1, maximum: 10080, default: 60, description: 'How long an activation code can be used.' }),
+        provisionOath: Type.Boolean({ default: true, description: 'Give each activated app an OATH secret, for codes when a push cannot reach it.' }),
+        numberMatching: Type.Boolean({ default: true, description: 'Show a 2-digit number at sign-in that the user must type into the app to approve.' }),
+        missedPushesToBlock: Type.Integer({
+          minimum: 1,
+          maximum: 100,
+          default: 5,
+          description: 'Pushes in a row a device leaves unanswered before it is blocked (FAILED_PHONE_APP_ALL_DEVICES_BLOCKED once all are).',
+        }),
+        pushGateway: Type.Union([Type.Literal('poll'), Type.Literal('webhook')], {
+          default: 'poll',
+          description: 'How devices learn of a push. poll: they hold a signed long poll open (GET /app/v1/challenges); webhook: also POSTed to app.pushWebhookUrl, a relay to FCM / APNs.',
+        }),
+        pushWebhookUrl: Type.String({ default: '', description: 'webhook push gateway: the relay URL each notification is POSTed to.' }),
+        pushWebhookAuthorization: Type.String({ default: '', description: 'webhook push gateway: the Authorization header sent with each notification; empty sends none.' }),
+        pushTimeoutMs: Type.Integer({ minimum: 100, maximum: 60000, default: 5000, description: 'webhook push gateway: how long to wait for the relay.' }),
+      },
+      { additionalProperties: false, default: {} },
+    ),
     telephony: Type.Object(
       {
         gateway: Type.Union([Type.Literal('outbox'), Type.Literal('http'), Type.Literal('twilio')], {

@@ -5,7 +5,7 @@ const SEAL_PREFIX = 'v1:';
 const IV_BYTES = 12;
 const TAG_BYTES = 16;
 
-export type HashPurpose = 'pin' | 'api-key' | 'otp';
+export type HashPurpose = 'pin' | 'api-key' | 'otp' | 'activation';
 
 /**
  * Keys derived from the one master key. Each purpose gets its own HKDF-SHA256
@@ -19,7 +19,12 @@ export class Keyring {
     if (masterKey.length !== 32) throw new Error('master key must be 32 bytes');
     const derive = (info: string) => Buffer.from(hkdfSync('sha256', masterKey, Buffer.alloc(0), info, 32));
     this.sealKey = derive('countersign/seal/v1');
-    this.hashKeys = { pin: derive('countersign/pin/v1'), 'api-key': derive('countersign/api-key/v1'), otp: derive('countersign/otp/v1') };
+    this.hashKeys = {
+      pin: derive('countersign/pin/v1'),
+      'api-key': derive('countersign/api-key/v1'),
+      otp: derive('countersign/otp/v1'),
+      activation: derive('countersign/activation/v1'),
+    };
   }
 
   /**

@@ -38,6 +38,8 @@ export interface UsersTable {
   sms_direction: ColumnType<string, string | undefined, string>;
   /** SPEC.md §1 call mode: standard (answer and press #), or pin (the PIN, then #). */
   call_mode: ColumnType<string, string | undefined, string>;
+  /** SPEC.md §1 app mode: standard (approve in the app), or pin (the PIN entered in the app). */
+  app_mode: ColumnType<string, string | undefined, string>;
   /** The open block record, if the user is blocked. */
   block_id: number | null;
   /** The open one-time bypass record, if one was granted and not yet used or ended. */
@@ -305,6 +307,10 @@ export interface Database {
   blocks: BlocksTable;
   bypasses: BypassesTable;
   telephony_log: TelephonyLogTable;
+  app_devices: AppDevicesTable;
+  app_activation_codes: AppActivationCodesTable;
+  app_activations: AppActivationsTable;
+  app_nonces: AppNoncesTable;
 }
 
 /** One text message or call (SPEC.md §1 telephony): what was sent where, through which gateway, and how it went. */
@@ -328,6 +334,62 @@ export interface TelephonyLogTable {
   /** The challenge a call serves: the carrier's webhooks for the call reach it through this. */
   challenge_id: ColumnType<string | null, string | null | undefined, string | null>;
 }
+/** An activated authenticator app (SPEC.md §1 mobile app). */
+export interface AppDevicesTable {
+  id: string;
+  user_id: string;
+  name: string;
+  type: string;
+  app_version: string | null;
+  os_version: string | null;
+  /** JWK of the device's ECDSA P-256 public key. */
+  public_key: string;
+  device_token: string | null;
+  oath_token_id: string | null;
+  status: string;
+  blocked_reason: string | null;
+  missed_pushes: ColumnType<number, number | undefined, number>;
+  created_at: Millis;
+  last_seen_at: Millis | null;
+}
+
+/** A one-time activation code, kept as a keyed hash. */
+export interface AppActivationCodesTable {
+  code_hash: string;
+  user_id: string;
+  oath_enabled: Bool;
+  created_at: Millis;
+  expires_at: Millis;
+  used_at: Millis | null;
+}
+
+/** SPEC.md §5 authenticator app activation record. */
+export interface AppActivationsTable {
+  id: Generated<number>;
+  at: Millis;
+  user_id: string | null;
+  username: string;
+  account_name: string;
+  get_activation_code_result: string | null;
+  activation_success: Bool | null;
+  activation_error: string | null;
+  activation_status_result: string | null;
+  device_name: string | null;
+  device_type: string | null;
+  app_version: string | null;
+  oath_token_enabled: Bool;
+}
+
+/** Nonces of signed device requests, kept until their timestamp can no longer be accepted. */
+export interface AppNoncesTable {
+  device_id: string;
+  nonce: string;
+  expires_at: Millis;
+}
+
+export type AppDeviceRow = Selectable<AppDevicesTable>;
+export type AppActivationRow = Selectable<AppActivationsTable>;
+
 export type TelephonyLogRow = Selectable<TelephonyLogTable>;
 
 export type UserRow = Selectable<UsersTable>;

@@ -23,7 +23,7 @@ export interface TestRuntime {
   dispose(): Promise<void>;
 }
 
-export async function createTestRuntime(dialect: DialectName, overrides: Record<string, unknown> = {}, options: Pick<RuntimeOptions, 'gateway'> = {}): Promise<TestRuntime> {
+export async function createTestRuntime(dialect: DialectName, overrides: Record<string, unknown> = {}, options: Pick<RuntimeOptions, 'gateway' | 'pushNotifier'> = {}): Promise<TestRuntime> {
   const test = await createTestStorage(dialect);
   const config: Config = loadConfig({ overrides: { security: { masterKey: TEST_MASTER_KEY }, ...overrides } });
   const lines: string[] = [];

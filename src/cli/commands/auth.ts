@@ -19,7 +19,7 @@ interface AuthFlags {
   code?: string;
   ip?: string;
   authType: string;
-  factor: 'auto' | 'oath' | 'sms' | 'voice';
+  factor: 'auto' | 'oath' | 'sms' | 'voice' | 'app';
 }
 
 /**
@@ -121,6 +121,7 @@ async function authenticate(io: CliIo, runtime: Runtime, username: string, flags
     while (answer.result === 'waiting' && answer.txid) {
       if (!answer.prompt && !answer.fallback && !answer.questions) {
         // Nothing to type: an out-of-band method. Wait for its result.
+        if (answer.number && !json) io.stderr.write(`number: ${answer.number} (type it into the authenticator app)\n`);
         answer = await engine.status(application, answer.txid, runtime.config.auth.challengeTimeoutSeconds * 1000);
         continue;
       }
@@ -140,7 +141,7 @@ export function authCommand(io: CliIo, globals: () => GlobalOptions): Command {
     .option('--code <passcode>', 'the OATH code (PIN first in PIN mode); without it the code is asked for on the terminal')
     .option('--ip <address>', "the end user's IP address, as an application would pass it")
     .option('--auth-type <type>', 'kind of sign-in (part of the authentication cache keys)', 'cli')
-    .addOption(new Option('--factor <method>', "the method to use; auto: the user's default, else the first registered").choices(['auto', 'oath', 'sms', 'voice']).default('auto'))
+    .addOption(new Option('--factor <method>', "the method to use; auto: the user's default, else the first registered").choices(['auto', 'oath', 'sms', 'voice', 'app']).default('auto'))
     .action(async (username: string, flags: AuthFlags) => {
       if (flags.ip !== undefined && isIP(flags.ip) === 0) throw appError('validation_failed', `--ip: ${flags.ip} is not an IPv4 or IPv6 address`, { field: 'ip' });
       if (!AUTH_TYPE.test(flags.authType)) throw appError('validation_failed', '--auth-type: 1 to 32 letters, digits, ".", "_" or "-"', { field: 'auth_type' });

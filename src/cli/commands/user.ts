@@ -1,7 +1,7 @@
 import { createReadStream, readFileSync } from 'node:fs';
 import { Command, Option } from 'commander';
 import { IMPORT_COLUMNS } from '../../modules/directory/csv-import.js';
-import { CALL_MODES, MFA_STATES, OATH_MODES, SMS_DIRECTIONS, SMS_MODES, type MfaState, type UserFields } from '../../modules/directory/user-input.js';
+import { APP_MODES, CALL_MODES, MFA_STATES, OATH_MODES, SMS_DIRECTIONS, SMS_MODES, type MfaState, type UserFields } from '../../modules/directory/user-input.js';
 import type { UserView } from '../../modules/directory/user-view.js';
 import { appError } from '../../shared/errors.js';
 import { cliActor, withRuntime, type CliIo, type GlobalOptions } from '../io.js';
@@ -22,6 +22,7 @@ interface UserFlags {
   smsMode?: (typeof SMS_MODES)[number];
   smsDirection?: (typeof SMS_DIRECTIONS)[number];
   callMode?: (typeof CALL_MODES)[number];
+  appMode?: (typeof APP_MODES)[number];
   countryCode?: string;
   phone?: string;
   extension?: string;
@@ -52,6 +53,7 @@ export function printUser(io: CliIo, json: boolean | undefined, user: UserView):
       ['sms mode', user.sms_mode],
       ['sms direction', user.sms_direction],
       ['call mode', user.call_mode],
+      ['app mode', user.app_mode],
       ['phone', phoneText(user.phone)],
       ['backup phone', phoneText(user.backup_phone)],
       ['created', user.created_at],
@@ -76,6 +78,7 @@ function withUserOptions(command: Command): Command {
     .addOption(new Option('--sms-mode <mode>', 'text messages: the code alone, or the code followed by the PIN').choices(SMS_MODES))
     .addOption(new Option('--sms-direction <direction>', 'text messages: the code typed into the application, or sent back as a reply').choices(SMS_DIRECTIONS))
     .addOption(new Option('--call-mode <mode>', 'voice calls: answer and press #, or enter the PIN then #').choices(CALL_MODES))
+    .addOption(new Option('--app-mode <mode>', 'authenticator app: approve, or approve with the PIN').choices(APP_MODES))
     .option('--country-code <digits>', 'primary phone country code (default from config)')
     .option('--phone <number>', 'primary phone number')
     .option('--extension <ext>', 'primary phone extension (digits , * #, optional @ prefix)')
@@ -100,6 +103,7 @@ function fieldsFrom(flags: UserFlags & { disabled?: boolean }): UserFields {
     sms_mode: flags.smsMode,
     sms_direction: flags.smsDirection,
     call_mode: flags.callMode,
+    app_mode: flags.appMode,
     groups: flags.group,
     account_enabled: flags.disabled ? false : flags.enabled ? true : undefined,
   };

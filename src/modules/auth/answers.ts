@@ -19,6 +19,8 @@ export interface AuthAnswer {
   questions?: { id: string; text: string }[];
   /** While waiting after a denied primary method: the fallback methods that may complete it. */
   fallback?: MethodName[];
+  /** While waiting for the authenticator app with number matching: the number to show, which the user types into the app. */
+  number?: string;
   expires_at?: string;
 }
 
@@ -59,8 +61,9 @@ export function waitingAnswer(txid: string, code: ResultCode | null, prompt: str
 export function answerOfChallenge(challenge: ChallengeRow): AuthAnswer {
   const code = challenge.result_code as ResultCode | null;
   if (challenge.status === 'pending') {
-    const fallback = (JSON.parse(challenge.state) as { fallback?: MethodName[] }).fallback ?? [];
-    return { ...waitingAnswer(challenge.id, code, undefined, challenge.expires_at), ...(fallback.length > 0 ? { fallback } : {}) };
+    const state = JSON.parse(challenge.state) as { fallback?: MethodName[]; number?: string };
+    const fallback = state.fallback ?? [];
+    return { ...waitingAnswer(challenge.id, code, undefined, challenge.expires_at), ...(fallback.length > 0 ? { fallback } : {}), ...(state.number ? { number: state.number } : {}) };
   }
   return finalAnswer(challenge.id, challenge.status === 'allow', code, null, code ? RESULT_CODES[code].shortText : challenge.status);
 }

@@ -14,7 +14,7 @@ import type { ChallengeRow, UserRow } from '../../storage/schema.js';
 import type { AuthenticatedApplication } from '../applications/applications.js';
 import { usernameKey } from '../directory/user-input.js';
 import type { CallEvent, CallScript } from '../telephony/gateway.js';
-import type { AttemptFields, Delivery, MethodContext, MethodName, MethodResponse, StepResult, VerificationMethod } from '../methods/contract.js';
+import type { AttemptFields, Delivery, DeviceAnswer, MethodContext, MethodName, MethodResponse, StepResult, VerificationMethod } from '../methods/contract.js';
 import { answerOfChallenge, finalAnswer, waitingAnswer, type AuthAnswer, type PreauthAnswer } from './answers.js';
 import { MethodRegistry } from './method-registry.js';
 import { noMethodOutcome, ruleOutcome, signinStep, userNotFoundOutcome } from './outcomes.js';
@@ -52,6 +52,24 @@ function findUser(trx: Executor, username: string): Promise<UserRow | undefined>
   return readThrough(trx, `user:${key}`, () => usersRepository.findByKey(trx, key));
 }
 
+/** Codes by which the user reported fraud: the sign-in ends denied, with no fallback offered. */
+const FRAUD_REPORTS = new Set<ResultCode>(['FAILED_FRAUD_CODE_ENTERED', 'FAILED_FRAUD_REPORTED']);
+
+/** A push as a device sees it while it waits for an answer. */
+export interface PendingPush {
+  txid: string;
+  application: string;
+  ip: string | null;
+  created_at: string;
+  expires_at: string;
+  /** The user must type the number the sign-in screen shows. */
+  number_matching: boolean;
+  /** PIN mode: the answer carries the user's PIN. */
+  pin: boolean;
+  /** The PIN has expired: the answer also carries a new one. */
+  pin_change: boolean;
+}
+
 /** Where a unit of work left an authentication: the answer, what a call says next, and what to hand to the carrier after the commit. */
 interface Continued<Answer = AuthAnswer> {
   answer: Answer;
@@ -75,6 +93,8 @@ interface ChallengeState {
   fields: AttemptFields;
   steps: SigninStep[];
   trace: TraceEntry[];
+  /** Number matching: the number the sign-in screen shows while the app's push waits. */
+  number?: string;
 }
 
 /**
@@ -179,7 +199,7 @@ export class AuthEngine {
         const challenge = await challengesRepository.findById(trx, delivery.challengeId);
         if (!challenge) return { answer: previous };
         const application = { id: challenge.application_id, name: await this.applicationName(trx, challenge.application_id) };
-        return this.continueChallenge(trx, challenge, application, { delivered: { id: delivery.logId, invalidNumber: result.invalidNumber === true } });
+        return this.continueChallenge(trx, challenge, application, { delivered: { id: delivery.id, invalidNumber: result.invalidNumber === true } });
       });
     }
     // Only a unit that answered with a challenge makes a delivery, so a later answer is of the same kind.
@@ -230,6 +250,60 @@ export class AuthEngine {
     });
     if (answer && answer.result !== 'waiting' && answer.txid) this.events.emit(answer.txid);
     return script ?? null;
+  }
+
+  /**
+   * An authenticator app's answer to a push (its signature already checked,
+   * or found wrong: `verified`). Null when `txid` is no push; the answer of an
+   * ended challenge is how it ended, unchanged.
+   */
+  async deviceAnswer(txid: string, answer: DeviceAnswer): Promise<AuthAnswer | null> {
+    const { answer: result } = await this.commitAndDeliver(async (trx): Promise<Continued<AuthAnswer | null>> => {
+      const challenge = await challengesRepository.findById(trx, txid);
+      if (!challenge || challenge.method !== 'app' || challenge.stage !== 'primary') return { answer: null };
+      const application = { id: challenge.application_id, name: await this.applicationName(trx, challenge.application_id) };
+      return this.continueChallenge(trx, challenge, application, { app: answer });
+    });
+    if (result && result.result !== 'waiting' && result.txid) this.events.emit(result.txid);
+    return result;
+  }
+
+  /**
+   * The pushes waiting for a device: the user's open app challenges that were
+   * sent to it, oldest first. Never the matching number: the user reads it on
+   * the sign-in screen.
+   */
+  async pushesFor(device: { id: string; user_id: string }): Promise<PendingPush[]> {
+    const now = this.deps.clock.now();
+    const rows = await this.deps.db
+      .selectFrom('challenges')
+      .innerJoin('applications', 'applications.id', 'challenges.application_id')
+      .select(['challenges.id', 'challenges.state', 'challenges.ip', 'challenges.created_at', 'challenges.expires_at', 'applications.name as application'])
+      .where('challenges.user_id', '=', device.user_id)
+      .where('challenges.status', '=', 'pending')
+      .where('challenges.method', '=', 'app')
+      .where('challenges.stage', '=', 'primary')
+      .where('challenges.expires_at', '>', now)
+      .orderBy('challenges.created_at')
+      .execute();
+    const user = await usersRepository.findById(this.deps.db, device.user_id);
+    return rows.flatMap((row) => {
+      const state = JSON.parse(row.state) as ChallengeState;
+      const step = state.step as { devices?: string[] };
+      if (!step.devices?.includes(device.id)) return [];
+      return [
+        {
+          txid: row.id,
+          application: row.application,
+          ip: row.ip,
+          created_at: new Date(Number(row.created_at)).toISOString(),
+          expires_at: new Date(Number(row.expires_at)).toISOString(),
+          number_matching: state.number !== undefined,
+          pin: user?.app_mode === 'pin',
+          pin_change: user?.app_mode === 'pin' && Boolean(user.pin_change_required),
+        },
+      ];
+    });
   }
 
   /** The user's answer to a challenge: the method's next step (and, on a call, what the call says next), or a fallback's. */
@@ -350,6 +424,7 @@ export class AuthEngine {
     const code = this.timeoutCode(challenge, state);
     const method = challenge.method as MethodName;
     const now = this.deps.clock.now();
+    if (challenge.stage === 'primary' && this.methods.has(method)) await this.methods.get(method).onExpired?.(trx, state.step);
     const waitingFor = challenge.stage === 'fallback' && state.fallback.length === 1 ? state.fallback[0]! : method;
     const steps = [...state.steps, signinStep(waitingFor, code, false, now)];
     const outcome: Outcome = {
@@ -385,12 +460,13 @@ export class AuthEngine {
     const challenge = slot.existing;
     const fields = { ...state.fields, ...step.fields };
     if (step.status === 'pending') {
-      const next: ChallengeState = { ...state, step: step.state, fields };
+      const next: ChallengeState = { ...state, step: step.state, fields, ...(step.number ? { number: step.number } : {}) };
       const { txid, expiresAt } = await this.saveChallenge(trx, user, request, method.name, stage, step.code, null, next, slot);
-      return { ...waitingAnswer(txid, step.code, step.prompt, expiresAt), ...(step.questions ? { questions: step.questions } : {}) };
+      return { ...waitingAnswer(txid, step.code, step.prompt, expiresAt), ...(step.questions ? { questions: step.questions } : {}), ...(step.number ? { number: step.number } : {}) };
     }
     const steps = [...state.steps, signinStep(method.name, step.code, step.authenticated, now)];
-    if (!step.authenticated && stage === 'primary') {
+    // A fraud report is the user saying "this is not me": no second chance through a fallback.
+    if (!step.authenticated && stage === 'primary' && !FRAUD_REPORTS.has(step.code)) {
       const offer = await this.offerFallback(trx, user, request, method, step.code, { ...state, fields, steps }, slot);
       if (offer) return offer;
     }

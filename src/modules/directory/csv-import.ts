@@ -30,6 +30,7 @@ export const IMPORT_COLUMNS = [
   'sms_mode',
   'sms_direction',
   'call_mode',
+  'app_mode',
   'phone_country_code',
   'phone_number',
   'phone_extension',
@@ -96,6 +97,7 @@ function fieldsOf(record: Partial<Record<Column, string>>): { fields: UserFields
     sms_mode: text('sms_mode') as UserFields['sms_mode'],
     sms_direction: text('sms_direction') as UserFields['sms_direction'],
     call_mode: text('call_mode') as UserFields['call_mode'],
+    app_mode: text('app_mode') as UserFields['app_mode'],
     groups: text('groups')?.split(';').map((name) => name.trim()).filter(Boolean),
   };
   if (text('phone_number')) fields.phone = { country_code: text('phone_country_code'), number: text('phone_number')!, extension: text('phone_extension') };

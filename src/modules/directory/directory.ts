@@ -57,6 +57,7 @@ const FIELD_OF_COLUMN: Partial<Record<keyof UserRow, string>> = {
   sms_mode: 'sms_mode',
   sms_direction: 'sms_direction',
   call_mode: 'call_mode',
+  app_mode: 'app_mode',
   phone_country_code: 'phone',
   phone_number: 'phone',
   phone_extension: 'phone',
@@ -194,6 +195,7 @@ export class Directory {
     set('sms_mode', value.smsMode);
     set('sms_direction', value.smsDirection);
     set('call_mode', value.callMode);
+    set('app_mode', value.appMode);
     // The keyed hash is deterministic per user, so setting the same PIN again is no change.
     if (value.pin !== undefined) set('pin_hash', value.pin === null ? null : hashPin(this.deps.keyring, current.id, value.pin));
     if (value.pinChangeRequired !== undefined && value.pinChangeRequired !== Boolean(current.pin_change_required)) {

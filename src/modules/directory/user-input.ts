@@ -10,6 +10,8 @@ export const OATH_MODES = ['standard', 'pin'] as const;
 export const SMS_MODES = ['otp', 'otp_pin'] as const;
 /** SPEC.md §1 voice call modes: standard (answer and press #) or pin (the PIN, then #). */
 export const CALL_MODES = ['standard', 'pin'] as const;
+/** SPEC.md §1 app modes: standard (approve / deny / report fraud) or pin (the PIN entered in the app). */
+export const APP_MODES = ['standard', 'pin'] as const;
 /** SPEC.md §1 SMS direction: the code typed into the application, or sent back as a reply to the text. */
 export const SMS_DIRECTIONS = ['one_way', 'two_way'] as const;
 
@@ -28,6 +30,7 @@ export interface UserFields {
   sms_mode?: (typeof SMS_MODES)[number];
   sms_direction?: (typeof SMS_DIRECTIONS)[number];
   call_mode?: (typeof CALL_MODES)[number];
+  app_mode?: (typeof APP_MODES)[number];
   phone?: PhoneInput | null;
   backup_phone?: PhoneInput | null;
   groups?: string[];
@@ -48,6 +51,7 @@ export interface CleanUserFields {
   smsMode?: (typeof SMS_MODES)[number];
   smsDirection?: (typeof SMS_DIRECTIONS)[number];
   callMode?: (typeof CALL_MODES)[number];
+  appMode?: (typeof APP_MODES)[number];
   phone?: Phone | null;
   backupPhone?: Phone | null;
   groups?: string[];
@@ -136,6 +140,10 @@ export function cleanUserFields(input: UserFields, rules: InputRules): { value: 
   if (input.call_mode !== undefined) {
     if (!CALL_MODES.includes(input.call_mode)) errors.push({ field: 'call_mode', code: 'validation_failed', message: 'call_mode must be standard or pin' });
     value.callMode = input.call_mode;
+  }
+  if (input.app_mode !== undefined) {
+    if (!APP_MODES.includes(input.app_mode)) errors.push({ field: 'app_mode', code: 'validation_failed', message: 'app_mode must be standard or pin' });
+    value.appMode = input.app_mode;
   }
   if (input.phone !== undefined) value.phone = cleanPhone(input.phone, 'phone', rules, errors);
   if (input.backup_phone !== undefined) value.backupPhone = cleanPhone(input.backup_phone, 'backup_phone', rules, errors);

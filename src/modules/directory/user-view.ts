@@ -1,5 +1,5 @@
 import type { UserChangeRow, UserRow } from '../../storage/schema.js';
-import type { CALL_MODES, MfaState, OATH_MODES, SMS_DIRECTIONS, SMS_MODES } from './user-input.js';
+import type { APP_MODES, CALL_MODES, MfaState, OATH_MODES, SMS_DIRECTIONS, SMS_MODES } from './user-input.js';
 
 export interface PhoneView {
   country_code: string;
@@ -24,6 +24,7 @@ export interface UserView {
   sms_mode: (typeof SMS_MODES)[number];
   sms_direction: (typeof SMS_DIRECTIONS)[number];
   call_mode: (typeof CALL_MODES)[number];
+  app_mode: (typeof APP_MODES)[number];
   phone: PhoneView | null;
   backup_phone: PhoneView | null;
   created_at: string;
@@ -50,6 +51,7 @@ export function toUserView(row: UserRow, groups: string[]): UserView {
     sms_mode: row.sms_mode as UserView['sms_mode'],
     sms_direction: row.sms_direction as UserView['sms_direction'],
     call_mode: row.call_mode as UserView['call_mode'],
+    app_mode: row.app_mode as UserView['app_mode'],
     phone: phoneView(row.phone_country_code, row.phone_number, row.phone_extension),
     backup_phone: phoneView(row.backup_country_code, row.backup_phone_number, row.backup_extension),
     created_at: new Date(row.created_at).toISOString(),

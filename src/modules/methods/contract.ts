@@ -55,18 +55,18 @@ export type AttemptFields = Partial<
 >;
 
 /**
- * A text message or call a step needs handed to the carrier. The engine does
- * it after the step's transaction commits, never inside it: a carrier's
- * answer takes a network round trip, and an open write transaction would hold
+ * Something a step needs sent outside Countersign: a text message or call to
+ * the carrier, a push notification to a device. The engine sends it after the
+ * step's transaction commits, never inside it: the round trip would hold
  * every other authentication for that long. A refused delivery comes back to
  * the method as `MethodResponse.delivered`.
  */
 export interface Delivery {
-  /** The telephony log entry (already written with the step). */
-  logId: string;
+  /** What was sent, as the method knows it (a telephony log entry, a device). */
+  id: string;
   challengeId: string;
-  /** Hands it to the gateway and records the gateway's answer in the log. Never throws. */
-  send(): Promise<CallResult>;
+  /** Sends it and records the answer. Never throws: a failure is `status: 'failed'`. */
+  send(): Promise<Pick<CallResult, 'status' | 'invalidNumber'>>;
 }
 
 /** The outcome of one step of a method. */
@@ -90,6 +90,8 @@ export type StepResult =
       script?: CallScript;
       /** A message or call to hand to the carrier once this step is committed. */
       delivery?: Delivery;
+      /** Number matching (app): the number the sign-in screen shows, which the user types into the app. */
+      number?: string;
     }
   | {
       status: 'done';
@@ -122,8 +124,21 @@ export interface MethodResponse {
   reply?: boolean;
   /** Something that happened on a call (voice): the call's telephony log id and the event. */
   call?: { id: string; event: CallEvent };
-  /** The carrier refused a delivery of this challenge: the log id, and whether it refused the number itself. */
+  /** An authenticator app's answer to a push, after the server checked the device's signature. */
+  app?: DeviceAnswer;
+  /** A delivery of this challenge was refused: its id, and whether the carrier refused the number itself. */
   delivered?: { id: string; invalidNumber: boolean };
+}
+
+/** What a device answered to a push (docs/authenticator-protocol.md). */
+export interface DeviceAnswer {
+  deviceId: string;
+  /** False when the device's signature over the answer did not verify (or the answer was replayed). */
+  verified: boolean;
+  decision?: unknown;
+  number?: unknown;
+  pin?: unknown;
+  newPin?: unknown;
 }
 
 /**
@@ -136,6 +151,8 @@ export interface VerificationMethod {
   readonly timeoutCode: ResultCode;
   /** When the code depends on how far the challenge got (a call ringing, or answered): the code for this saved state. */
   expiredCode?(state: Record<string, unknown>): ResultCode;
+  /** Called in the transaction that ends an unanswered challenge of this method (the app counts missed pushes). */
+  onExpired?(db: Executor, state: Record<string, unknown>): Promise<void>;
   /** May it serve as fallback after a denied primary method? */
   readonly fallbackCapable: boolean;
   /** The user's registered devices for this method, or null when the user has none. */

@@ -88,7 +88,7 @@ export class Telephony {
     const id = orderedId();
     await this.logOutbound(db, { id, user, kind: 'sms', to, body, challengeId });
     const gateway = this.deps.gateway;
-    return { logId: id, challengeId, send: () => this.deliver(id, () => gateway.sendSms({ to, body, reference: id })) };
+    return { id, challengeId, send: () => this.deliver(id, () => gateway.sendSms({ to, body, reference: id })) };
   }
 
   /** True when the gateway can place voice calls (the outbox, and Twilio with a public URL). */
@@ -114,7 +114,7 @@ export class Telephony {
       canCall(gateway)
         ? gateway.placeCall({ to: call.to, extension: call.extension, ringSeconds: call.ringSeconds, reference: id })
         : { status: 'failed', providerId: null, error: `the ${gateway.name} gateway places no calls` };
-    return { logId: id, challengeId, send: () => this.deliver(id, place) };
+    return { id, challengeId, send: () => this.deliver(id, place) };
   }
 
   /**

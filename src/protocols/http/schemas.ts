@@ -1,7 +1,7 @@
 import { Type, type TSchema } from 'typebox';
 import { IMPORT_COLUMNS } from '../../modules/directory/csv-import.js';
 import { ROLE_NAMES } from '../../modules/admin-access/roles.js';
-import { CALL_MODES, MFA_STATES, OATH_MODES, SMS_DIRECTIONS, SMS_MODES } from '../../modules/directory/user-input.js';
+import { APP_MODES, CALL_MODES, MFA_STATES, OATH_MODES, SMS_DIRECTIONS, SMS_MODES } from '../../modules/directory/user-input.js';
 
 const strict = { additionalProperties: false } as const;
 const Nullable = <T extends TSchema>(schema: T) => Type.Union([schema, Type.Null()]);
@@ -44,6 +44,7 @@ const userFieldProperties = {
   sms_mode: Type.Optional(Type.Enum(SMS_MODES, { description: 'Text messages: otp (the code) or otp_pin (the code followed by the PIN).' })),
   sms_direction: Type.Optional(Type.Enum(SMS_DIRECTIONS, { description: 'Text messages: one_way (typed into the application) or two_way (sent back as a reply).' })),
   call_mode: Type.Optional(Type.Enum(CALL_MODES, { description: 'Voice calls: standard (answer and press #) or pin (the PIN, then #).' })),
+  app_mode: Type.Optional(Type.Enum(APP_MODES, { description: 'Authenticator app: standard (approve) or pin (the PIN entered in the app).' })),
   phone: Type.Optional(Nullable(PhoneInput)),
   backup_phone: Type.Optional(Nullable(PhoneInput)),
   groups: Type.Optional(Type.Array(Type.String({ maxLength: 128 }), { maxItems: 1000, description: 'Group names; the groups must exist.' })),
@@ -68,6 +69,7 @@ export const User = Type.Object({
   sms_mode: Type.Enum(SMS_MODES),
   sms_direction: Type.Enum(SMS_DIRECTIONS),
   call_mode: Type.Enum(CALL_MODES),
+  app_mode: Type.Enum(APP_MODES),
   phone: Nullable(PhoneView),
   backup_phone: Nullable(PhoneView),
   created_at: Timestamp,

@@ -97,7 +97,7 @@ export function voiceMethod(config: Config['voice'], deps: VoiceDeps) {
       ringSeconds: config.ringSeconds,
       greeting: greeting(user),
     });
-    const state: VoiceState = { leg, call: delivery.logId, phase: 'ringing', ...(primary ? { primary } : {}) };
+    const state: VoiceState = { leg, call: delivery.id, phase: 'ringing', ...(primary ? { primary } : {}) };
     return { status: 'pending', code: null, state: { ...state }, fields: { call_mode: pinMode(user) ? 'pin' : 'standard', ...legFields(user, leg) }, delivery };
   }
 

@@ -31,6 +31,7 @@ const AuthAnswer = Type.Object({
   prompt: Type.Optional(Type.String()),
   questions: Type.Optional(Type.Array(Type.Object({ id: Type.String(), text: Type.String() }))),
   fallback: Type.Optional(Type.Array(Type.Enum(METHODS))),
+  number: Type.Optional(Type.String({ description: 'Authenticator app with number matching: show this number on the sign-in screen; the user types it into the app.' })),
   expires_at: Type.Optional(Type.String({ format: 'date-time' })),
 });
 

@@ -1,0 +1,177 @@
+import type { Config } from '../../../config/schema.js';
+import { appError } from '../../../shared/errors.js';
+import type { Executor } from '../../../storage/database.js';
+import { changesRepository } from '../../../storage/repositories/records.js';
+import { usersRepository } from '../../../storage/repositories/users.js';
+import type { AppDeviceRow, UserRow } from '../../../storage/schema.js';
+import type { ResultCode } from '../../auth/result-codes.js';
+import { hashPin, pinProblem, verifyPin } from '../../directory/pin.js';
+import { changeRecord } from '../../directory/user-records.js';
+import type { AttemptFields, DeviceAnswer, MethodContext, StepResult, VerificationMethod } from '../contract.js';
+import { matchingNumber, toActivationRecord, toDeviceView } from './devices.js';
+import type { PushBoard, PushNotifier } from './push.js';
+
+/** What a pending push saves (no PIN, nothing secret but the number the sign-in screen shows). */
+interface AppState {
+  /** The devices the push went to. */
+  devices: string[];
+  /** Number matching: the number the user must type into the app; null when off. */
+  number: string | null;
+}
+
+const isAppState = (state: Record<string, unknown>): state is AppState & Record<string, unknown> =>
+  Array.isArray(state.devices) && (state.number === null || typeof state.number === 'string');
+
+export interface AppDeps {
+  notifier: PushNotifier;
+  board: PushBoard;
+  directory: Config['directory'];
+  auth: Pick<Config['auth'], 'fraudAutoBlock' | 'challengeTimeoutSeconds'>;
+  /** Records a fraud report (blocking the user when auth.fraudAutoBlock is on) in the authentication's transaction. */
+  reportFraud(db: Executor, user: UserRow, source: string, autoBlock: boolean): Promise<unknown>;
+}
+
+const pinMode = (user: UserRow): boolean => user.app_mode === 'pin';
+
+const devicesOf = (db: Executor, userId: string) => db.selectFrom('app_devices').selectAll().where('user_id', '=', userId).orderBy('created_at').orderBy('id').execute();
+
+/** The attempt record's device columns (SPEC.md §5) for the device that answered. */
+const deviceFields = (device: AppDeviceRow | undefined, numberMatching: boolean): AttemptFields => ({
+  device: device?.name ?? null,
+  device_token: device?.device_token ?? null,
+  device_type: device?.type ?? null,
+  app_version: device?.app_version ?? null,
+  os_version: device?.os_version ?? null,
+  number_matching: numberMatching ? 1 : 0,
+});
+
+/**
+ * Mobile authenticator app (SPEC.md §1): a push to every active device of the
+ * user, answered by one of them with a signed approve, deny or fraud report
+ * (docs/authenticator-protocol.md). With number matching the sign-in screen
+ * shows a 2-digit number the user types into the app; in PIN mode the app
+ * also sends the user's PIN (and a new one when it must change). A push
+ * nobody answers counts against each device; a device that misses
+ * `app.missedPushesToBlock` in a row is blocked.
+ */
+export function appMethod(config: Config['app'], deps: AppDeps) {
+  const done = (code: ResultCode, authenticated: boolean, fields: AttemptFields, countsAsFailure = !authenticated): StepResult => ({ status: 'done', code, authenticated, fields, countsAsFailure });
+
+  /** Checks the PIN of a PIN-mode answer; with an expired PIN, also changes it to the new one. Null when all is well. */
+  async function pinVerdict(context: MethodContext, answer: DeviceAnswer): Promise<ResultCode | null> {
+    const { user } = context;
+    if (!pinMode(user)) return null;
+    const pin = typeof answer.pin === 'string' ? answer.pin : '';
+    if (!user.pin_hash || !/^[0-9]{1,16}$/.test(pin) || !verifyPin(context.keyring, user.id, pin, user.pin_hash)) return 'FAILED_PHONE_APP_INVALID_PIN';
+    if (!user.pin_change_required) return null;
+    const next = typeof answer.newPin === 'string' ? answer.newPin : '';
+    if (pinProblem(next, deps.directory.pinMinLength, deps.directory.pinMaxLength) !== null || next === pin) return 'FAILED_PHONE_APP_PIN_NOT_CHANGED';
+    const pinHash = hashPin(context.keyring, user.id, next);
+    const now = context.clock.now();
+    await usersRepository.update(context.db, user.id, { pin_hash: pinHash, pin_change_required: 0, updated_at: now });
+    const actor = { type: 'system' as const, id: 'authenticator-app', role: null, requestId: null, entryPoint: context.entryPoint };
+    await changesRepository.insertMany(context.db, [changeRecord({ ...user, pin_hash: pinHash, pin_change_required: 0 }, 'update', ['pin', 'pin_change_required'], actor, now)]);
+    return null;
+  }
+
+  return {
+    name: 'app',
+    timeoutCode: 'FAILED_PHONE_APP_NO_RESPONSE',
+    fallbackCapable: false,
+
+    async describe(db, user) {
+      const devices = await devicesOf(db, user.id);
+      if (devices.length === 0) return null;
+      return { method: 'app', devices: devices.filter((device) => device.status === 'active').map((device) => ({ id: device.id, name: device.name, type: device.type })) };
+    },
+
+    async start(context) {
+      const { user, db } = context;
+      const all = await devicesOf(db, user.id);
+      const active = all.filter((device) => device.status === 'active');
+      const numberMatching = config.numberMatching;
+      const base: AttemptFields = { app_mode: pinMode(user) ? 'pin' : 'standard', ...deviceFields(undefined, numberMatching) };
+      if (active.length === 0) return done('FAILED_PHONE_APP_ALL_DEVICES_BLOCKED', false, base, false);
+      const state: AppState = { devices: active.map((device) => device.id), number: numberMatching ? matchingNumber() : null };
+      const application = context.application.name;
+      const expiresAt = context.clock.now() + deps.auth.challengeTimeoutSeconds * 1000;
+      const targets = active.map((device) => ({ deviceId: device.id, pushToken: device.device_token }));
+      const delivery = {
+        id: `push:${context.challengeId}`,
+        challengeId: context.challengeId,
+        send: async () => {
+          deps.board.announce(user.id);
+          try {
+            return { status: (await deps.notifier.notify(targets, { challengeId: context.challengeId, application, expiresAt })).status };
+          } catch {
+            return { status: 'failed' as const };
+          }
+        },
+      };
+      return { status: 'pending', code: null, state: { ...state }, fields: base, delivery, ...(state.number ? { number: state.number } : {}) };
+    },
+
+    async respond(context, state, response) {
+      const base: AttemptFields = { app_mode: pinMode(context.user) ? 'pin' : 'standard' };
+      if (!isAppState(state)) return done('FAILED_PHONE_APP_INVALID_RESULT', false, base, false);
+      const numberMatching = state.number !== null;
+      // The push service could not reach any device.
+      if (response.delivered) return done('FAILED_PHONE_APP_NOTIFICATION_FAILED', false, { ...base, ...deviceFields(undefined, numberMatching) }, false);
+      const answer = response.app;
+      if (!answer) throw appError('validation_failed', 'this challenge is answered in the authenticator app, not through /respond');
+      if (!state.devices.includes(answer.deviceId)) throw appError('conflict', 'this push was not sent to that device');
+      const device = await context.db.selectFrom('app_devices').selectAll().where('id', '=', answer.deviceId).executeTakeFirst();
+      const fields = { ...base, ...deviceFields(device, numberMatching) };
+      // Any answer shows the device is alive.
+      await context.db.updateTable('app_devices').set({ missed_pushes: 0 }).where('id', '=', answer.deviceId).execute();
+      if (!answer.verified) return done('FAILED_PHONE_APP_INVALID_RESULT', false, fields, false);
+      switch (answer.decision) {
+        case 'deny':
+          return done('FAILED_PHONE_APP_DENIED', false, fields, false);
+        case 'fraud':
+          await deps.reportFraud(context.db, context.user, 'authenticator app', deps.auth.fraudAutoBlock);
+          return done('FAILED_FRAUD_REPORTED', false, fields, false);
+        case 'approve': {
+          if (state.number !== null && answer.number !== state.number) return done('FAILED_PHONE_APP_INVALID_RESULT', false, fields);
+          const pinProblemCode = await pinVerdict(context, answer);
+          if (pinProblemCode) return done(pinProblemCode, false, fields, pinProblemCode === 'FAILED_PHONE_APP_INVALID_PIN');
+          return done('SUCCESS_PHONE_APP_AUTHENTICATED', true, fields);
+        }
+        default:
+          return done('FAILED_PHONE_APP_INVALID_RESULT', false, fields, false);
+      }
+    },
+
+    /** Nobody answered: each device the push went to missed one more; those at the limit are blocked. */
+    async onExpired(db, state) {
+      if (!isAppState(state) || state.devices.length === 0) return;
+      await db
+        .updateTable('app_devices')
+        .set((eb) => ({ missed_pushes: eb('missed_pushes', '+', 1) }))
+        .where('id', 'in', state.devices)
+        .execute();
+      await db
+        .updateTable('app_devices')
+        .set({ status: 'blocked', blocked_reason: `left ${config.missedPushesToBlock} pushes in a row unanswered` })
+        .where('id', 'in', state.devices)
+        .where('status', '=', 'active')
+        .where('missed_pushes', '>=', config.missedPushesToBlock)
+        .execute();
+    },
+
+    async exportUserData(db, userId) {
+      const user = await db.selectFrom('users').select('username').where('id', '=', userId).executeTakeFirst();
+      const devices = await devicesOf(db, userId);
+      const activations = await db.selectFrom('app_activations').selectAll().where('user_id', '=', userId).orderBy('id').execute();
+      return { app_devices: devices.map((device) => toDeviceView(device, user?.username ?? '')), app_activations: activations.map(toActivationRecord) };
+    },
+
+    async deleteUserData(db, userId) {
+      const devices = await devicesOf(db, userId);
+      if (devices.length > 0) await db.deleteFrom('app_nonces').where('device_id', 'in', devices.map((device) => device.id)).execute();
+      await db.deleteFrom('app_devices').where('user_id', '=', userId).execute();
+      await db.deleteFrom('app_activation_codes').where('user_id', '=', userId).execute();
+      await db.deleteFrom('app_activations').where('user_id', '=', userId).execute();
+    },
+  } satisfies VerificationMethod;
+}
