@@ -18,7 +18,7 @@ export default tseslint.config(
   },
   {
     files: ['src/**/*.ts'],
-    ignores: ['src/cli/main.ts', 'src/**/*.test.ts'],
+    ignores: ['src/cli/main.ts', 'src/authenticator/main.ts', 'src/**/*.test.ts'],
     rules: {
       // Only the process entry point reads the environment; everything else gets config.
       'no-restricted-properties': ['error', { object: 'process', property: 'env', message: 'read configuration from Config, not process.env' }],

@@ -1,5 +1,4 @@
 import { isIP } from 'node:net';
-import { createInterface } from 'node:readline';
 import { Command, Option } from 'commander';
 import type { Runtime } from '../../main.js';
 import type { AuthenticatedApplication } from '../../modules/applications/applications.js';
@@ -9,6 +8,7 @@ import type { MethodResponse } from '../../modules/methods/contract.js';
 import { AppError, appError } from '../../shared/errors.js';
 import { cliActor, withRuntime, type CliIo, type GlobalOptions } from '../io.js';
 import { printJson } from '../output.js';
+import { lineReader } from '../../shared/lines.js';
 
 /** The application `auth` runs as when no --app is given; created on first use. */
 export const CLI_APPLICATION = 'Countersign CLI';
@@ -20,27 +20,6 @@ interface AuthFlags {
   ip?: string;
   authType: string;
   factor: 'auto' | 'oath' | 'sms' | 'voice' | 'app';
-}
-
-/**
- * Reads standard input one line at a time. One reader serves the whole
- * command, so successive prompts read successive lines; it is opened at the
- * first prompt, so a run that never asks leaves stdin alone.
- */
-function lineReader(input: NodeJS.ReadableStream) {
-  let reader: ReturnType<typeof createInterface> | null = null;
-  let lines: AsyncIterator<string> | null = null;
-  return {
-    async next(): Promise<string | null> {
-      if (!reader || !lines) {
-        reader = createInterface({ input, terminal: false, crlfDelay: Infinity });
-        lines = reader[Symbol.asyncIterator]();
-      }
-      const line = await lines.next();
-      return line.done ? null : line.value;
-    },
-    close: () => reader?.close(),
-  };
 }
 
 type Lines = ReturnType<typeof lineReader>;
