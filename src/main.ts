@@ -116,14 +116,16 @@ export async function buildRuntime(config: Config, options: RuntimeOptions = {})
     reportFraud: (db, user, source, autoBlock) => blocks.reportFraudInTransaction(db, user, source, autoBlock),
   });
   const pushBoard = new PushBoard();
+  const oath = oathMethod(config.oath);
   const app = appMethod(config.app, {
+    oath,
     notifier: options.pushNotifier ?? notifierOf(config.app),
     board: pushBoard,
     directory: config.directory,
     auth: config.auth,
     reportFraud: (db, user, source, autoBlock) => blocks.reportFraudInTransaction(db, user, source, autoBlock),
   });
-  const methods = [oathMethod(config.oath), questionsMethod(config.questions), smsMethod(config.sms, telephony, templates), voice, app];
+  const methods = [oath, questionsMethod(config.questions), smsMethod(config.sms, telephony, templates), voice, app];
   const userDataCleaners = methods.map((method) => (db: Parameters<typeof method.deleteUserData>[0], userId: string) => method.deleteUserData(db, userId));
   const directory = new Directory({ db: storage.db, keyring, clock, log, rules, logUserChanges: config.log.userChanges, userDataCleaners });
   const blocks = new Blocks({ db: storage.db, clock, directory });

@@ -151,6 +151,25 @@ export const ConfigSchema = Type.Object(
           default: 5,
           description: 'Pushes in a row a device leaves unanswered before it is blocked (FAILED_PHONE_APP_ALL_DEVICES_BLOCKED once all are).',
         }),
+        pushWindowMinutes: Type.Integer({ minimum: 1, maximum: 1440, default: 15, description: 'Push-fatigue defence: the window the limits below count in.' }),
+        pushLimit: Type.Integer({
+          minimum: 1,
+          maximum: 1000,
+          default: 10,
+          description: 'Push-fatigue defence: pushes to one user within the window; past it the user is asked for a code from the app instead (or refused without an OATH token).',
+        }),
+        unansweredForMatching: Type.Integer({
+          minimum: 1,
+          maximum: 100,
+          default: 2,
+          description: 'Push-fatigue defence: denied or unanswered pushes within the window after which number matching is required even when app.numberMatching is off.',
+        }),
+        unansweredForCodes: Type.Integer({
+          minimum: 1,
+          maximum: 100,
+          default: 4,
+          description: 'Push-fatigue defence: denied or unanswered pushes within the window after which no more pushes are sent: the user enters a code from the app.',
+        }),
         pushGateway: Type.Union([Type.Literal('poll'), Type.Literal('webhook')], {
           default: 'poll',
           description: 'How devices learn of a push. poll: they hold a signed long poll open (GET /app/v1/challenges); webhook: also POSTed to app.pushWebhookUrl, a relay to FCM / APNs.',

@@ -242,6 +242,8 @@ export interface SigninsTable {
   counted_failure: Bool;
   steps: string;
   trace: string;
+  /** What the push-fatigue defence did to this sign-in, if anything (number_matching_required, codes_instead_of_push, push_limit_reached). */
+  push_fatigue: string | null;
 }
 
 /** SPEC.md §5 block record. */

@@ -14,7 +14,7 @@ import type { ChallengeRow, UserRow } from '../../storage/schema.js';
 import type { AuthenticatedApplication } from '../applications/applications.js';
 import { usernameKey } from '../directory/user-input.js';
 import type { CallEvent, CallScript } from '../telephony/gateway.js';
-import type { AttemptFields, Delivery, DeviceAnswer, MethodContext, MethodName, MethodResponse, StepResult, VerificationMethod } from '../methods/contract.js';
+import type { AttemptFields, Delivery, DeviceAnswer, MethodContext, PushFatigue, MethodName, MethodResponse, StepResult, VerificationMethod } from '../methods/contract.js';
 import { answerOfChallenge, finalAnswer, waitingAnswer, type AuthAnswer, type PreauthAnswer } from './answers.js';
 import { MethodRegistry } from './method-registry.js';
 import { noMethodOutcome, ruleOutcome, signinStep, userNotFoundOutcome } from './outcomes.js';
@@ -95,6 +95,8 @@ interface ChallengeState {
   trace: TraceEntry[];
   /** Number matching: the number the sign-in screen shows while the app's push waits. */
   number?: string;
+  /** What the push-fatigue defence did, kept for the sign-in record. */
+  pushFatigue?: PushFatigue;
 }
 
 /**
@@ -438,6 +440,7 @@ export class AuthEngine {
       fields: state.fields,
       steps,
       trace: state.trace,
+      pushFatigue: state.pushFatigue ?? null,
     };
     const request = this.requestOf(challenge, { id: challenge.application_id, name: await this.applicationName(trx, challenge.application_id) }, user?.username ?? '(deleted user)');
     const { signinId } = await writeOutcome(trx, now, user, request.username, request, outcome);
@@ -460,7 +463,7 @@ export class AuthEngine {
     const challenge = slot.existing;
     const fields = { ...state.fields, ...step.fields };
     if (step.status === 'pending') {
-      const next: ChallengeState = { ...state, step: step.state, fields, ...(step.number ? { number: step.number } : {}) };
+      const next: ChallengeState = { ...state, step: step.state, fields, ...(step.number ? { number: step.number } : {}), ...(step.pushFatigue ? { pushFatigue: step.pushFatigue } : {}) };
       const { txid, expiresAt } = await this.saveChallenge(trx, user, request, method.name, stage, step.code, null, next, slot);
       return { ...waitingAnswer(txid, step.code, step.prompt, expiresAt), ...(step.questions ? { questions: step.questions } : {}), ...(step.number ? { number: step.number } : {}) };
     }
@@ -481,6 +484,7 @@ export class AuthEngine {
       fields,
       steps,
       trace: state.trace,
+      pushFatigue: step.pushFatigue ?? state.pushFatigue ?? null,
     };
     const { signinId } = await writeOutcome(trx, now, user, user.username, request, outcome);
     if (challenge) {

@@ -4,7 +4,7 @@ import { prepared } from '../../storage/prepared.js';
 import { readThrough } from '../../storage/read-cache.js';
 import type { NewAuthAttempt, NewSignin, UserRow } from '../../storage/schema.js';
 import type { AuthenticatedApplication } from '../applications/applications.js';
-import type { AttemptFields, MethodName } from '../methods/contract.js';
+import type { AttemptFields, MethodName, PushFatigue } from '../methods/contract.js';
 import type { MfaDetail } from './mfa-details.js';
 import { RESULT_CODES, type ResultCode } from './result-codes.js';
 
@@ -43,6 +43,8 @@ export interface Outcome {
   fields: AttemptFields;
   steps: SigninStep[];
   trace: TraceEntry[];
+  /** What the push-fatigue defence did, for the sign-in log. */
+  pushFatigue?: PushFatigue | null;
 }
 
 type AttemptValues = Required<Omit<NewAuthAttempt, 'id'>>;
@@ -63,7 +65,7 @@ const ATTEMPT_COLUMNS = columnsOf<AttemptValues>({
 const SIGNIN_COLUMNS = columnsOf<SigninValues>({
   at: true, user_id: true, username: true, application_id: true, application: true, ip: true, auth_type: true, entry_point: true,
   status: true, mfa_required: true, policy: true, method: true, result_code: true, detail: true, attempt_id: true,
-  counted_failure: true, steps: true, trace: true,
+  counted_failure: true, steps: true, trace: true, push_fatigue: true,
 });
 
 /**
@@ -144,6 +146,7 @@ export async function writeOutcome(db: Executor, at: number, user: UserRow | nul
     counted_failure: outcome.countedFailure ? 1 : 0,
     steps: JSON.stringify(outcome.steps),
     trace: JSON.stringify(outcome.trace),
+    push_fatigue: outcome.pushFatigue ?? null,
   };
   return { signinId: await insertSignin(db, signin), attemptId };
 }

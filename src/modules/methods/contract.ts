@@ -69,6 +69,13 @@ export interface Delivery {
   send(): Promise<Pick<CallResult, 'status' | 'invalidNumber'>>;
 }
 
+/**
+ * What the push-fatigue defence did to a sign-in (SPEC.md §3 log): asked for
+ * number matching although it is off, asked for a code instead of pushing, or
+ * refused to push at all.
+ */
+export type PushFatigue = 'number_matching_required' | 'codes_instead_of_push' | 'push_limit_reached';
+
 /** The outcome of one step of a method. */
 export type StepResult =
   | {
@@ -92,6 +99,7 @@ export type StepResult =
       delivery?: Delivery;
       /** Number matching (app): the number the sign-in screen shows, which the user types into the app. */
       number?: string;
+      pushFatigue?: PushFatigue;
     }
   | {
       status: 'done';
@@ -102,6 +110,7 @@ export type StepResult =
       countsAsFailure?: boolean;
       /** Voice: what the call says before it hangs up. */
       script?: CallScript;
+      pushFatigue?: PushFatigue;
     };
 
 export interface MethodDevice {

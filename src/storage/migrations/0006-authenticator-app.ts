@@ -4,8 +4,8 @@ import type { Migration } from '../migrator.js';
 /**
  * The authenticator app (SPEC.md §1, §5): activated devices with their public
  * keys, one-time activation codes (kept as keyed hashes), the activation
- * records, the nonces of signed device requests (replay refusal) and the
- * user's app mode.
+ * records, the nonces of signed device requests (replay refusal), the
+ * user's app mode, and the push-fatigue flag of sign-ins.
  */
 export const authenticatorApp: Migration = {
   name: '0006-authenticator-app',
@@ -66,8 +66,11 @@ export const authenticatorApp: Migration = {
       .addPrimaryKeyConstraint('app_nonces_pk', ['device_id', 'nonce'])
       .execute();
     await db.schema.createIndex('app_nonces_expiry').on('app_nonces').column('expires_at').execute();
+    // Push-fatigue defence: what it did to a sign-in (number matching required, codes instead of a push, pushes stopped).
+    await db.schema.alterTable('signins').addColumn('push_fatigue', 'text').execute();
   },
   async down(db) {
+    await db.schema.alterTable('signins').dropColumn('push_fatigue').execute();
     await db.schema.dropTable('app_nonces').execute();
     await db.schema.dropTable('app_activations').execute();
     await db.schema.dropTable('app_activation_codes').execute();

@@ -13,14 +13,19 @@ import type { PushBoard, PushNotifier } from './push.js';
 
 /** What a pending push saves (no PIN, nothing secret but the number the sign-in screen shows). */
 interface AppState {
-  /** The devices the push went to. */
+  /** The devices the push went to (none when a code is asked for instead). */
   devices: string[];
   /** Number matching: the number the user must type into the app; null when off. */
   number: string | null;
+  /** Push-fatigue defence: no push was sent; the user enters a code from the app. */
+  codes?: true;
 }
 
 const isAppState = (state: Record<string, unknown>): state is AppState & Record<string, unknown> =>
   Array.isArray(state.devices) && (state.number === null || typeof state.number === 'string');
+
+/** Outcomes that count as the user not wanting, or not seeing, a push. */
+const UNANSWERED = ['FAILED_PHONE_APP_DENIED', 'FAILED_PHONE_APP_NO_RESPONSE'];
 
 export interface AppDeps {
   notifier: PushNotifier;
@@ -29,6 +34,22 @@ export interface AppDeps {
   auth: Pick<Config['auth'], 'fraudAutoBlock' | 'challengeTimeoutSeconds'>;
   /** Records a fraud report (blocking the user when auth.fraudAutoBlock is on) in the authentication's transaction. */
   reportFraud(db: Executor, user: UserRow, source: string, autoBlock: boolean): Promise<unknown>;
+  /** The OATH method: checks the codes asked for instead of a push. */
+  oath: VerificationMethod;
+}
+
+/** The user's recent pushes (sign-ins of the app method that sent one, and those still open) and how many were denied or unanswered. */
+async function recentPushes(db: Executor, userId: string, since: number): Promise<{ pushes: number; unanswered: number }> {
+  const ended = await db
+    .selectFrom('signins')
+    .select('result_code')
+    .where('user_id', '=', userId)
+    .where('at', '>=', since)
+    .where('method', '=', 'app')
+    .where((eb) => eb.or([eb('push_fatigue', 'is', null), eb('push_fatigue', '=', 'number_matching_required')]))
+    .execute();
+  const open = await db.selectFrom('challenges').select('id').where('user_id', '=', userId).where('status', '=', 'pending').where('method', '=', 'app').execute();
+  return { pushes: ended.length + open.length, unanswered: ended.filter((row) => UNANSWERED.includes(row.result_code ?? '')).length };
 }
 
 const pinMode = (user: UserRow): boolean => user.app_mode === 'pin';
@@ -79,6 +100,11 @@ export function appMethod(config: Config['app'], deps: AppDeps) {
     timeoutCode: 'FAILED_PHONE_APP_NO_RESPONSE',
     fallbackCapable: false,
 
+    /** A code asked for instead of a push times out like an OATH code. */
+    expiredCode(state) {
+      return isAppState(state) && state.codes ? 'FAILED_OATH_TOKEN_TIMEOUT' : 'FAILED_PHONE_APP_NO_RESPONSE';
+    },
+
     async describe(db, user) {
       const devices = await devicesOf(db, user.id);
       if (devices.length === 0) return null;
@@ -89,9 +115,18 @@ export function appMethod(config: Config['app'], deps: AppDeps) {
       const { user, db } = context;
       const all = await devicesOf(db, user.id);
       const active = all.filter((device) => device.status === 'active');
-      const numberMatching = config.numberMatching;
-      const base: AttemptFields = { app_mode: pinMode(user) ? 'pin' : 'standard', ...deviceFields(undefined, numberMatching) };
+      // Push-fatigue defence: too many pushes, or too many of them denied or ignored, and the user is asked for a code or refused.
+      const { pushes, unanswered } = await recentPushes(db, user.id, context.clock.now() - config.pushWindowMinutes * 60_000);
+      const fatigued = pushes >= config.pushLimit || unanswered >= config.unansweredForCodes;
+      const forceMatching = !config.numberMatching && unanswered >= config.unansweredForMatching;
+      const numberMatching = config.numberMatching || forceMatching;
+      const base: AttemptFields = { app_mode: pinMode(user) ? 'pin' : 'standard', ...deviceFields(undefined, numberMatching && !fatigued) };
       if (active.length === 0) return done('FAILED_PHONE_APP_ALL_DEVICES_BLOCKED', false, base, false);
+      if (fatigued) {
+        if (!(await deps.oath.describe(db, user))) return { ...done('FAILED_AUTHENTICATION_THROTTLED', false, base, false), pushFatigue: 'push_limit_reached' };
+        const prompt = 'Too many sign-in requests went to your authenticator app: enter the code it shows instead';
+        return { status: 'pending', code: 'SUCCESS_OATH_CODE_PENDING', prompt, state: { devices: [], number: null, codes: true }, fields: base, pushFatigue: 'codes_instead_of_push' };
+      }
       const state: AppState = { devices: active.map((device) => device.id), number: numberMatching ? matchingNumber() : null };
       const application = context.application.name;
       const expiresAt = context.clock.now() + deps.auth.challengeTimeoutSeconds * 1000;
@@ -108,13 +143,27 @@ export function appMethod(config: Config['app'], deps: AppDeps) {
           }
         },
       };
-      return { status: 'pending', code: null, state: { ...state }, fields: base, delivery, ...(state.number ? { number: state.number } : {}) };
+      return {
+        status: 'pending',
+        code: null,
+        state: { ...state },
+        fields: base,
+        delivery,
+        ...(state.number ? { number: state.number } : {}),
+        ...(forceMatching ? { pushFatigue: 'number_matching_required' as const } : {}),
+      };
     },
 
     async respond(context, state, response) {
       const base: AttemptFields = { app_mode: pinMode(context.user) ? 'pin' : 'standard' };
       if (!isAppState(state)) return done('FAILED_PHONE_APP_INVALID_RESULT', false, base, false);
       const numberMatching = state.number !== null;
+      // No push was sent (push-fatigue defence): the answer is a code from the app, checked as an OATH code.
+      if (state.codes) {
+        if (response.passcode === undefined) throw appError('validation_failed', 'passcode: enter the code the authenticator app shows', { field: 'passcode' });
+        const step = await deps.oath.start(context, { passcode: response.passcode });
+        return { ...step, fields: { ...base, ...step.fields } };
+      }
       // The push service could not reach any device.
       if (response.delivered) return done('FAILED_PHONE_APP_NOTIFICATION_FAILED', false, { ...base, ...deviceFields(undefined, numberMatching) }, false);
       const answer = response.app;
