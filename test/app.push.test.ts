@@ -27,7 +27,8 @@ describe.each(DIALECTS)('the authenticator app on %s', (dialect) => {
 
   it('activates a device with a one-time code and records every step', async () => {
     await start();
-    const { code, uri, url } = await server.activationCode();
+    const { code, uri, url, qr_png: qrPng } = await server.activationCode();
+    expect(Buffer.from(qrPng, 'base64').subarray(0, 8)).toEqual(Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]));
     expect(code).toMatch(/^[A-Z2-9]{4}-[A-Z2-9]{4}-[A-Z2-9]{4}-[A-Z2-9]{4}$/);
     expect(uri).toBe(`countersign://activate?url=${encodeURIComponent(server.url)}&code=${encodeURIComponent(code)}`);
     expect(url).toBe(server.url);
@@ -63,6 +64,12 @@ describe.each(DIALECTS)('the authenticator app on %s', (dialect) => {
       expect.objectContaining({ get_activation_code_result: 'issued' }),
       expect.objectContaining({ activation_success: false, activation_error: 'invalid public key', activation_status_result: 'failed' }),
     ]);
+    // The user adds a second device from the first: a code made by the activated app.
+    const second = await device.newActivation();
+    expect(second.uri).toContain('countersign://activate?url=');
+    const tablet = await AuthenticatorClient.activate(second.url, second.code, { name: 'Bob tablet', type: 'ios' }, { now: () => server.t.clock.now() });
+    expect((await server.t.runtime.appDevices.list('bob@contoso.com')).map((item) => item.name).sort()).toEqual(['Bob phone', 'Bob tablet']);
+    expect(tablet.identity.account).toBe('bob@contoso.com');
     // The provisioned OATH secret is a working OATH token of the user.
     expect((await server.t.runtime.engine.preauth({ ...server.request(), factor: undefined } as never)).methods.map((method) => method.method)).toEqual(['oath', 'app']);
   });
@@ -72,7 +79,7 @@ describe.each(DIALECTS)('the authenticator app on %s', (dialect) => {
     const device = await server.device();
     const { started, seen } = await push(device);
     expect(started).toMatchObject({ result: 'waiting', result_code: null, number: expect.stringMatching(/^[1-9][0-9]$/) });
-    expect(seen).toMatchObject({ txid: started.txid, application: 'Corporate VPN', ip: '198.51.100.9', number_matching: true, pin: false });
+    expect(seen).toMatchObject({ txid: started.txid, application: 'Corporate VPN', ip: '198.51.100.9', location: null, number_matching: true, pin: false });
     expect(JSON.stringify(seen)).not.toContain(`"${started.number}"`);
     expect(await status(started.txid)).toMatchObject({ result: 'waiting', number: started.number });
     expect(await device.answer(seen.txid, { decision: 'approve', number: started.number })).toMatchObject({ result: 'allow', result_code: 'SUCCESS_PHONE_APP_AUTHENTICATED' });

@@ -69,6 +69,14 @@ describe.each(DIALECTS)('countersign-authenticator as a separate process, agains
     expect(statSync(file).mode & 0o777).toBe(0o600);
     expect(readFileSync(file, 'utf8')).toContain('BEGIN PRIVATE KEY');
     expect((await run(file, ['devices'])).stdout).toMatch(/^bob@contoso\.com {2}http:\/\/127\.0\.0\.1:\d+ {2}device \S+ {2}active, named "Bob laptop"\n$/);
+    // The user adds a second authenticator from this one.
+    const added = await run(file, ['add-device']);
+    const secondUri = /^(countersign:\/\/activate\S+)$/m.exec(added.stdout)![1]!;
+    const otherFile = join(dir, 'other.json');
+    expect((await run(otherFile, ['activate', secondUri, '--name', 'Bob desktop'])).code).toBe(0);
+    const both = await server.t.runtime.appDevices.list('bob@contoso.com');
+    expect(both.map((device) => device.name).sort()).toEqual(['Bob desktop', 'Bob laptop']);
+    await server.t.runtime.appDevices.delete('bob@contoso.com', both.find((device) => device.name === 'Bob desktop')!.id, testActor);
 
     // Approve with the number from the sign-in screen.
     const approved = await signIn((number) => [number!, 'approve']);

@@ -155,7 +155,7 @@ describe('operations endpoints', () => {
       expect(operation.security).toEqual([{ adminKey: [] }]);
       expect(operation.description).toMatch(/Roles: /);
     }
-    const others = ['GET /healthz', 'GET /readyz', 'GET /metrics', 'GET /openapi.json', 'GET /auth/v1/check', 'POST /auth/v1/preauth', 'POST /auth/v1/auth', 'POST /auth/v1/respond', 'GET /auth/v1/auth_status', 'POST /telephony/v1/twilio/status', 'POST /telephony/v1/twilio/sms', 'POST /telephony/v1/twilio/voice', 'POST /telephony/v1/twilio/voice/keys', 'POST /telephony/v1/twilio/voice/status', 'POST /app/v1/activate', 'GET /app/v1/challenges', 'POST /app/v1/challenges/{txid}/answer', 'GET /app/v1/device', 'PUT /app/v1/device/push-token', 'GET /app/v1/time'];
+    const others = ['GET /healthz', 'GET /readyz', 'GET /metrics', 'GET /openapi.json', 'GET /auth/v1/check', 'POST /auth/v1/preauth', 'POST /auth/v1/auth', 'POST /auth/v1/respond', 'GET /auth/v1/auth_status', 'POST /telephony/v1/twilio/status', 'POST /telephony/v1/twilio/sms', 'POST /telephony/v1/twilio/voice', 'POST /telephony/v1/twilio/voice/keys', 'POST /telephony/v1/twilio/voice/status', 'POST /app/v1/activate', 'GET /app/v1/challenges', 'POST /app/v1/challenges/{txid}/answer', 'GET /app/v1/device', 'PUT /app/v1/device/push-token', 'GET /app/v1/time', 'POST /app/v1/device/activation'];
     for (const path of others) expect(documented).toContain(path);
     expect(documented.size).toBe(t.app.adminRoutes.length + others.length);
     expect(doc.paths['/auth/v1/auth']!.post!.security).toEqual([{ application: [] }]);

@@ -20,6 +20,7 @@ export interface PushView {
   ip: string | null;
   created_at: string;
   expires_at: string;
+  location: string | null;
   number_matching: boolean;
   pin: boolean;
   pin_change: boolean;
@@ -126,6 +127,11 @@ export class AuthenticatorClient {
 
   async device(): Promise<Record<string, unknown>> {
     return this.signed('GET', '/app/v1/device');
+  }
+
+  /** A one-time activation code for another device of this user (`uri` for its QR code). */
+  async newActivation(): Promise<{ code: string; url: string; uri: string; expires_at: string }> {
+    return this.signed('POST', '/app/v1/device/activation');
   }
 
   async setPushToken(token: string): Promise<void> {

@@ -61,6 +61,16 @@ export async function runAuthenticator(argv: string[], io: Io): Promise<number> 
     });
 
   program
+    .command('add-device')
+    .description('an activation code for another device of the account (activate the other device with it)')
+    .option('--account <name>', 'the account (or device id) when several are activated')
+    .action(async (flags: { account?: string }) => {
+      const client = new AuthenticatorClient(pick(readDevices(file()), flags.account));
+      const activation = await client.newActivation();
+      io.stdout.write(`code ${activation.code} for ${activation.url}, until ${activation.expires_at}\n${activation.uri}\n`);
+    });
+
+  program
     .command('devices')
     .description('the accounts this authenticator holds, and how the server sees each device')
     .action(async () => {
@@ -113,7 +123,8 @@ export async function runAuthenticator(argv: string[], io: Io): Promise<number> 
           const pushes: PushView[] = await client.pushes(wait);
           if (client.identity.clockOffsetMs !== offset) save(client);
           for (const push of pushes) {
-            io.stdout.write(`push: ${push.application} from ${push.ip ?? 'an unknown address'} at ${push.created_at}\n`);
+            const where = push.location ? ` (${push.location})` : '';
+            io.stdout.write(`push: ${push.application} from ${push.ip ?? 'an unknown address'}${where} at ${push.created_at}\n`);
             const number = push.number_matching ? await ask('number shown on the sign-in screen') : undefined;
             const pin = push.pin ? await ask('PIN') : undefined;
             const newPin = push.pin_change ? await ask('new PIN (yours has expired)') : undefined;

@@ -26,10 +26,10 @@ export async function startAppServer(dialect: DialectName, overrides: Record<str
   const request = (username = 'bob@contoso.com'): AuthInput => ({ username, application, ip: '198.51.100.9', authType: 'vpn', entryPoint: 'http_api', factor: 'app' });
 
   /** An activation code from the admin API. */
-  async function activationCode(username = 'bob@contoso.com', body: object = {}): Promise<{ code: string; uri: string; url: string }> {
+  async function activationCode(username = 'bob@contoso.com', body: object = {}): Promise<{ code: string; uri: string; url: string; qr_png: string }> {
     const response = await fetch(`${url}/admin/v1/users/${username}/app/activation`, { method: 'POST', headers: await admin(), body: JSON.stringify(body) });
     if (response.status !== 201) throw new Error(`activation refused: ${response.status} ${await response.text()}`);
-    return (await response.json()) as { code: string; uri: string; url: string };
+    return (await response.json()) as { code: string; uri: string; url: string; qr_png: string };
   }
 
   /** A new activated device of the user. */

@@ -62,6 +62,8 @@ export interface PendingPush {
   ip: string | null;
   created_at: string;
   expires_at: string;
+  /** Where the sign-in comes from, when known; no location source is configured yet, so null. */
+  location: string | null;
   /** The user must type the number the sign-in screen shows. */
   number_matching: boolean;
   /** PIN mode: the answer carries the user's PIN. */
@@ -300,6 +302,7 @@ export class AuthEngine {
           ip: row.ip,
           created_at: new Date(Number(row.created_at)).toISOString(),
           expires_at: new Date(Number(row.expires_at)).toISOString(),
+          location: null,
           number_matching: state.number !== undefined,
           pin: user?.app_mode === 'pin',
           pin_change: user?.app_mode === 'pin' && Boolean(user.pin_change_required),

@@ -5,6 +5,7 @@ import type { Runtime } from '../../../main.js';
 import { ACCESS } from '../../../modules/admin-access/roles.js';
 import { DEVICE_HEADER, NONCE_HEADER, SIGNATURE_HEADER, TIMESTAMP_HEADER } from '../../../modules/methods/app/protocol.js';
 import { appError } from '../../../shared/errors.js';
+import QRCode from 'qrcode';
 import type { AppDeviceRow } from '../../../storage/schema.js';
 import { actorOf } from '../admin-auth.js';
 import * as S from '../schemas.js';
@@ -34,6 +35,7 @@ const Activation = Type.Object({
   code: Type.String({ description: 'Shown once: 16 characters, typed or scanned into the app.' }),
   url: Type.String(),
   uri: Type.String({ description: 'countersign://activate?url=…&code=…, for a QR code.' }),
+  qr_png: Type.String({ description: 'The QR code of `uri`, a PNG image in base64.' }),
   oath: Type.Boolean(),
   expires_at: Type.String({ format: 'date-time' }),
 });
@@ -57,6 +59,7 @@ const Push = Type.Object({
   ip: Nullable(Type.String()),
   created_at: Type.String({ format: 'date-time' }),
   expires_at: Type.String({ format: 'date-time' }),
+  location: Nullable(Type.String({ description: 'Where the sign-in comes from, when known (null: unknown).' })),
   number_matching: Type.Boolean({ description: 'Ask the user for the number the sign-in screen shows.' }),
   pin: Type.Boolean({ description: "Ask for the user's PIN." }),
   pin_change: Type.Boolean({ description: 'The PIN has expired: also ask for a new one.' }),
@@ -216,6 +219,22 @@ export const appDeviceRoutes =
       },
     });
 
+    app.post('/device/activation', {
+      schema: {
+        tags: appTags,
+        summary: 'An activation code for another device of the same user',
+        description: `${SIGNED} The user adds a device from one already activated: the same one-time code an administrator would make (shown once).`,
+        headers: signedHeaders,
+        response: { 201: Type.Omit(Activation, ['qr_png']), 401: S.Problem },
+      },
+      handler: async (request, reply) => {
+        const device = await signedBy(request);
+        const user = await runtime.directory.find(runtime.storage.db, (await runtime.appDevices.view(device)).username);
+        const actor = { type: 'system' as const, id: `device:${device.id}`, role: null, requestId: request.id, entryPoint: 'app' };
+        return reply.code(201).send(await runtime.appDevices.createActivation(user.username, { url: `${request.protocol}://${request.host}` }, actor));
+      },
+    });
+
     app.get('/device', {
       schema: { tags: appTags, summary: 'This device as the server knows it', description: SIGNED, headers: signedHeaders, response: { 200: Device, 401: S.Problem } },
       handler: async (request) => runtime.appDevices.view(await signedBy(request)),
@@ -256,7 +275,8 @@ export const appDeviceAdminRoutes =
       },
       handler: async (request, reply) => {
         const url = `${request.protocol}://${request.host}`;
-        return reply.code(201).send(await devices.createActivation(request.params.username, { url, oath: request.body?.oath }, actorOf(request)));
+        const activation = await devices.createActivation(request.params.username, { url, oath: request.body?.oath }, actorOf(request));
+        return reply.code(201).send({ ...activation, qr_png: (await QRCode.toBuffer(activation.uri, { type: 'png', errorCorrectionLevel: 'M', margin: 2, scale: 6 })).toString('base64') });
       },
     });
 
