@@ -11,6 +11,7 @@ import { questionsMethod } from './modules/methods/questions/method.js';
 import { smsMethod } from './modules/methods/sms/method.js';
 import { voiceMethod } from './modules/methods/voice/method.js';
 import { AppDevices } from './modules/methods/app/devices.js';
+import { SigninLog } from './modules/reports/signin-log.js';
 import { appMethod } from './modules/methods/app/method.js';
 import { notifierOf, PushBoard, type PushNotifier } from './modules/methods/app/push.js';
 import type { TelephonyGateway } from './modules/telephony/gateway.js';
@@ -52,6 +53,7 @@ export interface Runtime {
   appDevices: AppDevices;
   /** Wakes the long polls of devices when a push for them is committed. */
   pushBoard: PushBoard;
+  signinLog: SigninLog;
   /** True when this start created the master key file. */
   masterKeyCreated: boolean;
   /** Closes the storage this runtime opened (not one passed in through options). */
@@ -148,6 +150,7 @@ export async function buildRuntime(config: Config, options: RuntimeOptions = {})
     telephony,
     appDevices: new AppDevices({ db: storage.db, keyring, clock, config: config.app, oathIssuer: config.oath.issuer, directory }),
     pushBoard,
+    signinLog: new SigninLog({ db: storage.db }),
     masterKeyCreated: created,
     // A storage handed in belongs to the caller, who closes it.
     close: () => (ownsStorage ? storage.close() : Promise.resolve()),

@@ -244,6 +244,8 @@ export interface SigninsTable {
   trace: string;
   /** What the push-fatigue defence did to this sign-in, if anything (number_matching_required, codes_instead_of_push, push_limit_reached). */
   push_fatigue: string | null;
+  /** The IP as 32 hex digits in address order (shared/ip-key.ts): IP and CIDR filters are index ranges. */
+  ip_key: string | null;
 }
 
 /** SPEC.md §5 block record. */

@@ -1,5 +1,6 @@
 import type { Executor } from '../../storage/database.js';
 import { groupsRepository } from '../../storage/repositories/groups.js';
+import { ipKey } from '../../shared/ip-key.js';
 import { prepared } from '../../storage/prepared.js';
 import { readThrough } from '../../storage/read-cache.js';
 import type { NewAuthAttempt, NewSignin, UserRow } from '../../storage/schema.js';
@@ -65,7 +66,7 @@ const ATTEMPT_COLUMNS = columnsOf<AttemptValues>({
 const SIGNIN_COLUMNS = columnsOf<SigninValues>({
   at: true, user_id: true, username: true, application_id: true, application: true, ip: true, auth_type: true, entry_point: true,
   status: true, mfa_required: true, policy: true, method: true, result_code: true, detail: true, attempt_id: true,
-  counted_failure: true, steps: true, trace: true, push_fatigue: true,
+  counted_failure: true, steps: true, trace: true, push_fatigue: true, ip_key: true,
 });
 
 /**
@@ -147,6 +148,7 @@ export async function writeOutcome(db: Executor, at: number, user: UserRow | nul
     steps: JSON.stringify(outcome.steps),
     trace: JSON.stringify(outcome.trace),
     push_fatigue: outcome.pushFatigue ?? null,
+    ip_key: ipKey(request.ip),
   };
   return { signinId: await insertSignin(db, signin), attemptId };
 }

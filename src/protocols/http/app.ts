@@ -16,6 +16,7 @@ import { healthRoutes } from './routes/health.js';
 import { telephonyRoutes } from './routes/telephony.js';
 import { telephonyWebhookRoutes } from './routes/telephony-webhooks.js';
 import { appDeviceAdminRoutes, appDeviceRoutes } from './routes/app-devices.js';
+import { signinRoutes } from './routes/signins.js';
 import { userRoutes } from './routes/users.js';
 import { validatorCompiler } from './validation.js';
 
@@ -83,6 +84,7 @@ export async function buildHttpApp(runtime: Runtime): Promise<FastifyInstance> {
   await app.register(authApiRoutes(runtime), { prefix: AUTH_PREFIX });
   await app.register(telephonyWebhookRoutes(runtime), { prefix: '/telephony/v1' });
   await app.register(appDeviceAdminRoutes(runtime), { prefix: ADMIN_PREFIX });
+  await app.register(signinRoutes(runtime), { prefix: ADMIN_PREFIX });
   await app.register(appDeviceRoutes(runtime), { prefix: '/app/v1' });
   return app;
 }

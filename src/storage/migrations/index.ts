@@ -5,6 +5,7 @@ import { leanAttemptIndexes } from './0003-lean-attempt-indexes.js';
 import { telephony } from './0004-telephony.js';
 import { voice } from './0005-voice.js';
 import { authenticatorApp } from './0006-authenticator-app.js';
+import { signinLog } from './0007-signin-log.js';
 
 /** Every migration, in order. Add new ones at the end with a higher number. */
-export const migrations: Migration[] = [foundation, authentication, leanAttemptIndexes, telephony, voice, authenticatorApp];
+export const migrations: Migration[] = [foundation, authentication, leanAttemptIndexes, telephony, voice, authenticatorApp, signinLog];

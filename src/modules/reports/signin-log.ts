@@ -1,0 +1,165 @@
+import { decodeCursor, encodeCursor } from '../../shared/cursor.js';
+import { appError, assert } from '../../shared/errors.js';
+import { cidrRange } from '../../shared/ip-key.js';
+import type { Db } from '../../storage/database.js';
+import type { SigninRow } from '../../storage/schema.js';
+import type { SigninStep, TraceEntry } from '../auth/records.js';
+import { RESULT_CODE_NAMES } from '../auth/result-codes.js';
+import type { Page } from '../directory/directory.js';
+import { usernameKey } from '../directory/user-input.js';
+
+/** What the sign-in log can be filtered by (SPEC.md §3). Every filter is optional; given ones all apply. */
+export interface SigninFilters {
+  /** ISO 8601 date-times: from (inclusive) and to (exclusive). */
+  from?: string;
+  to?: string;
+  /** A user name: the user's sign-ins, or, for a name no user has, the sign-ins that tried it. */
+  user?: string;
+  application?: string;
+  status?: 'success' | 'failure';
+  mfa_required?: boolean;
+  result_code?: string;
+  method?: string;
+  /** An IP address or a CIDR block (IPv4 or IPv6). */
+  ip?: string;
+  entry_point?: string;
+  policy?: string;
+  push_fatigue?: string;
+}
+
+/** One sign-in as the list shows it. */
+export interface SigninSummary {
+  id: number;
+  at: string;
+  username: string;
+  application: string;
+  ip: string | null;
+  auth_type: string;
+  entry_point: string;
+  status: 'success' | 'failure';
+  mfa_required: boolean;
+  policy: string | null;
+  method: string | null;
+  result_code: string | null;
+  detail: string | null;
+  push_fatigue: string | null;
+}
+
+/** One sign-in whole: basic info, the authentication details, the conditional-access trace, and its attempt record. */
+export interface SigninDetail extends SigninSummary {
+  authentication_details: SigninStep[];
+  conditional_access: TraceEntry[];
+  attempt: Record<string, unknown> | null;
+}
+
+const iso = (millis: number) => new Date(Number(millis)).toISOString();
+
+const toSummary = (row: SigninRow): SigninSummary => ({
+  id: Number(row.id),
+  at: iso(row.at),
+  username: row.username,
+  application: row.application,
+  ip: row.ip,
+  auth_type: row.auth_type,
+  entry_point: row.entry_point,
+  status: row.status as SigninSummary['status'],
+  mfa_required: Boolean(row.mfa_required),
+  policy: row.policy,
+  method: row.method,
+  result_code: row.result_code,
+  detail: row.detail,
+  push_fatigue: row.push_fatigue,
+});
+
+function instant(value: string | undefined, field: string): number | undefined {
+  if (value === undefined) return undefined;
+  const millis = Date.parse(value);
+  assert(/^\d{4}-\d{2}-\d{2}(T[\d:.]+(Z|[+-]\d{2}:\d{2})?)?$/.test(value) && Number.isFinite(millis), 'validation_failed', `${field}: an ISO 8601 date or date-time`, { field });
+  return millis;
+}
+
+/** The cursor of a page: the time and id of its last sign-in. */
+function parseCursor(cursor: string): { at: number; id: number } {
+  const key = decodeCursor<string>(cursor, 'string');
+  const match = /^(\d+):(\d+)$/.exec(key);
+  if (!match) throw appError('invalid_cursor', 'cursor is not one this server returned');
+  return { at: Number(match[1]), id: Number(match[2]) };
+}
+
+/**
+ * The sign-in log (SPEC.md §3), read-only: filtered lists in time order with
+ * key-set paging on (time, id), so a page boundary stays put while new
+ * sign-ins arrive, and one sign-in in full.
+ */
+export class SigninLog {
+  constructor(private readonly deps: { db: Db }) {}
+
+  async list(filters: SigninFilters, options: { cursor?: string; limit?: number; order?: 'desc' | 'asc' } = {}): Promise<Page<SigninSummary>> {
+    const limit = options.limit ?? 50;
+    assert(Number.isInteger(limit) && limit >= 1 && limit <= 1000, 'validation_failed', 'limit: must be a whole number from 1 to 1000', { field: 'limit' });
+    const order = options.order ?? 'desc';
+    const from = instant(filters.from, 'from');
+    const to = instant(filters.to, 'to');
+    if (filters.result_code !== undefined) {
+      assert((RESULT_CODE_NAMES as string[]).includes(filters.result_code), 'validation_failed', `result_code: ${filters.result_code} is not a result code of SPEC.md §2`, { field: 'result_code' });
+    }
+    const range = filters.ip === undefined ? undefined : cidrRange(filters.ip);
+    assert(range !== null, 'validation_failed', 'ip: an IP address or a CIDR block (198.51.100.0/24, 2001:db8::/32)', { field: 'ip' });
+    const userId = filters.user === undefined ? undefined : await this.userIdOf(filters.user);
+
+    let query = this.deps.db.selectFrom('signins').selectAll();
+    if (from !== undefined) query = query.where('at', '>=', from);
+    if (to !== undefined) query = query.where('at', '<', to);
+    if (filters.user !== undefined) query = userId ? query.where('user_id', '=', userId) : query.where('user_id', 'is', null).where('username', '=', filters.user);
+    if (filters.application !== undefined) query = query.where('application', '=', filters.application);
+    if (filters.status !== undefined) query = query.where('status', '=', filters.status);
+    if (filters.mfa_required !== undefined) query = query.where('mfa_required', '=', filters.mfa_required ? 1 : 0);
+    if (filters.result_code !== undefined) query = query.where('result_code', '=', filters.result_code);
+    if (filters.method !== undefined) query = query.where('method', '=', filters.method);
+    if (range) query = query.where('ip_key', '>=', range.from).where('ip_key', '<=', range.to);
+    if (filters.entry_point !== undefined) query = query.where('entry_point', '=', filters.entry_point);
+    if (filters.policy !== undefined) query = query.where('policy', '=', filters.policy);
+    if (filters.push_fatigue !== undefined) query = query.where('push_fatigue', '=', filters.push_fatigue);
+    if (options.cursor !== undefined) {
+      const after = parseCursor(options.cursor);
+      query =
+        order === 'desc'
+          ? query.where((eb) => eb.or([eb('at', '<', after.at), eb.and([eb('at', '=', after.at), eb('id', '<', after.id)])]))
+          : query.where((eb) => eb.or([eb('at', '>', after.at), eb.and([eb('at', '=', after.at), eb('id', '>', after.id)])]));
+    }
+    const rows = await query.orderBy('at', order).orderBy('id', order).limit(limit + 1).execute();
+    const page = rows.slice(0, limit);
+    const last = page[page.length - 1];
+    return { items: page.map(toSummary), next_cursor: rows.length > limit && last ? encodeCursor(`${Number(last.at)}:${Number(last.id)}`) : null };
+  }
+
+  async get(id: number): Promise<SigninDetail> {
+    const row = await this.deps.db.selectFrom('signins').selectAll().where('id', '=', id).executeTakeFirst();
+    if (!row) throw appError('not_found', `sign-in ${id} does not exist`);
+    const attempt = row.attempt_id === null ? undefined : await this.deps.db.selectFrom('auth_attempts').selectAll().where('id', '=', Number(row.attempt_id)).executeTakeFirst();
+    return {
+      ...toSummary(row),
+      authentication_details: JSON.parse(row.steps) as SigninStep[],
+      conditional_access: JSON.parse(row.trace) as TraceEntry[],
+      attempt: attempt ? attemptView(attempt as unknown as Record<string, unknown>) : null,
+    };
+  }
+
+  private async userIdOf(username: string): Promise<string | null> {
+    const row = await this.deps.db.selectFrom('users').select('id').where('username_key', '=', usernameKey(username)).executeTakeFirst();
+    return row?.id ?? null;
+  }
+}
+
+/** The attempt record as JSON: times as ISO, booleans as booleans (SQLite stores 1/0). */
+function attemptView(row: Record<string, unknown>): Record<string, unknown> {
+  const booleans = new Set(['authenticated', 'primary_authenticated', 'backup_authenticated', 'number_matching']);
+  return Object.fromEntries(
+    Object.entries(row).map(([key, value]) => {
+      if (key === 'at') return [key, iso(Number(value))];
+      if (key === 'id') return [key, Number(value)];
+      if (booleans.has(key)) return [key, value === null ? null : Boolean(value)];
+      return [key, value];
+    }),
+  );
+}
