@@ -11,6 +11,7 @@ import { questionsMethod } from './modules/methods/questions/method.js';
 import { smsMethod } from './modules/methods/sms/method.js';
 import { voiceMethod } from './modules/methods/voice/method.js';
 import { AppDevices } from './modules/methods/app/devices.js';
+import { Exports } from './modules/reports/exports.js';
 import { SigninLog } from './modules/reports/signin-log.js';
 import { appMethod } from './modules/methods/app/method.js';
 import { notifierOf, PushBoard, type PushNotifier } from './modules/methods/app/push.js';
@@ -54,6 +55,7 @@ export interface Runtime {
   /** Wakes the long polls of devices when a push for them is committed. */
   pushBoard: PushBoard;
   signinLog: SigninLog;
+  exports: Exports;
   /** True when this start created the master key file. */
   masterKeyCreated: boolean;
   /** Closes the storage this runtime opened (not one passed in through options). */
@@ -118,6 +120,7 @@ export async function buildRuntime(config: Config, options: RuntimeOptions = {})
     reportFraud: (db, user, source, autoBlock) => blocks.reportFraudInTransaction(db, user, source, autoBlock),
   });
   const pushBoard = new PushBoard();
+  const signinLog = new SigninLog({ db: storage.db });
   const oath = oathMethod(config.oath);
   const app = appMethod(config.app, {
     oath,
@@ -150,7 +153,8 @@ export async function buildRuntime(config: Config, options: RuntimeOptions = {})
     telephony,
     appDevices: new AppDevices({ db: storage.db, keyring, clock, config: config.app, oathIssuer: config.oath.issuer, directory }),
     pushBoard,
-    signinLog: new SigninLog({ db: storage.db }),
+    signinLog,
+    exports: new Exports({ db: storage.db, signinLog }),
     masterKeyCreated: created,
     // A storage handed in belongs to the caller, who closes it.
     close: () => (ownsStorage ? storage.close() : Promise.resolve()),

@@ -143,4 +143,72 @@ describe.each(DIALECTS)('the sign-in log API on %s', (dialect) => {
     expect((await t.app.inject({ method: 'DELETE', url: `/admin/v1/signins/${ids[0]}`, headers: admin })).statusCode).toBe(404);
     expect((await t.app.inject({ method: 'PATCH', url: `/admin/v1/signins/${ids[0]}`, headers: admin, payload: {} })).statusCode).toBe(404);
   });
+
+  it('downloads sign-ins as CSV (header row, quoting, optional BOM) and JSON Lines, with the same filters', async () => {
+    const csv = await t.app.inject({ url: '/admin/v1/signins/export?format=csv&status=failure', headers: reader });
+    expect(csv.statusCode).toBe(200);
+    expect(csv.headers['content-type']).toBe('text/csv; charset=utf-8');
+    expect(csv.headers['content-disposition']).toMatch(/^attachment; filename="signins-\d{4}-\d{2}-\d{2}\.csv"$/);
+    const rows = csv.body.split('\r\n');
+    expect(rows[0]).toBe('id,at,username,application,ip,auth_type,entry_point,status,mfa_required,policy,method,result_code,detail,push_fatigue');
+    expect(rows.slice(1, -1).map((row) => row.split(',')[0])).toEqual([ids[1], ids[2], ids[4]].map(String));
+    expect(rows[1]).toContain(',alice@contoso.com,VPN,198.51.100.200,vpn,http_api,failure,true,oath,oath,FAILED_OATH_CODE_INCORRECT,user entered incorrect code,');
+    expect(rows.at(-1)).toBe('');
+    const bom = await t.app.inject({ url: '/admin/v1/signins/export?bom=true&user=ghost@contoso.com', headers: reader });
+    expect(bom.rawPayload.subarray(0, 3)).toEqual(Buffer.from([0xef, 0xbb, 0xbf]));
+    const jsonl = await t.app.inject({ url: '/admin/v1/signins/export?format=jsonl&application=Portal', headers: reader });
+    expect(jsonl.headers['content-type']).toBe('application/x-ndjson; charset=utf-8');
+    const lines = jsonl.body.trimEnd().split('\n').map((line) => JSON.parse(line) as Record<string, unknown>);
+    expect(lines).toEqual([expect.objectContaining({ id: ids[3], ip: '2001:db8::5', entry_point: 'cli' }), expect.objectContaining({ id: ids[4], result_code: 'SUCCESS_USER_BLOCKED' })]);
+    expect((await t.app.inject({ url: '/admin/v1/signins/export?ip=nope', headers: reader })).statusCode).toBe(400);
+  });
+
+  it('downloads the activity report: every attempt column with the result codes', async () => {
+    const csv = await t.app.inject({ url: '/admin/v1/attempts/export?user=alice@contoso.com', headers: reader });
+    expect(csv.statusCode).toBe(200);
+    const [header, ...rows] = csv.body.trimEnd().split('\r\n');
+    expect(header!.split(',')).toEqual(expect.arrayContaining(['at', 'username', 'method', 'oath_mode', 'primary_result', 'backup_result', 'authenticated', 'result', 'caller_ip', 'number_matching', 'entry_point']));
+    expect(rows).toHaveLength(3);
+    const jsonl = await t.app.inject({ url: '/admin/v1/attempts/export?format=jsonl&result=FAILED_OATH_CODE_INCORRECT', headers: reader });
+    expect(jsonl.body.trimEnd().split('\n').map((line) => JSON.parse(line) as Record<string, unknown>)).toEqual([
+      expect.objectContaining({ username: 'alice@contoso.com', method: 'oath', result: 'FAILED_OATH_CODE_INCORRECT', authenticated: false, caller_ip: '198.51.100.200', application: 'VPN' }),
+    ]);
+    expect((await t.app.inject({ url: '/admin/v1/attempts/export?result=NOPE', headers: reader })).json()).toMatchObject({ code: 'validation_failed', field: 'result' });
+    expect((await t.app.inject({ url: '/admin/v1/attempts/export', headers: await t.as('reports_reader') })).statusCode).toBe(200);
+  });
+
+  it('streams a download of many batches whole and in order', async () => {
+    // 2,500 sign-ins: three batches of the export.
+    const db = t.runtime.storage.db;
+    const base = t.clock.now() + 60_000;
+    for (let start = 0; start < 2500; start += 500) {
+      const rows = Array.from({ length: 500 }, (_, index) => ({
+        at: base + Math.floor((start + index) / 3),
+        user_id: null,
+        username: `user${start + index}@contoso.com`,
+        application_id: 'x',
+        application: 'Bulk',
+        ip: null,
+        ip_key: null,
+        auth_type: 'vpn',
+        entry_point: 'http_api',
+        status: 'failure',
+        mfa_required: 0,
+        policy: 'user_lookup',
+        method: null,
+        result_code: null,
+        detail: 'user not found',
+        attempt_id: null,
+        counted_failure: 0,
+        steps: '[]',
+        trace: '[]',
+        push_fatigue: null,
+      }));
+      await db.insertInto('signins').values(rows).execute();
+    }
+    const csv = await t.app.inject({ url: '/admin/v1/signins/export?application=Bulk', headers: reader });
+    const names = csv.body.trimEnd().split('\r\n').slice(1).map((row) => row.split(',')[2]);
+    expect(names).toHaveLength(2500);
+    expect(names).toEqual(Array.from({ length: 2500 }, (_, index) => `user${index}@contoso.com`));
+  });
 });

@@ -1,3 +1,4 @@
+import { Readable } from 'node:stream';
 import type { FastifyPluginAsync } from 'fastify';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import { Type, type TSchema } from 'typebox';
@@ -54,6 +55,29 @@ const ListQuery = Type.Object(
   strict,
 );
 
+const { cursor: _cursor, limit: _limit, order: _order, ...filterProperties } = ListQuery.properties;
+const ExportOptions = {
+  format: Type.Optional(Type.Enum(['csv', 'jsonl'], { default: 'csv', description: 'csv (header row, CRLF lines) or jsonl (one JSON object per line).' })),
+  bom: Type.Optional(Type.Boolean({ default: false, description: 'csv: start with a UTF-8 byte order mark, for spreadsheet tools that guess the encoding.' })),
+};
+const SigninExportQuery = Type.Object({ ...filterProperties, ...ExportOptions }, strict);
+const AttemptExportQuery = Type.Object(
+  {
+    from: Type.Optional(Type.String({ description: 'ISO 8601: attempts at or after.' })),
+    to: Type.Optional(Type.String({ description: 'ISO 8601: attempts before.' })),
+    user: Type.Optional(Type.String({ maxLength: 256 })),
+    application: Type.Optional(Type.String({ maxLength: 128 })),
+    result: Type.Optional(Type.String({ maxLength: 64, description: 'A SPEC.md §2 result code.' })),
+    method: Type.Optional(Type.String({ maxLength: 16, description: 'voice, sms, app, oath, questions.' })),
+    ...ExportOptions,
+  },
+  strict,
+);
+/** A streamed file: documented as a string, sent as a stream (Fastify pipes streams without serialising them). */
+const FileStream = Type.Unsafe<Readable>({ type: 'string', description: 'The file, streamed.' });
+const CONTENT_TYPES = { csv: 'text/csv; charset=utf-8', jsonl: 'application/x-ndjson; charset=utf-8' } as const;
+const stamp = (now: number) => new Date(now).toISOString().slice(0, 10);
+
 /** The sign-in log (SPEC.md §3): read by report readers and administrators; nobody edits it. */
 export const signinRoutes =
   (runtime: Runtime): FastifyPluginAsync =>
@@ -72,6 +96,46 @@ export const signinRoutes =
       handler: (request) => {
         const { cursor, limit, order, ...filters } = request.query;
         return runtime.signinLog.list(filters, { cursor, limit, order });
+      },
+    });
+
+    app.get('/signins/export', {
+      config: { roles: ACCESS.reportsRead },
+      schema: {
+        tags,
+        summary: 'Download sign-ins (CSV or JSON Lines), oldest first',
+        description: 'The same filters as the list. Streamed in batches: memory stays flat whatever the size. CSV cells a spreadsheet would run as formulas are written after a quote mark.',
+        querystring: SigninExportQuery,
+        produces: ['text/csv', 'application/x-ndjson'],
+        response: { 200: FileStream, ...S.adminErrors },
+      },
+      handler: async (request, reply) => {
+        const { format = 'csv', bom = false, ...filters } = request.query;
+        const body = await runtime.exports.signins(filters, format, bom);
+        return reply
+          .type(CONTENT_TYPES[format])
+          .header('content-disposition', `attachment; filename="signins-${stamp(runtime.clock.now())}.${format}"`)
+          .send(Readable.from(body));
+      },
+    });
+
+    app.get('/attempts/export', {
+      config: { roles: ACCESS.reportsRead },
+      schema: {
+        tags,
+        summary: 'Download the activity report: attempt records with their result codes (CSV or JSON Lines)',
+        description: 'Every SPEC.md §5 attempt column, oldest first, streamed in batches.',
+        querystring: AttemptExportQuery,
+        produces: ['text/csv', 'application/x-ndjson'],
+        response: { 200: FileStream, ...S.adminErrors },
+      },
+      handler: async (request, reply) => {
+        const { format = 'csv', bom = false, ...filters } = request.query;
+        const body = await runtime.exports.attempts(filters, format, bom);
+        return reply
+          .type(CONTENT_TYPES[format])
+          .header('content-disposition', `attachment; filename="attempts-${stamp(runtime.clock.now())}.${format}"`)
+          .send(Readable.from(body));
       },
     });
 
