@@ -1,5 +1,5 @@
 import { Readable } from 'node:stream';
-import type { FastifyPluginAsync } from 'fastify';
+import type { FastifyPluginAsync, FastifyReply } from 'fastify';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import { Type, type TSchema } from 'typebox';
 import type { Runtime } from '../../../main.js';
@@ -84,6 +84,13 @@ export const signinRoutes =
   async (plain) => {
     const app = plain.withTypeProvider<TypeBoxTypeProvider>();
 
+    /** Sends a download as an attachment named after what it holds and today's date. */
+    const download = (reply: FastifyReply, name: string, format: 'csv' | 'jsonl', body: AsyncIterable<string>) =>
+      reply
+        .type(CONTENT_TYPES[format])
+        .header('content-disposition', `attachment; filename="${name}-${stamp(runtime.clock.now())}.${format}"`)
+        .send(Readable.from(body));
+
     app.get('/signins', {
       config: { roles: ACCESS.reportsRead },
       schema: {
@@ -111,11 +118,7 @@ export const signinRoutes =
       },
       handler: async (request, reply) => {
         const { format = 'csv', bom = false, ...filters } = request.query;
-        const body = await runtime.exports.signins(filters, format, bom);
-        return reply
-          .type(CONTENT_TYPES[format])
-          .header('content-disposition', `attachment; filename="signins-${stamp(runtime.clock.now())}.${format}"`)
-          .send(Readable.from(body));
+        return download(reply, 'signins', format, await runtime.exports.signins(filters, format, bom));
       },
     });
 
@@ -131,11 +134,7 @@ export const signinRoutes =
       },
       handler: async (request, reply) => {
         const { format = 'csv', bom = false, ...filters } = request.query;
-        const body = await runtime.exports.attempts(filters, format, bom);
-        return reply
-          .type(CONTENT_TYPES[format])
-          .header('content-disposition', `attachment; filename="attempts-${stamp(runtime.clock.now())}.${format}"`)
-          .send(Readable.from(body));
+        return download(reply, 'attempts', format, await runtime.exports.attempts(filters, format, bom));
       },
     });
 
