@@ -12,6 +12,7 @@ import { smsMethod } from './modules/methods/sms/method.js';
 import { voiceMethod } from './modules/methods/voice/method.js';
 import { AppDevices } from './modules/methods/app/devices.js';
 import { Exports } from './modules/reports/exports.js';
+import { Reports } from './modules/reports/reports.js';
 import { SigninLog } from './modules/reports/signin-log.js';
 import { appMethod } from './modules/methods/app/method.js';
 import { notifierOf, PushBoard, type PushNotifier } from './modules/methods/app/push.js';
@@ -56,6 +57,7 @@ export interface Runtime {
   pushBoard: PushBoard;
   signinLog: SigninLog;
   exports: Exports;
+  reports: Reports;
   /** True when this start created the master key file. */
   masterKeyCreated: boolean;
   /** Closes the storage this runtime opened (not one passed in through options). */
@@ -155,6 +157,7 @@ export async function buildRuntime(config: Config, options: RuntimeOptions = {})
     pushBoard,
     signinLog,
     exports: new Exports({ db: storage.db, signinLog }),
+    reports: new Reports({ db: storage.db, clock, heartbeatSeconds: config.cluster.heartbeatSeconds }),
     masterKeyCreated: created,
     // A storage handed in belongs to the caller, who closes it.
     close: () => (ownsStorage ? storage.close() : Promise.resolve()),

@@ -10,6 +10,7 @@ import { migrateCommand } from './commands/migrate.js';
 import { oathCommand } from './commands/oath.js';
 import { outboxCommand } from './commands/outbox.js';
 import { deviceCommand } from './commands/device.js';
+import { reportCommand } from './commands/report.js';
 import { serveCommand } from './commands/serve.js';
 import { userCommand } from './commands/user.js';
 import type { CliIo, GlobalOptions } from './io.js';
@@ -24,7 +25,7 @@ export function buildProgram(io: CliIo): Command {
     .configureOutput({ writeOut: (text) => io.stdout.write(text), writeErr: (text) => io.stderr.write(text) })
     .exitOverride();
   const globals = () => program.opts<GlobalOptions>();
-  for (const command of [serveCommand, migrateCommand, userCommand, groupCommand, questionCommand, oathCommand, adminKeyCommand, appCommand, bypassCommand, blockCommand, unblockCommand, authCommand, outboxCommand, deviceCommand]) {
+  for (const command of [serveCommand, migrateCommand, userCommand, groupCommand, questionCommand, oathCommand, adminKeyCommand, appCommand, bypassCommand, blockCommand, unblockCommand, authCommand, outboxCommand, deviceCommand, reportCommand]) {
     program.addCommand(command(io, globals));
   }
   // Sub-commands inherit output and exit handling so every one has --help and clean errors.

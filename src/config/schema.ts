@@ -136,6 +136,17 @@ export const ConfigSchema = Type.Object(
       },
       { additionalProperties: false, default: {} },
     ),
+    cluster: Type.Object(
+      {
+        heartbeatSeconds: Type.Integer({
+          minimum: 1,
+          maximum: 3600,
+          default: 30,
+          description: 'How often a running server writes its heartbeat (server status report); a node silent for three heartbeats shows as down.',
+        }),
+      },
+      { additionalProperties: false, default: {} },
+    ),
     app: Type.Object(
       {
         publicUrl: Type.String({

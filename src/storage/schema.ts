@@ -315,6 +315,7 @@ export interface Database {
   app_activation_codes: AppActivationCodesTable;
   app_activations: AppActivationsTable;
   app_nonces: AppNoncesTable;
+  server_nodes: ServerNodesTable;
 }
 
 /** One text message or call (SPEC.md §1 telephony): what was sent where, through which gateway, and how it went. */
@@ -389,6 +390,18 @@ export interface AppNoncesTable {
   device_id: string;
   nonce: string;
   expires_at: Millis;
+}
+
+/** SPEC.md §4 server status: a node's heartbeat. */
+export interface ServerNodesTable {
+  id: string;
+  host: string;
+  version: string;
+  started_at: Millis;
+  last_seen_at: Millis;
+  database_reachable: Bool;
+  /** Set when the node stopped cleanly. */
+  stopped_at: Millis | null;
 }
 
 export type AppDeviceRow = Selectable<AppDevicesTable>;

@@ -3,6 +3,8 @@ import { buildRuntime } from '../../main.js';
 import { buildHttpApp } from '../../protocols/http/app.js';
 import { appError } from '../../shared/errors.js';
 import { systemActor } from '../../shared/actor.js';
+import { VERSION } from '../../shared/version.js';
+import { Heartbeat } from '../../modules/reports/heartbeat.js';
 import { cliConfig, type CliIo, type GlobalOptions } from '../io.js';
 
 const port = (value: string): number => {
@@ -29,11 +31,14 @@ export function serveCommand(io: CliIo, globals: () => GlobalOptions): Command {
       const address = await app.listen({ host: config.http.host, port: config.http.port });
       // Challenges nobody asks about any more still end, with their timeout code and records.
       const stopSweeper = runtime.engine.startSweeper(5_000);
+      // The server status report: this node's heartbeat.
+      const stopHeartbeat = await new Heartbeat({ db: runtime.storage.db, clock: runtime.clock, log: runtime.log, version: VERSION }).start(config.cluster.heartbeatSeconds);
       runtime.log.info({ event: 'server.started', address, dialect: runtime.storage.dialect }, `Countersign listening on ${address}`);
       const stop = async (signal: string) => {
         runtime.log.info({ event: 'server.stopping', signal }, 'stopping');
         stopSweeper();
         await app.close();
+        await stopHeartbeat().catch(() => undefined);
         if (!(await app.drain(10_000))) runtime.log.warn({ event: 'server.drain_timeout' }, 'requests still running after 10 s; closing the database anyway');
         await runtime.close();
       };

@@ -17,6 +17,8 @@ import { telephonyRoutes } from './routes/telephony.js';
 import { telephonyWebhookRoutes } from './routes/telephony-webhooks.js';
 import { appDeviceAdminRoutes, appDeviceRoutes } from './routes/app-devices.js';
 import { signinRoutes } from './routes/signins.js';
+import { reportRoutes } from './routes/reports.js';
+import { VERSION } from '../../shared/version.js';
 import { userRoutes } from './routes/users.js';
 import { validatorCompiler } from './validation.js';
 
@@ -61,7 +63,7 @@ export async function buildHttpApp(runtime: Runtime): Promise<FastifyInstance> {
   await app.register(swagger, {
     openapi: {
       openapi: '3.1.0',
-      info: { title: 'Countersign', version: '0.1.0', description: 'Multi-factor authentication server: admin and operations API.' },
+      info: { title: 'Countersign', version: VERSION, description: 'Multi-factor authentication server: admin and operations API.' },
       components: {
         securitySchemes: {
           adminKey: { type: 'http', scheme: 'bearer', description: 'Admin API key (csk_...).' },
@@ -85,6 +87,7 @@ export async function buildHttpApp(runtime: Runtime): Promise<FastifyInstance> {
   await app.register(telephonyWebhookRoutes(runtime), { prefix: '/telephony/v1' });
   await app.register(appDeviceAdminRoutes(runtime), { prefix: ADMIN_PREFIX });
   await app.register(signinRoutes(runtime), { prefix: ADMIN_PREFIX });
+  await app.register(reportRoutes(runtime), { prefix: ADMIN_PREFIX });
   await app.register(appDeviceRoutes(runtime), { prefix: '/app/v1' });
   return app;
 }

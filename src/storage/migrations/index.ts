@@ -6,6 +6,7 @@ import { telephony } from './0004-telephony.js';
 import { voice } from './0005-voice.js';
 import { authenticatorApp } from './0006-authenticator-app.js';
 import { signinLog } from './0007-signin-log.js';
+import { serverNodes } from './0008-server-nodes.js';
 
 /** Every migration, in order. Add new ones at the end with a higher number. */
-export const migrations: Migration[] = [foundation, authentication, leanAttemptIndexes, telephony, voice, authenticatorApp, signinLog];
+export const migrations: Migration[] = [foundation, authentication, leanAttemptIndexes, telephony, voice, authenticatorApp, signinLog, serverNodes];

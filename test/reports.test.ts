@@ -1,0 +1,150 @@
+import { afterEach, describe, expect, it } from 'vitest';
+import { Heartbeat } from '../src/modules/reports/heartbeat.js';
+import { VERSION } from '../src/shared/version.js';
+import { addToken } from './helpers/auth.js';
+import { createTestApp, testActor } from './helpers/runtime.js';
+import { DIALECTS } from './helpers/storage.js';
+import { readFileSync } from 'node:fs';
+
+type TestApp = Awaited<ReturnType<typeof createTestApp>>;
+const DAY = 86_400_000;
+
+describe.each(DIALECTS)('reports on %s', (dialect) => {
+  let t: TestApp;
+  afterEach(() => t.dispose());
+
+  /** ann: phone; ben: OATH token; cy: nothing; dee: phone but disabled; eve: Enforced, nothing. */
+  async function users() {
+    const directory = t.runtime.directory;
+    await directory.create({ username: 'ann@contoso.com', phone: { number: '202 555 0101' } }, testActor);
+    const ben = await directory.create({ username: 'ben@contoso.com' }, testActor);
+    const token = await addToken(t.runtime, ben.id);
+    await directory.create({ username: 'cy@contoso.com' }, testActor);
+    await directory.create({ username: 'dee@contoso.com', phone: { number: '202 555 0104' }, account_enabled: false }, testActor);
+    await directory.create({ username: 'eve@contoso.com', mfa_state: 'Enforced' }, testActor);
+    return token;
+  }
+
+  it('lists registered and not registered users (disabled accounts left out) and exports every user\'s MFA status and methods', async () => {
+    t = await createTestApp(dialect);
+    await users();
+    expect(await t.runtime.reports.registration(true)).toEqual({
+      count: 2,
+      items: [
+        { username: 'ann@contoso.com', mfa_state: 'Enabled', methods: ['sms', 'voice'] },
+        { username: 'ben@contoso.com', mfa_state: 'Enabled', methods: ['oath'] },
+      ],
+      next_cursor: null,
+    });
+    const unregistered = await t.runtime.reports.registration(false, { limit: 1 });
+    expect(unregistered).toMatchObject({ count: 2, items: [{ username: 'cy@contoso.com', methods: [] }] });
+    expect(await t.runtime.reports.registration(false, { cursor: unregistered.next_cursor!, limit: 1 })).toMatchObject({ items: [{ username: 'eve@contoso.com', mfa_state: 'Enforced' }], next_cursor: null });
+
+    const reader = await t.as('reports_reader');
+    const csv = await t.app.inject({ url: '/admin/v1/reports/mfa-status?bom=true', headers: reader });
+    expect(csv.headers['content-type']).toBe('text/csv; charset=utf-8');
+    expect(csv.body).toBe(
+      [
+        '\uFEFFUserPrincipalName,MFA Status,MFA Methods',
+        'ann@contoso.com,Enabled,"sms, voice"',
+        'ben@contoso.com,Enabled,oath',
+        'cy@contoso.com,Enabled,',
+        'dee@contoso.com,Enabled,"sms, voice"',
+        'eve@contoso.com,Enforced,',
+        '',
+      ].join('\r\n'),
+    );
+    expect((await t.app.inject({ url: '/admin/v1/reports/registered-users', headers: reader })).json()).toMatchObject({ count: 2 });
+  });
+
+  it('gives MFA insights and usage by entry point for a period, with exact numbers', async () => {
+    t = await createTestApp(dialect);
+    const token = await users();
+    const { application } = await t.runtime.applications.create({ name: 'VPN' }, testActor);
+    const app = { id: application.id, name: application.name };
+    const start = t.clock.now();
+    const auth = (username: string, passcode: string | undefined, entryPoint = 'http_api') =>
+      t.runtime.engine.auth({ username, application: app, ip: '198.51.100.7', authType: 'vpn', entryPoint, factor: 'auto', ...(passcode ? { passcode } : {}) });
+    const wrong = () => (token.code(t.clock.now()) === '000000' ? '111111' : '000000');
+    // Day 1: ben succeeds once (OATH) and fails three times; a user nobody has tries once (no MFA).
+    t.clock.advance(31_000);
+    await auth('ben@contoso.com', token.code(t.clock.now()));
+    for (let failure = 0; failure < 3; failure += 1) {
+      t.clock.advance(31_000);
+      await auth('ben@contoso.com', wrong());
+    }
+    await auth('ghost@contoso.com', undefined);
+    // Day 2: ben succeeds through the CLI; eve (Enforced, no method) is denied.
+    t.clock.set(start + DAY + 60_000);
+    await auth('ben@contoso.com', token.code(t.clock.now()), 'cli');
+    await auth('eve@contoso.com', undefined);
+
+    const from = new Date(start).toISOString();
+    const to = new Date(start + 2 * DAY).toISOString();
+    const insights = await t.runtime.reports.insights(from, to);
+    expect(insights).toEqual({
+      from,
+      to,
+      signins: 7,
+      mfa_required: 6,
+      mfa_completed: 2,
+      mfa_failed: 4,
+      by_method: [{ method: 'oath', signins: 5, succeeded: 2, failed: 3 }],
+      top_denied_details: [
+        { detail: 'user entered incorrect code', signins: 3 },
+        { detail: 'user does not have any verification methods registered', signins: 1 },
+        { detail: 'user not found', signins: 1 },
+      ],
+      users_with_repeated_failures: [{ username: 'ben@contoso.com', failures: 3 }],
+      daily: [
+        { day: from.slice(0, 10), signins: 5, mfa_required: 4, succeeded: 1, failed: 4 },
+        { day: new Date(start + DAY).toISOString().slice(0, 10), signins: 2, mfa_required: 2, succeeded: 1, failed: 1 },
+      ],
+    });
+    expect(await t.runtime.reports.usageByEntryPoint(from, to)).toEqual({
+      from,
+      to,
+      entry_points: [
+        { entry_point: 'cli', signins: 1, succeeded: 1, failed: 0 },
+        { entry_point: 'http_api', signins: 6, succeeded: 1, failed: 5 },
+      ],
+    });
+    // Only the first day.
+    expect(await t.runtime.reports.insights(from, new Date(start + DAY).toISOString())).toMatchObject({ signins: 5, mfa_completed: 1 });
+    const reader = await t.as('reports_reader');
+    expect((await t.app.inject({ url: `/admin/v1/reports/insights?from=${from}&to=${to}`, headers: reader })).json()).toMatchObject({ signins: 7 });
+    expect((await t.app.inject({ url: `/admin/v1/reports/entry-points?from=${to}&to=${from}`, headers: reader })).json()).toMatchObject({ code: 'validation_failed', field: 'from' });
+    expect((await t.app.inject({ url: '/admin/v1/reports/insights?from=last-week', headers: reader })).statusCode).toBe(400);
+  });
+
+  it('shows every server node: up while it beats, down after three missed heartbeats, stopped after a clean stop', async () => {
+    t = await createTestApp(dialect, { cluster: { heartbeatSeconds: 10 } });
+    const first = new Heartbeat({ db: t.runtime.storage.db, clock: t.clock, log: t.runtime.log, version: VERSION, host: 'mfa-1' });
+    const stopFirst = await first.start(10);
+    t.clock.advance(1000);
+    const second = new Heartbeat({ db: t.runtime.storage.db, clock: t.clock, log: t.runtime.log, version: VERSION, host: 'mfa-2' });
+    const stopSecond = await second.start(10);
+    expect((await t.runtime.reports.serverStatus()).map((node) => [node.host, node.status])).toEqual([
+      ['mfa-2', 'up'],
+      ['mfa-1', 'up'],
+    ]);
+    t.clock.advance(25_000);
+    await second.beat();
+    t.clock.advance(10_000);
+    expect((await t.runtime.reports.serverStatus()).map((node) => [node.host, node.status, node.version, node.database_reachable])).toEqual([
+      ['mfa-2', 'up', VERSION, true],
+      ['mfa-1', 'down', VERSION, true],
+    ]);
+    await stopSecond();
+    await stopFirst();
+    expect((await t.runtime.reports.serverStatus()).map((node) => node.status)).toEqual(['stopped', 'stopped']);
+    const listed = await t.app.inject({ url: '/admin/v1/reports/server-status', headers: await t.as('reports_reader') });
+    expect(listed.json()).toHaveLength(2);
+  });
+});
+
+describe('the version', () => {
+  it('is the package version', () => {
+    expect(VERSION).toBe((JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string }).version);
+  });
+});
