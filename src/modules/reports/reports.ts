@@ -45,6 +45,9 @@ export interface NodeStatus {
 }
 
 const DAY = 86_400_000;
+/** 1 for a sign-in that succeeded (or failed), 0 otherwise: summed per group. */
+const SUCCEEDED = sql<number>`case when status = 'success' then 1 else 0 end`;
+const FAILED = sql<number>`case when status = 'failure' then 1 else 0 end`;
 /** Users whose failures in the period reach this count are listed as repeated failures. */
 const REPEATED_FAILURES = 3;
 
@@ -124,8 +127,8 @@ export class Reports {
       .select((eb) => [
         'method',
         eb.fn.countAll<number>().as('signins'),
-        eb.fn.sum<number>(sql`case when status = 'success' then 1 else 0 end`).as('succeeded'),
-        eb.fn.sum<number>(sql`case when status = 'failure' then 1 else 0 end`).as('failed'),
+        eb.fn.sum<number>(SUCCEEDED).as('succeeded'),
+        eb.fn.sum<number>(FAILED).as('failed'),
       ])
       .groupBy('method')
       .orderBy('method')
@@ -155,8 +158,8 @@ export class Reports {
         day.as('day'),
         eb.fn.countAll<number>().as('signins'),
         eb.fn.sum<number>(required).as('mfa_required'),
-        eb.fn.sum<number>(sql`case when status = 'success' then 1 else 0 end`).as('succeeded'),
-        eb.fn.sum<number>(sql`case when status = 'failure' then 1 else 0 end`).as('failed'),
+        eb.fn.sum<number>(SUCCEEDED).as('succeeded'),
+        eb.fn.sum<number>(FAILED).as('failed'),
       ])
       .groupBy(day)
       .orderBy(day)
@@ -191,8 +194,8 @@ export class Reports {
       .select((eb) => [
         'entry_point',
         eb.fn.countAll<number>().as('signins'),
-        eb.fn.sum<number>(sql`case when status = 'success' then 1 else 0 end`).as('succeeded'),
-        eb.fn.sum<number>(sql`case when status = 'failure' then 1 else 0 end`).as('failed'),
+        eb.fn.sum<number>(SUCCEEDED).as('succeeded'),
+        eb.fn.sum<number>(FAILED).as('failed'),
       ])
       .groupBy('entry_point')
       .orderBy('entry_point')
