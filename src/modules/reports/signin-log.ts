@@ -122,10 +122,11 @@ export class SigninLog {
     if (filters.push_fatigue !== undefined) query = query.where('push_fatigue', '=', filters.push_fatigue);
     if (options.cursor !== undefined) {
       const after = parseCursor(options.cursor);
+      // The bound on `at` alone comes first, so the time index gives the range; the OR only sorts out ties.
       query =
         order === 'desc'
-          ? query.where((eb) => eb.or([eb('at', '<', after.at), eb.and([eb('at', '=', after.at), eb('id', '<', after.id)])]))
-          : query.where((eb) => eb.or([eb('at', '>', after.at), eb.and([eb('at', '=', after.at), eb('id', '>', after.id)])]));
+          ? query.where('at', '<=', after.at).where((eb) => eb.or([eb('at', '<', after.at), eb('id', '<', after.id)]))
+          : query.where('at', '>=', after.at).where((eb) => eb.or([eb('at', '>', after.at), eb('id', '>', after.id)]));
     }
     const rows = await query.orderBy('at', order).orderBy('id', order).limit(limit + 1).execute();
     const page = rows.slice(0, limit);

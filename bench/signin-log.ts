@@ -1,0 +1,78 @@
+// The sign-in log at scale (issue: sign-in log and reports): fills a fresh
+// database with BENCH_EVENTS sign-ins (default 1,000,000) of BENCH_USERS users
+// (default 100,000) and measures the queries administrators run:
+//
+//   npm run bench:signins                                  (SQLite)
+//   (run with NODE_OPTIONS=--expose-gc for an RSS figure without the seeding's garbage)
+//   BENCH_DATABASE_URL=postgres://127.0.0.1/test npm run bench:signins
+//
+// Targets (on 10M events): a user's last 50 sign-ins < 10 ms, a filtered page
+// < 50 ms, 90-day insights < 1 s, CSV export >= 200k rows/s with RSS < 200 MB.
+import { createBenchRuntime, envInt, formatTable, progress, runBench, type Cleanup } from './lib.js';
+import { seedSignins } from './seed-signins.js';
+
+const DAY = 86_400_000;
+
+/** The median time of `runs` calls, in milliseconds. */
+async function median(runs: number, call: (run: number) => Promise<unknown>): Promise<number> {
+  const times: number[] = [];
+  for (let run = 0; run < runs; run += 1) {
+    const began = process.hrtime.bigint();
+    await call(run);
+    times.push(Number(process.hrtime.bigint() - began) / 1e6);
+  }
+  times.sort((a, b) => a - b);
+  return times[Math.floor(times.length / 2)]!;
+}
+
+await runBench('signin-log', async (cleanup: Cleanup) => {
+  const users = envInt('BENCH_USERS', 100_000);
+  const events = envInt('BENCH_EVENTS', 1_000_000);
+  const { runtime, dialect } = await createBenchRuntime(cleanup);
+  const now = Date.now();
+  const seeding = Date.now();
+  await seedSignins(runtime, { users, events, now, onProgress: (done) => done % 500_000 === 0 && progress(`${done} events`) });
+  const seedSeconds = (Date.now() - seeding) / 1000;
+  progress(`seeded ${events} events in ${seedSeconds.toFixed(1)} s; measuring`);
+  const log = runtime.signinLog;
+  const user = (run: number) => `user${String((run * 7919) % users).padStart(6, '0')}@contoso.com`;
+  const from30 = new Date(now - 30 * DAY).toISOString();
+
+  const last50 = await median(51, (run) => log.list({ user: user(run) }, { limit: 50 }));
+  const pageApp = await median(21, () => log.list({ application: 'Payroll', status: 'failure', from: from30 }, { limit: 100 }));
+  const pageIp = await median(21, (run) => log.list({ ip: `198.51.${100 + (run % 4)}.0/24` }, { limit: 100 }));
+  const pageCode = await median(21, () => log.list({ result_code: 'FAILED_PHONE_APP_DENIED' }, { limit: 100 }));
+  const insights = await median(3, () => runtime.reports.insights(new Date(now - 90 * DAY).toISOString(), new Date(now + 1).toISOString()));
+
+  // The CSV download of every sign-in, read as a client would, with the process's peak RSS sampled meanwhile
+  // (after a collection, when run with --expose-gc, so the seeding's garbage does not count).
+  (globalThis as { gc?: () => void }).gc?.();
+  const baseRss = process.memoryUsage().rss;
+  let peakRss = baseRss;
+  const sampler = setInterval(() => (peakRss = Math.max(peakRss, process.memoryUsage().rss)), 20);
+  const exportStart = process.hrtime.bigint();
+  let rows = -1; // the header row
+  for await (const chunk of await runtime.exports.signins({}, 'csv')) for (let at = chunk.indexOf('\r\n'); at !== -1; at = chunk.indexOf('\r\n', at + 2)) rows += 1;
+  const exportSeconds = Number(process.hrtime.bigint() - exportStart) / 1e9;
+  clearInterval(sampler);
+
+  const ms = (value: number) => `${value.toFixed(1)} ms`;
+  const verdict = (ok: boolean) => (ok ? 'met' : 'NOT met');
+  process.stdout.write(`sign-in log on ${dialect}: ${events.toLocaleString('en')} sign-ins, ${users.toLocaleString('en')} users (seeded in ${seedSeconds.toFixed(0)} s)\n\n`);
+  process.stdout.write(
+    `${formatTable(
+      ['query', 'median', 'target (10M events)', 'here'],
+      [
+        ["a user's last 50 sign-ins", ms(last50), '< 10 ms', verdict(last50 < 10)],
+        ['page: application + failures + 30 days', ms(pageApp), '< 50 ms', verdict(pageApp < 50)],
+        ['page: IP /24', ms(pageIp), '< 50 ms', verdict(pageIp < 50)],
+        ['page: one result code', ms(pageCode), '< 50 ms', verdict(pageCode < 50)],
+        ['90-day insights', ms(insights), '< 1000 ms', verdict(insights < 1000)],
+        ['CSV export (rows/s)', `${Math.round(rows / exportSeconds).toLocaleString('en')}`, '>= 200,000', verdict(rows / exportSeconds >= 200_000)],
+        ['CSV export peak RSS', `${Math.round(peakRss / 1048576)} MB`, '< 200 MB', verdict(peakRss < 200 * 1048576)],
+        ['  of which during the export', `${Math.round((peakRss - baseRss) / 1048576)} MB`, '', ''],
+      ],
+    )}\n`,
+  );
+  if (rows !== events) throw new Error(`the export had ${rows} rows, not ${events}`);
+});
