@@ -94,6 +94,9 @@ describe.each(DIALECTS)('`countersign serve` on a fresh folder with %s', (dialec
       expect(second.output()).not.toContain('First start');
       const read = await fetch(`${second.address}/admin/v1/users/first@contoso.com`, { headers: { authorization: `Bearer ${secret}` } });
       expect(await read.json()).toMatchObject({ username: 'first@contoso.com' });
+      // Each start wrote its heartbeat; the first stopped cleanly.
+      const nodes = await fetch(`${second.address}/admin/v1/reports/server-status`, { headers: { authorization: `Bearer ${secret}` } });
+      expect(((await nodes.json()) as { status: string }[]).map((node) => node.status)).toEqual(['up', 'stopped']);
     } finally {
       await stop(second);
     }

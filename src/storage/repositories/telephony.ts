@@ -36,7 +36,8 @@ export const telephonyRepository = {
     if (query.kind) builder = builder.where('kind', '=', query.kind);
     const before = query.before;
     if (before) {
-      builder = builder.where((eb) => eb.or([eb('created_at', '<', before.createdAt), eb.and([eb('created_at', '=', before.createdAt), eb('id', '<', before.id)])]));
+      // The bound on time alone first, so the index gives the range; the OR only sorts out ties.
+      builder = builder.where('created_at', '<=', before.createdAt).where((eb) => eb.or([eb('created_at', '<', before.createdAt), eb('id', '<', before.id)]));
     }
     return builder.orderBy('created_at', 'desc').orderBy('id', 'desc').limit(query.limit).execute();
   },
