@@ -15,10 +15,10 @@ import { seedSignins } from './seed-signins.js';
 const DAY = 86_400_000;
 
 /** Runs the whole CSV export in a forked process (bench/export-child.ts) and returns its rows, seconds and peak RSS. */
-function exportInChild(url: string, dataDir: string, pgSchema: string | undefined): Promise<{ rows: number; seconds: number; peakRss: number }> {
+function exportInChild(url: string, dataDir: string, pgSchema: string | undefined): Promise<{ rows: number; seconds: number; peakRss: number; peakHeap: number }> {
   const child = fork(fileURLToPath(new URL('./export-child.ts', import.meta.url)), [], { serialization: 'advanced' });
   return new Promise((resolve, reject) => {
-    child.once('message', (reply: { rows: number; seconds: number; peakRss: number; error?: string }) => {
+    child.once('message', (reply: { rows: number; seconds: number; peakRss: number; peakHeap: number; error?: string }) => {
       child.kill();
       if (reply.error) reject(new BenchFailure(`export failed: ${reply.error}`));
       else resolve(reply);
@@ -60,7 +60,7 @@ await runBench('signin-log', async (cleanup: Cleanup) => {
   const insights = await median(3, () => runtime.reports.insights(new Date(now - 90 * DAY).toISOString(), new Date(now + 1).toISOString()));
 
   // The CSV download of every sign-in, read as a client would, in a process of its own so its RSS is the export's alone.
-  const { rows, seconds: exportSeconds, peakRss } = await exportInChild(runtime.config.database.url, runtime.config.dataDir, dialect === 'postgres' ? location : undefined);
+  const { rows, seconds: exportSeconds, peakRss, peakHeap } = await exportInChild(runtime.config.database.url, runtime.config.dataDir, dialect === 'postgres' ? location : undefined);
 
   const ms = (value: number) => `${value.toFixed(1)} ms`;
   const verdict = (ok: boolean) => (ok ? 'met' : 'NOT met');
@@ -76,6 +76,7 @@ await runBench('signin-log', async (cleanup: Cleanup) => {
         ['90-day insights', ms(insights), '< 1000 ms', verdict(insights < 1000)],
         ['CSV export (rows/s)', `${Math.round(rows / exportSeconds).toLocaleString('en')}`, '>= 200,000', verdict(rows / exportSeconds >= 200_000)],
         ['CSV export process peak RSS', `${Math.round(peakRss / 1048576)} MB`, '< 200 MB', verdict(peakRss < 200 * 1048576)],
+        ['CSV export process peak JS heap', `${Math.round(peakHeap / 1048576)} MB`, '', ''],
       ],
     )}\n`,
   );
