@@ -1,9 +1,8 @@
 // Runs in a process of its own (forked by bench/signin-log.ts): reads the
 // whole CSV download of the sign-in log from an existing database and reports
 // the rows, the seconds, the process's peak RSS and peak JavaScript heap, so
-// the figures are the export's alone. On SQLite the RSS also counts the pages
-// of the database file SQLite maps (mmap_size, 1 GB) and its page cache
-// (256 MB): file cache the system can take back, not the export's own memory.
+// the figures are the export's alone. It reads through the bulk connection,
+// as the server does (no memory map, a small page cache).
 import { Exports } from '../src/modules/reports/exports.js';
 import { SigninLog } from '../src/modules/reports/signin-log.js';
 import { openStorage } from '../src/storage/database.js';
@@ -18,7 +17,8 @@ process.once('message', (job: Job) => {
   void (async () => {
     const storage = openStorage({ url: job.url, dataDir: job.dataDir, poolSize: 2, ...(job.pgSchema ? { pgSchema: job.pgSchema } : {}) });
     try {
-      const exports = new Exports({ db: storage.db, signinLog: new SigninLog({ db: storage.db }) });
+      // As the server does: downloads read through the bulk connection.
+      const exports = new Exports({ db: storage.bulkDb, signinLog: new SigninLog({ db: storage.bulkDb }) });
       let peakRss = process.memoryUsage().rss;
       let peakHeap = process.memoryUsage().heapUsed;
       const sample = () => {

@@ -156,7 +156,8 @@ export async function buildRuntime(config: Config, options: RuntimeOptions = {})
     appDevices: new AppDevices({ db: storage.db, keyring, clock, config: config.app, oathIssuer: config.oath.issuer, directory }),
     pushBoard,
     signinLog,
-    exports: new Exports({ db: storage.db, signinLog }),
+    // Downloads read through the bulk connection: a long export does not hold the authentications' connection.
+    exports: new Exports({ db: storage.bulkDb, signinLog: new SigninLog({ db: storage.bulkDb }) }),
     reports: new Reports({ db: storage.db, clock, heartbeatSeconds: config.cluster.heartbeatSeconds }),
     masterKeyCreated: created,
     // A storage handed in belongs to the caller, who closes it.

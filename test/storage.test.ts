@@ -46,6 +46,17 @@ describe.each(DIALECTS)('storage on %s', (dialect) => {
   });
   afterEach(() => test.dispose());
 
+  it('reads long downloads through the bulk connection: committed rows, and on SQLite nothing written through it', async () => {
+    await usersRepository.insert(storage.db, user('bulk-reader'));
+    expect(await storage.bulkDb.selectFrom('users').select('username').execute()).toEqual([{ username: 'bulk-reader' }]);
+    if (storage.dialect === 'sqlite') {
+      await expect(storage.bulkDb.deleteFrom('users').execute()).rejects.toThrow(/readonly/);
+      expect(await usersRepository.count(storage.db)).toBe(1);
+    } else {
+      expect(storage.bulkDb).toBe(storage.db);
+    }
+  });
+
   describe('migrations', () => {
     it('apply once: a second run applies nothing', async () => {
       expect(await migrateToLatest(storage.db, storage.dialect, clock)).toEqual([]);

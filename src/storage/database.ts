@@ -21,6 +21,13 @@ export interface Storage {
   file: string | null;
   /** The authentication read cache (SQLite), or null (PostgreSQL). */
   readCache: ReadCache | null;
+  /**
+   * For long reads (downloads). On SQLite a read-only connection of its own,
+   * opened on first use, without the memory map and with a small page cache:
+   * a download neither holds the writer's connection nor maps the database
+   * into the process. On PostgreSQL the same pool as `db`.
+   */
+  readonly bulkDb: Db;
   close(): Promise<void>;
   /** True when a trivial query succeeds (readiness probe). */
   ping(): Promise<boolean>;
@@ -76,12 +83,27 @@ function openSqlite(path: string, readCacheEntries: number): Storage {
   const db = new Kysely<Database>({ dialect: new SqliteDialect({ database: withStatementCache(connection) }), plugins: [cache.plugin()] });
   attachReadCache(db, cache);
   const groupCommit = new GroupCommit(db, { begin: (batch) => cache.checkDataVersion(batch), rolledBack: () => cache.invalidate() });
+  let bulk: Db | null = null;
+  const openBulk = (): SQLite.Database => {
+    const reader = new SQLite(path, { readonly: true, fileMustExist: true });
+    reader.pragma('busy_timeout = 5000');
+    reader.pragma('mmap_size = 0');
+    reader.pragma('cache_size = -16384');
+    return reader;
+  };
   return {
     db,
     dialect: 'sqlite',
     file: path,
     readCache: cache,
-    close: () => db.destroy(),
+    get bulkDb() {
+      bulk ??= new Kysely<Database>({ dialect: new SqliteDialect({ database: async () => openBulk() }) });
+      return bulk;
+    },
+    close: async () => {
+      await bulk?.destroy();
+      await db.destroy();
+    },
     ping: () => ping(db),
     transact: (work) => groupCommit.run(work),
   };
@@ -114,6 +136,7 @@ function openPostgres(url: string, poolSize: number, schema?: string): Storage {
     dialect: 'postgres',
     file: null,
     readCache: null,
+    bulkDb: db,
     close: () => db.destroy(),
     ping: () => ping(db),
     transact: (work) => db.transaction().execute(work),
