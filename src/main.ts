@@ -10,6 +10,7 @@ import { oathMethod } from './modules/methods/oath/method.js';
 import { questionsMethod } from './modules/methods/questions/method.js';
 import { smsMethod } from './modules/methods/sms/method.js';
 import { voiceMethod } from './modules/methods/voice/method.js';
+import type { ReportFraud } from './modules/methods/contract.js';
 import { AppDevices } from './modules/methods/app/devices.js';
 import { Exports } from './modules/reports/exports.js';
 import { Reports } from './modules/reports/reports.js';
@@ -113,13 +114,14 @@ export async function buildRuntime(config: Config, options: RuntimeOptions = {})
   const rules = config.directory;
   const telephony = new Telephony({ db: storage.db, clock, gateway: options.gateway ?? gatewayOf(config.telephony, config.voice) });
   const templates = config.telephony.templatesFile ? loadTemplatesFile(config.telephony.templatesFile) : new Templates();
+  // Blocks are built below, after the directory that needs every method's data cleaner; a fraud report only comes later, during a sign-in.
+  const reportFraud: ReportFraud = (db, user, source) => blocks.reportFraudInTransaction(db, user, source, config.auth.fraudAutoBlock);
   const voice = voiceMethod(config.voice, {
     telephony,
     templates,
     directory: config.directory,
     auth: config.auth,
-    // Blocks are built below, after the directory that needs every method's data cleaner; a fraud report only comes later, during a call.
-    reportFraud: (db, user, source, autoBlock) => blocks.reportFraudInTransaction(db, user, source, autoBlock),
+    reportFraud,
   });
   const pushBoard = new PushBoard();
   const signinLog = new SigninLog({ db: storage.db });
@@ -130,7 +132,7 @@ export async function buildRuntime(config: Config, options: RuntimeOptions = {})
     board: pushBoard,
     directory: config.directory,
     auth: config.auth,
-    reportFraud: (db, user, source, autoBlock) => blocks.reportFraudInTransaction(db, user, source, autoBlock),
+    reportFraud,
   });
   const methods = [oath, questionsMethod(config.questions), smsMethod(config.sms, telephony, templates), voice, app];
   const userDataCleaners = methods.map((method) => (db: Parameters<typeof method.deleteUserData>[0], userId: string) => method.deleteUserData(db, userId));

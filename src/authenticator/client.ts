@@ -1,4 +1,5 @@
 import { randomBytes } from 'node:crypto';
+import type { PendingPush } from '../modules/auth/engine.js';
 import { DEVICE_HEADER, NONCE_HEADER, SIGNATURE_HEADER, TIMESTAMP_HEADER, generateDeviceKey, signParts } from '../modules/methods/app/protocol.js';
 
 /** What a device keeps after activation: its id, its private key, where its server is. */
@@ -14,17 +15,8 @@ export interface DeviceIdentity {
   clockOffsetMs: number;
 }
 
-export interface PushView {
-  txid: string;
-  application: string;
-  ip: string | null;
-  created_at: string;
-  expires_at: string;
-  location: string | null;
-  number_matching: boolean;
-  pin: boolean;
-  pin_change: boolean;
-}
+/** A push as the device API lists it. */
+export type PushView = PendingPush;
 
 export interface AnswerBody {
   decision: 'approve' | 'deny' | 'fraud';

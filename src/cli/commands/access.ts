@@ -5,6 +5,7 @@ import type { BlockView } from '../../modules/auth/blocks.js';
 import { MAX_BYPASS_SECONDS, type BypassView } from '../../modules/auth/bypasses.js';
 import { appError } from '../../shared/errors.js';
 import { cliActor, withRuntime, type CliIo, type GlobalOptions } from '../io.js';
+import { reasonOf } from '../options.js';
 import { details, printJson, table } from '../output.js';
 
 interface HistoryFlags {
@@ -20,14 +21,6 @@ function wholeNumber(option: string, value: string, min: number, max: number): n
   const number = Number(value.trim());
   if (number < min || number > max) throw appError('validation_failed', `${option}: must be ${min} to ${max}, got ${number}`, { field: option.replace(/^--/, '') });
   return number;
-}
-
-/** The reason an administrator gives: recorded with the block, unblock or bypass. */
-function reasonOf(reason: string | undefined): string {
-  if (reason === undefined) throw appError('validation_failed', '--reason is required: say why (it is recorded)');
-  const trimmed = reason.trim();
-  if (trimmed.length < 1 || trimmed.length > 500) throw appError('validation_failed', '--reason: must be 1 to 500 characters', { field: 'reason' });
-  return trimmed;
 }
 
 /** Options of the history listing, shared by `bypass --history` and `block --history`. */

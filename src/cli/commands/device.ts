@@ -4,11 +4,7 @@ import type { DeviceView } from '../../modules/methods/app/devices.js';
 import { appError } from '../../shared/errors.js';
 import { cliActor, withRuntime, type CliIo, type GlobalOptions } from '../io.js';
 import { details, printJson, table } from '../output.js';
-
-function reasonOf(reason: string | undefined): string {
-  if (reason === undefined || reason.trim() === '') throw appError('validation_failed', '--reason is required: say why (it is recorded)', { field: 'reason' });
-  return reason.trim();
-}
+import { reasonOf } from '../options.js';
 
 function printDevice(io: CliIo, json: boolean | undefined, device: DeviceView): void {
   if (json) return printJson(io, device);

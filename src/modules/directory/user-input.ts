@@ -125,26 +125,17 @@ export function cleanUserFields(input: UserFields, rules: InputRules): { value: 
     value.pin = input.pin;
   }
   if (input.pin_change_required !== undefined) value.pinChangeRequired = input.pin_change_required;
-  if (input.oath_mode !== undefined) {
-    if (!OATH_MODES.includes(input.oath_mode)) errors.push({ field: 'oath_mode', code: 'validation_failed', message: 'oath_mode must be standard or pin' });
-    value.oathMode = input.oath_mode;
-  }
-  if (input.sms_mode !== undefined) {
-    if (!SMS_MODES.includes(input.sms_mode)) errors.push({ field: 'sms_mode', code: 'validation_failed', message: 'sms_mode must be otp or otp_pin' });
-    value.smsMode = input.sms_mode;
-  }
-  if (input.sms_direction !== undefined) {
-    if (!SMS_DIRECTIONS.includes(input.sms_direction)) errors.push({ field: 'sms_direction', code: 'validation_failed', message: 'sms_direction must be one_way or two_way' });
-    value.smsDirection = input.sms_direction;
-  }
-  if (input.call_mode !== undefined) {
-    if (!CALL_MODES.includes(input.call_mode)) errors.push({ field: 'call_mode', code: 'validation_failed', message: 'call_mode must be standard or pin' });
-    value.callMode = input.call_mode;
-  }
-  if (input.app_mode !== undefined) {
-    if (!APP_MODES.includes(input.app_mode)) errors.push({ field: 'app_mode', code: 'validation_failed', message: 'app_mode must be standard or pin' });
-    value.appMode = input.app_mode;
-  }
+  // The modes and the SMS direction: each one of a few words.
+  const choice = <T extends string>(field: string, given: T | undefined, allowed: readonly T[]): T | undefined => {
+    if (given === undefined) return undefined;
+    if (!allowed.includes(given)) errors.push({ field, code: 'validation_failed', message: `${field} must be ${allowed.slice(0, -1).join(', ')} or ${allowed[allowed.length - 1]}` });
+    return given;
+  };
+  value.oathMode = choice('oath_mode', input.oath_mode, OATH_MODES);
+  value.smsMode = choice('sms_mode', input.sms_mode, SMS_MODES);
+  value.smsDirection = choice('sms_direction', input.sms_direction, SMS_DIRECTIONS);
+  value.callMode = choice('call_mode', input.call_mode, CALL_MODES);
+  value.appMode = choice('app_mode', input.app_mode, APP_MODES);
   if (input.phone !== undefined) value.phone = cleanPhone(input.phone, 'phone', rules, errors);
   if (input.backup_phone !== undefined) value.backupPhone = cleanPhone(input.backup_phone, 'backup_phone', rules, errors);
   if (input.groups !== undefined) {

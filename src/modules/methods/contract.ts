@@ -139,6 +139,13 @@ export interface MethodResponse {
   delivered?: { id: string; invalidNumber: boolean };
 }
 
+/**
+ * Records the user's fraud report (the voice fraud code, the app's fraud
+ * button) in the authentication's transaction: a fraud-alert block record,
+ * blocking the user when auth.fraudAutoBlock is on.
+ */
+export type ReportFraud = (db: Executor, user: UserRow, source: string) => Promise<unknown>;
+
 /** What a device answered to a push (docs/authenticator-protocol.md). */
 export interface DeviceAnswer {
   deviceId: string;

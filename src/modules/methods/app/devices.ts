@@ -324,7 +324,9 @@ export class AppDevices {
   }
 
   async block(username: string, deviceId: string, reason: string, actor: Actor): Promise<DeviceView> {
-    const clean = cleanText(reason, 'reason', true)!;
+    // As long as a user block's reason may be.
+    const clean = reason.trim();
+    assert(clean.length >= 1 && clean.length <= 500, 'validation_failed', 'reason: 1 to 500 characters', { field: 'reason' });
     return this.change(username, deviceId, actor, 'device.block', { status: 'blocked', blocked_reason: clean });
   }
 

@@ -1,13 +1,14 @@
 import type { Config } from '../../../config/schema.js';
 import { appError } from '../../../shared/errors.js';
 import type { Executor } from '../../../storage/database.js';
+import { prepared } from '../../../storage/prepared.js';
 import { changesRepository } from '../../../storage/repositories/records.js';
 import { usersRepository } from '../../../storage/repositories/users.js';
 import type { AppDeviceRow, UserRow } from '../../../storage/schema.js';
 import type { ResultCode } from '../../auth/result-codes.js';
 import { hashPin, pinProblem, verifyPin } from '../../directory/pin.js';
 import { changeRecord } from '../../directory/user-records.js';
-import type { AttemptFields, DeviceAnswer, MethodContext, StepResult, VerificationMethod } from '../contract.js';
+import type { AttemptFields, DeviceAnswer, MethodContext, ReportFraud, StepResult, VerificationMethod } from '../contract.js';
 import { matchingNumber, toActivationRecord, toDeviceView } from './devices.js';
 import type { PushBoard, PushNotifier } from './push.js';
 
@@ -31,9 +32,8 @@ export interface AppDeps {
   notifier: PushNotifier;
   board: PushBoard;
   directory: Config['directory'];
-  auth: Pick<Config['auth'], 'fraudAutoBlock' | 'challengeTimeoutSeconds'>;
-  /** Records a fraud report (blocking the user when auth.fraudAutoBlock is on) in the authentication's transaction. */
-  reportFraud(db: Executor, user: UserRow, source: string, autoBlock: boolean): Promise<unknown>;
+  auth: Pick<Config['auth'], 'challengeTimeoutSeconds'>;
+  reportFraud: ReportFraud;
   /** The OATH method: checks the codes asked for instead of a push. */
   oath: VerificationMethod;
 }
@@ -54,7 +54,11 @@ async function recentPushes(db: Executor, userId: string, since: number): Promis
 
 const pinMode = (user: UserRow): boolean => user.app_mode === 'pin';
 
-const devicesOf = (db: Executor, userId: string) => db.selectFrom('app_devices').selectAll().where('user_id', '=', userId).orderBy('created_at').orderBy('id').execute();
+// Prepared: every authentication asks which methods the user has, the app among them.
+const devicesOfUser = prepared<{ userId: string }, AppDeviceRow>((db, param) =>
+  db.selectFrom('app_devices').selectAll().where('user_id', '=', param('userId')).orderBy('created_at').orderBy('id'),
+);
+const devicesOf = async (db: Executor, userId: string): Promise<AppDeviceRow[]> => (await devicesOfUser(db, { userId })).rows;
 
 /** The attempt record's device columns (SPEC.md §5) for the device that answered. */
 const deviceFields = (device: AppDeviceRow | undefined, numberMatching: boolean): AttemptFields => ({
@@ -178,7 +182,7 @@ export function appMethod(config: Config['app'], deps: AppDeps) {
         case 'deny':
           return done('FAILED_PHONE_APP_DENIED', false, fields, false);
         case 'fraud':
-          await deps.reportFraud(context.db, context.user, 'authenticator app', deps.auth.fraudAutoBlock);
+          await deps.reportFraud(context.db, context.user, 'authenticator app');
           return done('FAILED_FRAUD_REPORTED', false, fields, false);
         case 'approve': {
           if (state.number !== null && answer.number !== state.number) return done('FAILED_PHONE_APP_INVALID_RESULT', false, fields);

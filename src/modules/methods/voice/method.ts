@@ -1,6 +1,5 @@
 import type { Config } from '../../../config/schema.js';
 import { appError } from '../../../shared/errors.js';
-import type { Executor } from '../../../storage/database.js';
 import { changesRepository } from '../../../storage/repositories/records.js';
 import { usersRepository } from '../../../storage/repositories/users.js';
 import type { UserRow } from '../../../storage/schema.js';
@@ -12,7 +11,7 @@ import type { CallEvent, CallScript } from '../../telephony/gateway.js';
 import { telephonyUserData, type Telephony } from '../../telephony/telephony.js';
 import { e164, maskedNumber } from '../../telephony/numbers.js';
 import type { TemplateKey, Templates } from '../../telephony/templates.js';
-import type { AttemptFields, MethodContext, StepResult, VerificationMethod } from '../contract.js';
+import type { AttemptFields, MethodContext, ReportFraud, StepResult, VerificationMethod } from '../contract.js';
 import { TRY_BACKUP_AFTER, hangupVerdict, menuVerdict, type LegEnd } from './keys.js';
 
 type Leg = 'primary' | 'backup';
@@ -41,9 +40,8 @@ export interface VoiceDeps {
   telephony: Telephony;
   templates: Templates;
   directory: Config['directory'];
-  auth: Pick<Config['auth'], 'fraudCode' | 'fraudAutoBlock'>;
-  /** Records a fraud report (blocking the user when auth.fraudAutoBlock is on) in the authentication's transaction. */
-  reportFraud(db: Executor, user: UserRow, source: string, autoBlock: boolean): Promise<unknown>;
+  auth: Pick<Config['auth'], 'fraudCode'>;
+  reportFraud: ReportFraud;
 }
 
 function legPhone(user: UserRow, leg: Leg): PhoneInput | null {
@@ -104,7 +102,7 @@ export function voiceMethod(config: Config['voice'], deps: VoiceDeps) {
   /** A leg is over: the whole authentication ends, or the backup phone is called. */
   async function endLeg(context: MethodContext, state: VoiceState, end: LegEnd, script: CallScript | undefined): Promise<StepResult> {
     const { user } = context;
-    if (end.fraud) await deps.reportFraud(context.db, user, 'voice call fraud code', deps.auth.fraudAutoBlock);
+    if (end.fraud) await deps.reportFraud(context.db, user, 'voice call fraud code');
     const fields: AttemptFields = { call_mode: pinMode(user) ? 'pin' : 'standard', ...legFields(user, state.leg, end) };
     if (state.leg === 'primary' && !end.authenticated && TRY_BACKUP_AFTER.has(end.code) && legPhone(user, 'backup')) {
       const next = await dial(context, 'backup', { code: end.code });

@@ -300,7 +300,7 @@ export const appDeviceAdminRoutes =
 
     app.post('/users/:username/devices/:id/block', {
       config: { roles: ACCESS.userSecurity },
-      schema: { tags: adminTags, summary: 'Block a device: no pushes go to it', params: DeviceParams, body: Type.Object({ reason: Type.String({ minLength: 1, maxLength: 64 }) }, strict), response: { 200: Device, ...S.adminErrors, 404: S.Problem } },
+      schema: { tags: adminTags, summary: 'Block a device: no pushes go to it', params: DeviceParams, body: Type.Object({ reason: Type.String({ minLength: 1, maxLength: 500 }) }, strict), response: { 200: Device, ...S.adminErrors, 404: S.Problem } },
       handler: (request) => devices.block(request.params.username, request.params.id, request.body.reason, actorOf(request)),
     });
 
