@@ -1,3 +1,7 @@
+import { AppPasswords } from './modules/access/app-passwords.js';
+import { ClaimIssuers } from './modules/access/claims.js';
+import { NamedLocations } from './modules/access/locations.js';
+import { AccessPolicies } from './modules/access/policies.js';
 import { resolve } from 'node:path';
 import type { Logger } from 'pino';
 import type { Config } from './config/schema.js';
@@ -59,6 +63,9 @@ export interface Runtime {
   signinLog: SigninLog;
   exports: Exports;
   reports: Reports;
+  namedLocations: NamedLocations;
+  policies: AccessPolicies;
+  appPasswords: AppPasswords;
   /** True when this start created the master key file. */
   masterKeyCreated: boolean;
   /** Closes the storage this runtime opened (not one passed in through options). */
@@ -114,6 +121,7 @@ export async function buildRuntime(config: Config, options: RuntimeOptions = {})
   const rules = config.directory;
   const telephony = new Telephony({ db: storage.db, clock, gateway: options.gateway ?? gatewayOf(config.telephony, config.voice) });
   const templates = config.telephony.templatesFile ? loadTemplatesFile(config.telephony.templatesFile) : new Templates();
+  const claimIssuers = config.access.claimIssuersFile ? ClaimIssuers.fromFile(config.access.claimIssuersFile) : ClaimIssuers.none();
   // Blocks are built below, after the directory that needs every method's data cleaner; a fraud report only comes later, during a sign-in.
   const reportFraud: ReportFraud = (db, user, source) => blocks.reportFraudInTransaction(db, user, source, config.auth.fraudAutoBlock);
   const voice = voiceMethod(config.voice, {
@@ -152,7 +160,10 @@ export async function buildRuntime(config: Config, options: RuntimeOptions = {})
     applications: new Applications({ db: storage.db, keyring, clock }),
     blocks,
     bypasses: new Bypasses({ db: storage.db, clock, directory }),
-    engine: new AuthEngine({ db: storage.db, transact: (work) => storage.transact(work), clock, keyring, config, blocks, log, methods }),
+    engine: new AuthEngine({ db: storage.db, transact: (work) => storage.transact(work), clock, keyring, config, blocks, log, methods, claimIssuers }),
+    namedLocations: new NamedLocations({ db: storage.db, clock }),
+    policies: new AccessPolicies({ db: storage.db, clock }),
+    appPasswords: new AppPasswords({ db: storage.db, clock, keyring, directory }),
     securityQuestions: new SecurityQuestions({ db: storage.db, clock, log, config: config.questions, directory, logUserChanges: config.log.userChanges }),
     telephony,
     appDevices: new AppDevices({ db: storage.db, keyring, clock, config: config.app, oathIssuer: config.oath.issuer, directory }),

@@ -32,7 +32,7 @@ describe.each(DIALECTS)('authentication engine on %s', (dialect) => {
     });
     expect(Boolean((await lastAttempt()).authenticated)).toBe(true);
     const signin = await lastSignin();
-    expect(signin).toMatchObject({ status: 'success', policy: 'oath', method: 'oath', result_code: 'SUCCESS_OATH_CODE_VERIFIED', detail: 'successfully completed' });
+    expect(signin).toMatchObject({ status: 'success', policy: 'per-user MFA', method: 'oath', result_code: 'SUCCESS_OATH_CODE_VERIFIED', detail: 'successfully completed' });
     expect(Boolean(signin.mfa_required)).toBe(true);
     expect(JSON.parse(signin.steps)).toEqual([expect.objectContaining({ method: 'oath', result_code: 'SUCCESS_OATH_CODE_VERIFIED', succeeded: true })]);
     expect(JSON.parse(signin.trace).map((entry: { rule: string }) => entry.rule)).toEqual([
@@ -40,11 +40,17 @@ describe.each(DIALECTS)('authentication engine on %s', (dialect) => {
       'lockout',
       'throttle',
       'user_blocked',
+      'conditional_access',
+      'conditional_access',
+      'trusted_broker',
+      'token_claim',
+      'remembered_device',
+      'app_password',
       'bypass',
-      'mfa_state',
       'cache',
       'phone_busy',
     ]);
+    expect(JSON.parse(signin.trace)[4]).toEqual({ rule: 'conditional_access', policy: 'per-user MFA', applied: true, outcome: 'continue', reason: 'applied: requires MFA' });
   });
 
   it('refuses a used code as duplicate, an older one as old, and a wrong one as incorrect', async () => {
@@ -155,11 +161,26 @@ describe.each(DIALECTS)('authentication engine on %s', (dialect) => {
     expect((await lastSignin()).policy).toBe('account_disabled');
   });
 
-  it('says enroll at preauth and denies at auth when the user has no method', async () => {
+  it('says enroll when the user has no method (registration prompted); denies a legacy client, which cannot register, and an Enforced user', async () => {
     const { request, user } = await authFixture(t.runtime);
     await db().deleteFrom('oath_tokens').where('user_id', '=', user.id).execute();
     await t.runtime.directory.update(user.username, { phone: null }, testActor); // no text messages either
-    expect(await t.runtime.engine.preauth(request())).toMatchObject({ result: 'enroll', detail: 'user does not have any verification methods registered' });
+    expect(await t.runtime.engine.preauth(request())).toMatchObject({ result: 'enroll', detail: 'registration prompted' });
+    expect(await t.runtime.engine.auth(request())).toMatchObject({ result: 'enroll', detail: 'registration prompted' });
+    expect(await lastSignin()).toMatchObject({ status: 'success', policy: 'methods', detail: 'registration prompted', result_code: null });
+    expect(await t.runtime.engine.auth(request({ clientType: 'legacy' }))).toMatchObject({ result: 'deny', detail: 'user does not have any verification methods registered' });
+    expect(await lastSignin()).toMatchObject({ status: 'failure', client_type: 'legacy', detail: 'user does not have any verification methods registered' });
+    await t.runtime.directory.update(user.username, { mfa_state: 'Enforced' }, testActor);
+    expect(await t.runtime.engine.auth(request())).toMatchObject({ result: 'deny', detail: 'user does not have any verification methods registered' });
+  });
+
+  it('denies a user with no method when registration is not prompted (access.registrationPrompt false)', async () => {
+    await t.dispose();
+    t = await createTestRuntime(dialect, { access: { registrationPrompt: false } });
+    const { request, user } = await authFixture(t.runtime);
+    await db().deleteFrom('oath_tokens').where('user_id', '=', user.id).execute();
+    await t.runtime.directory.update(user.username, { phone: null }, testActor);
+    expect(await t.runtime.engine.preauth(request())).toMatchObject({ result: 'deny', detail: 'user does not have any verification methods registered' });
     expect(await t.runtime.engine.auth(request())).toMatchObject({ result: 'deny', detail: 'user does not have any verification methods registered' });
   });
 

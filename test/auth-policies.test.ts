@@ -1,6 +1,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import type { Config } from '../src/config/schema.js';
 import type { MethodName, VerificationMethod } from '../src/modules/methods/contract.js';
+import { ClaimIssuers } from '../src/modules/access/claims.js';
 import { AuthEngine } from '../src/modules/auth/engine.js';
 import { oathMethod } from '../src/modules/methods/oath/method.js';
 import { createTestRuntime, testActor, type TestRuntime } from './helpers/runtime.js';
@@ -153,7 +154,7 @@ describe.each(DIALECTS)('authentication policies on %s', (dialect) => {
     };
 
     const engineWith = (methods: VerificationMethod[]) =>
-      new AuthEngine({ db: t.runtime.storage.db, transact: (work) => t.runtime.storage.transact(work), clock: t.runtime.clock, keyring: t.runtime.keyring, config: t.runtime.config, blocks: t.runtime.blocks, log: t.runtime.log, methods });
+      new AuthEngine({ db: t.runtime.storage.db, transact: (work) => t.runtime.storage.transact(work), clock: t.runtime.clock, keyring: t.runtime.keyring, config: t.runtime.config, blocks: t.runtime.blocks, log: t.runtime.log, methods, claimIssuers: ClaimIssuers.none() });
 
     it('completes with an OATH code after the primary method failed: SUCCESS_FALLBACK_OATH_CODE_VERIFIED', async () => {
       await start();
@@ -164,7 +165,7 @@ describe.each(DIALECTS)('authentication policies on %s', (dialect) => {
       const done = await engine.respond(application, offer.txid!, { passcode: token.code(t.clock.now()) });
       expect(done).toMatchObject({ result: 'allow', result_code: 'SUCCESS_FALLBACK_OATH_CODE_VERIFIED', detail: 'successfully completed' });
       const signin = await lastSignin();
-      expect(signin).toMatchObject({ policy: 'fallback:oath', method: 'voice', result_code: 'SUCCESS_FALLBACK_OATH_CODE_VERIFIED' });
+      expect(signin).toMatchObject({ policy: 'per-user MFA', method: 'voice', result_code: 'SUCCESS_FALLBACK_OATH_CODE_VERIFIED' });
       expect(JSON.parse(signin.steps).map((step: { result_code: string; succeeded: boolean }) => [step.result_code, step.succeeded])).toEqual([
         ['CONFIG_ISSUE', false],
         ['SUCCESS_FALLBACK_OATH_CODE_VERIFIED', true],
@@ -204,7 +205,7 @@ describe.each(DIALECTS)('authentication policies on %s', (dialect) => {
         result_code: 'SUCCESS_FALLBACK_SECURITY_QUESTIONS_ANSWERED',
         detail: 'successfully completed',
       });
-      expect((await lastSignin()).policy).toBe('fallback:questions');
+      expect(await lastSignin()).toMatchObject({ policy: 'per-user MFA', method: 'oath' });
     });
 
     it('keeps the primary denial when the answers are wrong', async () => {

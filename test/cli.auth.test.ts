@@ -252,7 +252,7 @@ describe('countersign auth', () => {
     expect(JSON.parse(unknownJson.stdout)).toMatchObject({ result: 'unknown_user', detail: 'user not found' });
 
     await cli.run(['user', 'add', 'new@contoso.com']);
-    expect((await cli.run(['auth', 'new@contoso.com'])).stdout).toBe('denied: no verification method registered (user does not have any verification methods registered)\n');
+    expect((await cli.run(['auth', 'new@contoso.com'])).stdout).toBe('enroll: no verification method registered (registration prompted)\n');
 
     await cli.run(['bypass', 'new@contoso.com', '--seconds', '60', '--reason', 'first day']);
     const bypassed = await cli.run(['auth', 'new@contoso.com']);

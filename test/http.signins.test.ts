@@ -150,9 +150,9 @@ describe.each(DIALECTS)('the sign-in log API on %s', (dialect) => {
     expect(csv.headers['content-type']).toBe('text/csv; charset=utf-8');
     expect(csv.headers['content-disposition']).toMatch(/^attachment; filename="signins-\d{4}-\d{2}-\d{2}\.csv"$/);
     const rows = csv.body.split('\r\n');
-    expect(rows[0]).toBe('id,at,username,application,ip,auth_type,entry_point,status,mfa_required,policy,method,result_code,detail,push_fatigue');
+    expect(rows[0]).toBe('id,at,username,application,ip,auth_type,entry_point,status,mfa_required,policy,method,result_code,detail,push_fatigue,client_type,device_id');
     expect(rows.slice(1, -1).map((row) => row.split(',')[0])).toEqual([ids[1], ids[2], ids[4]].map(String));
-    expect(rows[1]).toContain(',alice@contoso.com,VPN,198.51.100.200,vpn,http_api,failure,true,oath,oath,FAILED_OATH_CODE_INCORRECT,user entered incorrect code,');
+    expect(rows[1]).toContain(',alice@contoso.com,VPN,198.51.100.200,vpn,http_api,failure,true,per-user MFA,oath,FAILED_OATH_CODE_INCORRECT,user entered incorrect code,,modern,');
     expect(rows.at(-1)).toBe('');
     const bom = await t.app.inject({ url: '/admin/v1/signins/export?bom=true&user=ghost@contoso.com', headers: reader });
     expect(bom.rawPayload.subarray(0, 3)).toEqual(Buffer.from([0xef, 0xbb, 0xbf]));

@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { Ajv, type ErrorObject } from 'ajv';
 import { AppError } from '../shared/errors.js';
+import { ClaimIssuers } from '../modules/access/claims.js';
 import { loadTemplatesFile } from '../modules/telephony/templates.js';
 import { ConfigSchema, type Config } from './schema.js';
 
@@ -187,6 +188,13 @@ export function loadConfig(options: LoadConfigOptions = {}): Config {
   if (config.telephony.gateway === 'http') checkHttpGateway(config.telephony.http);
   if (config.telephony.gateway === 'twilio') checkTwilioGateway(config.telephony.twilio);
   checkApp(config.app);
+  if (config.access.claimIssuersFile) {
+    try {
+      ClaimIssuers.fromFile(config.access.claimIssuersFile);
+    } catch (error) {
+      fail(`config key ${(error as Error).message}`);
+    }
+  }
   if (config.telephony.templatesFile) {
     try {
       loadTemplatesFile(config.telephony.templatesFile);

@@ -136,6 +136,32 @@ export const ConfigSchema = Type.Object(
       },
       { additionalProperties: false, default: {} },
     ),
+    access: Type.Object(
+      {
+        registrationPrompt: Type.Boolean({
+          default: true,
+          description:
+            'A user who must use MFA but has no method registered is sent to register one (the answer is enroll, the sign-in "registration prompted"); false denies the sign-in instead. Users whose per-user MFA state is Enforced, and legacy clients, are always denied.',
+        }),
+        perUserMfaSkipTrustedLocations: Type.Boolean({ default: false, description: 'Users whose per-user MFA state is Enabled or Enforced skip MFA from trusted named locations ("skipped due to location").' }),
+        perUserMfaRememberDays: Type.Integer({
+          minimum: 0,
+          maximum: 365,
+          default: 0,
+          description: 'Days a device may remember MFA required by the per-user MFA state, when the application asks to remember it; 0 never remembers.',
+        }),
+        trustedBrokers: Type.String({
+          default: '',
+          pattern: '^$|^[^,/]+/[a-z][a-z0-9_]{0,31}(,[^,/]+/[a-z][a-z0-9_]{0,31})*$',
+          description: 'Trusted broker flows, comma-separated application/entry_point pairs (Windows Logon/windows_broker): their sign-ins skip MFA ("skipped as flow exercised was Windows broker logon flow").',
+        }),
+        claimIssuersFile: Type.String({
+          default: '',
+          description: 'JSON file of the issuers whose signed tokens (JWT with an MFA amr claim) satisfy MFA: see docs/conditional-access.md; empty trusts none.',
+        }),
+      },
+      { additionalProperties: false, default: {} },
+    ),
     cluster: Type.Object(
       {
         heartbeatSeconds: Type.Integer({

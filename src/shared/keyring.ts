@@ -5,7 +5,7 @@ const SEAL_PREFIX = 'v1:';
 const IV_BYTES = 12;
 const TAG_BYTES = 16;
 
-export type HashPurpose = 'pin' | 'api-key' | 'otp' | 'activation';
+export type HashPurpose = 'pin' | 'api-key' | 'otp' | 'activation' | 'app-password' | 'remembered-device';
 
 /**
  * Keys derived from the one master key. Each purpose gets its own HKDF-SHA256
@@ -24,6 +24,8 @@ export class Keyring {
       'api-key': derive('countersign/api-key/v1'),
       otp: derive('countersign/otp/v1'),
       activation: derive('countersign/activation/v1'),
+      'app-password': derive('countersign/app-password/v1'),
+      'remembered-device': derive('countersign/remembered-device/v1'),
     };
   }
 

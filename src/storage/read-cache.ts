@@ -1,8 +1,8 @@
 import { CompiledQuery, type KyselyPlugin, type OperationNode, type PluginTransformQueryArgs, type PluginTransformResultArgs, type QueryResult, type RootOperationNode, type UnknownRow } from 'kysely';
 import type { Executor } from './database.js';
 
-/** The tables whose rows the authentication path keeps in memory: a user, the user's groups and OATH tokens. */
-const CACHED_TABLES = new Set(['users', 'user_groups', 'groups', 'oath_tokens']);
+/** The tables whose rows the authentication path keeps in memory: a user, the user's groups and OATH tokens, the conditional access policies and named locations. */
+const CACHED_TABLES = new Set(['users', 'user_groups', 'groups', 'oath_tokens', 'access_policies', 'access_policy_users', 'named_locations']);
 
 /** Names of the tables a query node mentions anywhere (target, joins, subqueries). */
 function tablesOf(node: unknown, found = new Set<string>()): Set<string> {

@@ -44,6 +44,8 @@ export interface UsersTable {
   block_id: number | null;
   /** The open one-time bypass record, if one was granted and not yet used or ended. */
   bypass_id: number | null;
+  /** Remembered-device tokens issued before this moment are no longer honoured. */
+  remembered_devices_revoked_at: Millis | null;
 }
 
 export interface GroupsTable {
@@ -246,6 +248,10 @@ export interface SigninsTable {
   push_fatigue: string | null;
   /** The IP as 32 hex digits in address order (shared/ip-key.ts): IP and CIDR filters are index ranges. */
   ip_key: string | null;
+  /** modern, or legacy (a protocol that cannot show a second factor: IMAP, SMTP, basic auth). */
+  client_type: string | null;
+  /** The device the user signed in from, as the application named it. */
+  device_id: string | null;
 }
 
 /** SPEC.md §5 block record. */
@@ -316,6 +322,54 @@ export interface Database {
   app_activations: AppActivationsTable;
   app_nonces: AppNoncesTable;
   server_nodes: ServerNodesTable;
+  named_locations: NamedLocationsTable;
+  access_policies: AccessPoliciesTable;
+  access_policy_users: AccessPolicyUsersTable;
+  app_passwords: AppPasswordsTable;
+}
+
+/** A named location (SPEC.md §3 conditional access): IP ranges, trusted or not. */
+export interface NamedLocationsTable {
+  id: string;
+  name: string;
+  name_key: string;
+  /** JSON array of CIDR texts. */
+  ranges: string;
+  /** 1 or 0 (an integer column in both dialects). */
+  trusted: number;
+  created_at: Millis;
+  updated_at: Millis;
+}
+
+/** A conditional access policy: conditions, then a grant (block, allow, mfa) and a session control. */
+export interface AccessPoliciesTable {
+  id: string;
+  name: string;
+  name_key: string;
+  state: string;
+  grant_control: string;
+  remember_mfa_days: number | null;
+  /** JSON: groups, applications and named locations by id; client types; device states. */
+  conditions: string;
+  created_at: Millis;
+  updated_at: Millis;
+}
+
+/** A user a policy includes or excludes by name. */
+export interface AccessPolicyUsersTable {
+  policy_id: string;
+  user_id: string;
+  mode: string;
+}
+
+/** A per-user app password for legacy clients, kept as a keyed hash. */
+export interface AppPasswordsTable {
+  id: string;
+  user_id: string;
+  name: string;
+  secret_hash: string;
+  created_at: Millis;
+  last_used_at: Millis | null;
 }
 
 /** One text message or call (SPEC.md §1 telephony): what was sent where, through which gateway, and how it went. */

@@ -128,8 +128,8 @@ export function authCommand(io: CliIo, globals: () => GlobalOptions): Command {
       const answer = await withRuntime(io, globals(), (runtime) => authenticate(io, runtime, username, flags, json));
       const allowed = answer.result === 'allow';
       if (json) printJson(io, answer);
-      else io.stdout.write(`${allowed ? 'allowed' : 'denied'}: ${outcomeText(answer)}\n`);
-      // A denied authentication is a result, not an error: one normal line and exit 1.
+      else io.stdout.write(`${allowed ? 'allowed' : answer.result === 'enroll' ? 'enroll' : 'denied'}: ${outcomeText(answer)}\n`);
+      // A denied authentication (or one that sends the user to register a method) is a result, not an error: one normal line and exit 1.
       if (!allowed) io.exitCode = 1;
     });
 }

@@ -29,6 +29,10 @@ export const ACCESS = {
   userSecurity: ['global_administrator', 'privileged_authentication_administrator', 'authentication_administrator'],
   /** Read reports: block and bypass history, sign-ins, attempts. */
   reportsRead: ['global_administrator', 'privileged_authentication_administrator', 'authentication_administrator', 'reports_reader'],
+  /** Read conditional access: named locations and policies (those who read the sign-in log see why). */
+  accessRead: ['global_administrator', 'privileged_authentication_administrator', 'authentication_administrator', 'reports_reader'],
+  /** Change conditional access: named locations and policies decide who needs MFA for everyone. */
+  accessWrite: ['global_administrator', 'privileged_authentication_administrator'],
   /** Read the audit log. */
   auditRead: ['global_administrator', 'privileged_authentication_administrator', 'reports_reader'],
   /** Manage admin API keys. */

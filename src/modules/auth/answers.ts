@@ -7,7 +7,8 @@ import { RESULT_CODES, detailOf, type ResultCode } from './result-codes.js';
 export interface AuthAnswer {
   /** Transaction id: set when a challenge was opened (to poll or respond to it). */
   txid: string | null;
-  result: 'allow' | 'deny' | 'waiting';
+  /** enroll: MFA is required and the user has no method; send the user to register one. */
+  result: 'allow' | 'deny' | 'waiting' | 'enroll';
   result_code: ResultCode | null;
   /** The SPEC.md §3 satisfied/denied detail. */
   detail: MfaDetail | null;
@@ -22,6 +23,9 @@ export interface AuthAnswer {
   /** While waiting for the authenticator app with number matching: the number to show, which the user types into the app. */
   number?: string;
   expires_at?: string;
+  /** After a successful MFA the user asked this device to remember: keep it on the device and send it with later sign-ins. */
+  remember_token?: string;
+  remember_expires_at?: string;
 }
 
 /** What preauth answers: whether and how the user can authenticate. */
@@ -32,6 +36,12 @@ export interface PreauthAnswer {
   status_msg: string;
   methods: MethodDescription[];
   fallback: MethodName[];
+}
+
+/** The result of an answer to an open challenge: only the start of an authentication sends a user to enroll. */
+export function challengeResult(result: AuthAnswer['result']): Exclude<AuthAnswer['result'], 'enroll'> {
+  if (result === 'enroll') throw new Error('an answer to a challenge cannot be enroll');
+  return result;
 }
 
 export function finalAnswer(txid: string | null, authenticated: boolean, code: ResultCode | null, detail: MfaDetail | null, reason: string): AuthAnswer {

@@ -12,6 +12,7 @@ import { telephonyRepository } from '../../storage/repositories/telephony.js';
 import { usersRepository } from '../../storage/repositories/users.js';
 import type { ChallengeRow, UserRow } from '../../storage/schema.js';
 import type { AuthenticatedApplication } from '../applications/applications.js';
+import type { ClientType } from '../access/policies.js';
 import { usernameKey } from '../directory/user-input.js';
 import type { CallEvent, CallScript } from '../telephony/gateway.js';
 import type { AttemptFields, Delivery, DeviceAnswer, MethodContext, PushFatigue, MethodName, MethodResponse, StepResult, VerificationMethod } from '../methods/contract.js';
@@ -21,11 +22,31 @@ import { noMethodOutcome, ruleOutcome, signinStep, userNotFoundOutcome } from '.
 import type { Blocks } from './blocks.js';
 import { writeOutcome, type Outcome, type RequestContext, type SigninStep, type TraceEntry } from './records.js';
 import { RESULT_CODES, detailOf, type ResultCode } from './result-codes.js';
-import { RULES, type RuleDecision } from './rules/index.js';
+import { GATE_RULES, SATISFY_RULES, type RuleDecision, type RuleInput } from './rules/index.js';
+import type { ClaimIssuers } from '../access/claims.js';
+import { evaluateAccess, type MfaRequirement } from '../access/evaluate.js';
+import { issueRememberToken, rememberTokenOf } from '../access/remember.js';
 import { ipThrottled } from './rules/throttle.js';
 
 export interface AuthRequest extends RequestContext {
   username: string;
+  /** A remembered-device token the application kept from an earlier sign-in of this user. */
+  rememberToken?: string;
+  /** A signed JWT with an MFA claim from a trusted issuer. */
+  claimToken?: string;
+  /** One of the user's app passwords (legacy clients). */
+  appPassword?: string;
+  /** The user asked this device to remember MFA: a successful MFA answers with a remembered-device token when the policy allows. */
+  remember?: boolean;
+}
+
+/** What the rules and conditional access decided: a final decision, or MFA required by a policy. */
+interface Evaluation {
+  decision: Exclude<RuleDecision, { outcome: 'continue' }> | null;
+  trace: TraceEntry[];
+  /** Steps to show before the challenge's (a remembered device the policy no longer honours). */
+  steps: SigninStep[];
+  requirement: MfaRequirement | null;
 }
 
 export interface AuthInput extends AuthRequest, MethodResponse {
@@ -44,6 +65,7 @@ export interface EngineDeps {
   blocks: Blocks;
   log: Logger;
   methods: VerificationMethod[];
+  claimIssuers: ClaimIssuers;
 }
 
 /** The user an authentication names, through the read cache. */
@@ -99,6 +121,14 @@ interface ChallengeState {
   number?: string;
   /** What the push-fatigue defence did, kept for the sign-in record. */
   pushFatigue?: PushFatigue;
+  /** The policy that required MFA, and how long a device may remember it. */
+  requirement?: MfaRequirement;
+  /** The user asked to remember MFA on this device. */
+  remember?: boolean;
+  /** The signed part of the remembered-device token issued when the challenge succeeded (the signature is made again when asked). */
+  remembered?: string;
+  /** The client type and device of the sign-in, for its record. */
+  client?: { type: ClientType; device: string | null };
 }
 
 /**
@@ -127,16 +157,17 @@ export class AuthEngine {
         return { result: 'unknown_user', result_code: null, detail: 'user not found', status_msg: 'user not found', methods: [], fallback: [] };
       }
       const { open } = await this.settleChallenges(trx, user);
-      const { decision, trace } = await this.evaluate(trx, user, request, open);
+      const { decision, trace, steps } = await this.evaluate(trx, user, request, open);
       if (decision) {
-        await this.record(trx, user, request, ruleOutcome(decision, trace, now));
+        await this.record(trx, user, request, ruleOutcome(decision, trace, steps, now));
         const answer = finalAnswer(null, decision.outcome === 'allow', decision.code, decision.detail, decision.reason);
         return { result: answer.result as 'allow' | 'deny', result_code: answer.result_code, detail: answer.detail, status_msg: answer.status_msg, methods: [], fallback: [] };
       }
       const methods = await this.methods.describe(trx, user, false);
       if (methods.length === 0) {
-        await this.record(trx, user, request, noMethodOutcome(trace));
-        return { result: 'enroll', result_code: null, detail: 'user does not have any verification methods registered', status_msg: 'no verification method registered', methods: [], fallback: [] };
+        const outcome = noMethodOutcome(trace, steps, this.registers(request, user));
+        await this.record(trx, user, request, outcome);
+        return { result: outcome.status === 'success' ? 'enroll' : 'deny', result_code: null, detail: outcome.detail, status_msg: 'no verification method registered', methods: [], fallback: [] };
       }
       const fallback = (await this.methods.describe(trx, user, true)).map((method) => method.method);
       return { result: 'auth', result_code: null, detail: null, status_msg: 'second factor required', methods, fallback };
@@ -163,22 +194,33 @@ export class AuthEngine {
     if (!user) return { answer: await this.unknownUser(trx, input) };
     const { ended, open } = await this.settleChallenges(trx, user);
     finished.push(...ended);
-    const { decision, trace } = await this.evaluate(trx, user, input, open);
+    const { decision, trace, steps, requirement } = await this.evaluate(trx, user, input, open);
     if (decision) {
-      await this.record(trx, user, input, ruleOutcome(decision, trace, this.deps.clock.now()));
+      await this.record(trx, user, input, ruleOutcome(decision, trace, steps, this.deps.clock.now()));
       return { answer: finalAnswer(null, decision.outcome === 'allow', decision.code, decision.detail, decision.reason) };
     }
     const method = await this.methods.choose(trx, user, input.factor);
     if (!method) {
-      await this.record(trx, user, input, noMethodOutcome(trace));
-      return {
-        answer: finalAnswer(null, false, null, 'user does not have any verification methods registered', `no ${input.factor === 'auto' ? '' : `${input.factor} `}method registered`),
-      };
+      const registers = input.factor === 'auto' && (await this.methods.describe(trx, user, false)).length === 0 && this.registers(input, user);
+      const outcome = noMethodOutcome(trace, steps, registers);
+      await this.record(trx, user, input, outcome);
+      const reason = `no ${input.factor === 'auto' ? '' : `${input.factor} `}method registered`;
+      return { answer: registers ? { ...finalAnswer(null, true, null, outcome.detail, reason), result: 'enroll' } : finalAnswer(null, false, null, outcome.detail, reason) };
     }
     const txid = randomUUID();
     const step = await method.start(this.context(trx, user, input, false, null, txid), { passcode: input.passcode, answers: input.answers, device: input.device });
     const deadline = this.deps.clock.now() + this.deps.config.auth.resultTimeoutSeconds * 1000;
-    const state: ChallengeState = { deadline, step: {}, fallback: [], fields: {}, steps: [], trace };
+    const state: ChallengeState = {
+      deadline,
+      step: {},
+      fallback: [],
+      fields: {},
+      steps,
+      trace,
+      ...(requirement ? { requirement } : {}),
+      ...(input.remember ? { remember: true } : {}),
+      client: { type: input.clientType ?? 'modern', device: input.deviceId ?? null },
+    };
     const answer = await this.afterStep(trx, user, input, method, step, state, { txid, existing: null }, 'primary');
     return { answer, ...(step.status === 'pending' && step.delivery ? { delivery: step.delivery } : {}) };
   }
@@ -216,6 +258,14 @@ export class AuthEngine {
     const { answer } = await this.commitAndDeliver(async (trx) => this.continueChallenge(trx, await this.findChallenge(trx, application, txid), application, response));
     if (answer.result !== 'waiting' && answer.txid) this.events.emit(answer.txid);
     return answer;
+  }
+
+  /** The answer of an ended challenge, with its remembered-device token when it issued one. */
+  private answerWithToken(challenge: ChallengeRow): AuthAnswer {
+    const answer = answerOfChallenge(challenge);
+    if (challenge.status !== 'allow') return answer;
+    const state = JSON.parse(challenge.state) as ChallengeState;
+    return state.remembered ? { ...answer, ...rememberTokenOf(this.deps.keyring, state.remembered) } : answer;
   }
 
   /**
@@ -350,7 +400,7 @@ export class AuthEngine {
     const deadline = Date.now() + waitMs;
     for (;;) {
       const challenge = await this.findChallenge(this.deps.db, application, txid);
-      if (challenge.status !== 'pending') return answerOfChallenge(challenge);
+      if (challenge.status !== 'pending') return this.answerWithToken(challenge);
       if (challenge.expires_at <= this.deps.clock.now()) return this.expireById(txid);
       const remaining = deadline - Date.now();
       if (remaining <= 0) return answerOfChallenge(challenge);
@@ -435,7 +485,7 @@ export class AuthEngine {
     const outcome: Outcome = {
       status: 'failure',
       mfaRequired: true,
-      policy: method,
+      policy: state.requirement?.policy ?? method,
       method,
       code,
       detail: detailOf(code, false),
@@ -479,7 +529,7 @@ export class AuthEngine {
     const outcome: Outcome = {
       status: step.authenticated ? 'success' : 'failure',
       mfaRequired: true,
-      policy: stage === 'fallback' ? `fallback:${method.name}` : method.name,
+      policy: state.requirement?.policy ?? method.name,
       method: stage === 'fallback' && challenge ? (challenge.method as MethodName) : method.name,
       code: step.code,
       detail: detailOf(step.code, step.authenticated),
@@ -490,10 +540,20 @@ export class AuthEngine {
       pushFatigue: step.pushFatigue ?? state.pushFatigue ?? null,
     };
     const { signinId } = await writeOutcome(trx, now, user, user.username, request, outcome);
+    // MFA done: a device that asked may remember it, for as long as the requiring policy allows.
+    const days = step.authenticated && state.remember ? state.requirement?.rememberDays ?? null : null;
+    const remembered = days ? issueRememberToken(this.deps.keyring, user.id, now, days) : null;
     if (challenge) {
-      await challengesRepository.update(trx, challenge.id, { status: step.authenticated ? 'allow' : 'deny', result_code: step.code, completed_at: now, signin_id: signinId });
+      await challengesRepository.update(trx, challenge.id, {
+        status: step.authenticated ? 'allow' : 'deny',
+        result_code: step.code,
+        completed_at: now,
+        signin_id: signinId,
+        ...(remembered ? { state: JSON.stringify({ ...state, remembered: remembered.body }) } : {}),
+      });
     }
-    return finalAnswer(challenge?.id ?? null, step.authenticated, step.code, null, RESULT_CODES[step.code].shortText);
+    const answer = finalAnswer(challenge?.id ?? null, step.authenticated, step.code, null, RESULT_CODES[step.code].shortText);
+    return remembered ? { ...answer, remember_token: remembered.token, remember_expires_at: new Date(remembered.expiresAt).toISOString() } : answer;
   }
 
   /** After a denied primary method: keeps the challenge open for an OATH code or security questions, when allowed and registered. */
@@ -562,21 +622,63 @@ export class AuthEngine {
     return { txid: id, expiresAt };
   }
 
-  /** Runs the rules in order until one decides; returns that decision (or null) and the trace. */
-  private async evaluate(
-    trx: Executor,
-    user: UserRow,
-    request: AuthRequest,
-    openChallenges: string[],
-  ): Promise<{ decision: Exclude<RuleDecision, { outcome: 'continue' }> | null; trace: TraceEntry[] }> {
+  /**
+   * Decides what a sign-in needs: the gate rules (disabled, locked out,
+   * throttled, blocked), then conditional access (block, allow, skip, or MFA
+   * required by a policy), then the ways MFA is satisfied without a
+   * challenge. Returns the deciding decision (null: challenge the user), the
+   * trace of every rule and policy, and the requirement.
+   */
+  private async evaluate(trx: Executor, user: UserRow, request: AuthRequest, openChallenges: string[]): Promise<Evaluation> {
     const trace: TraceEntry[] = [];
-    const input = { db: trx, clock: this.deps.clock, config: this.deps.config.auth, blocks: this.deps.blocks, user, openChallenges, ...request };
-    for (const rule of RULES) {
+    const steps: SigninStep[] = [];
+    const input: RuleInput = {
+      db: trx,
+      clock: this.deps.clock,
+      keyring: this.deps.keyring,
+      config: this.deps.config.auth,
+      access: this.deps.config.access,
+      claimIssuers: this.deps.claimIssuers,
+      blocks: this.deps.blocks,
+      user,
+      openChallenges,
+      ...request,
+      clientType: request.clientType ?? 'modern',
+      deviceId: request.deviceId ?? null,
+    };
+    for (const rule of GATE_RULES) {
       const decision = await rule.evaluate(input);
       trace.push({ rule: rule.name, outcome: decision.outcome, reason: decision.reason });
-      if (decision.outcome !== 'continue') return { decision, trace };
+      if (decision.outcome !== 'continue') return { decision, trace, steps, requirement: null };
     }
-    return { decision: null, trace };
+    const access = await evaluateAccess(trx, this.deps.config.access, { user, application: request.application, ip: request.ip, clientType: input.clientType, deviceId: input.deviceId });
+    for (const verdict of access.verdicts) trace.push({ rule: 'conditional_access', policy: verdict.policy, applied: verdict.applied, outcome: 'continue', reason: verdict.reason });
+    const { decision } = access;
+    const rule = 'conditional_access';
+    if (decision.kind !== 'mfa') {
+      const outcome = decision.kind === 'block' ? 'deny' : 'allow';
+      trace.push({ rule, outcome, reason: decision.reason });
+      const detail = decision.kind === 'skip' ? decision.detail : null;
+      return { decision: { outcome, reason: decision.reason, policy: decision.policy ?? rule, code: null, detail, mfaRequired: false }, trace, steps, requirement: null };
+    }
+    trace.push({ rule, outcome: 'continue', reason: decision.reason });
+    const { requirement } = decision;
+    for (const satisfy of SATISFY_RULES) {
+      const verdict = await satisfy.evaluate({ ...input, requirement });
+      trace.push({ rule: satisfy.name, outcome: verdict.outcome, reason: verdict.reason });
+      if (verdict.outcome === 'continue' && verdict.step) steps.push({ method: verdict.step.method, result_code: null, succeeded: false, detail: verdict.step.detail, at: new Date(this.deps.clock.now()).toISOString() });
+      if (verdict.outcome !== 'continue') return { decision: verdict, trace, steps, requirement };
+    }
+    return { decision: null, trace, steps, requirement };
+  }
+
+  /**
+   * Whether a user with no method is sent to register one, or denied: the
+   * setting, a client that can show it, and a per-user MFA state other than
+   * Enforced (an Enforced user must already have a method).
+   */
+  private registers(request: AuthRequest, user: UserRow): boolean {
+    return this.deps.config.access.registrationPrompt && request.clientType !== 'legacy' && user.mfa_state !== 'Enforced';
   }
 
   private context(db: Executor, user: UserRow, request: AuthRequest, fallback: boolean, primaryCode: ResultCode | null, challengeId: string): MethodContext {
@@ -603,7 +705,8 @@ export class AuthEngine {
   }
 
   private requestOf(challenge: ChallengeRow, application: AuthenticatedApplication, username: string): AuthRequest {
-    return { username, application, ip: challenge.ip, authType: challenge.auth_type, entryPoint: challenge.entry_point };
+    const { client } = JSON.parse(challenge.state) as ChallengeState;
+    return { username, application, ip: challenge.ip, authType: challenge.auth_type, entryPoint: challenge.entry_point, clientType: client?.type ?? 'modern', deviceId: client?.device ?? null };
   }
 
   private async applicationName(db: Executor, id: string): Promise<string> {
@@ -627,7 +730,7 @@ export class AuthEngine {
     }
     const trace: TraceEntry[] = [{ rule: 'throttle', outcome: 'deny', reason: throttled }];
     const decision = { outcome: 'deny', reason: throttled, code: 'FAILED_AUTHENTICATION_THROTTLED', detail: 'entered incorrect code too many times', mfaRequired: false } as const;
-    await this.record(trx, null, request, ruleOutcome(decision, trace, this.deps.clock.now()));
+    await this.record(trx, null, request, ruleOutcome(decision, trace, [], this.deps.clock.now()));
     return finalAnswer(null, false, decision.code, decision.detail, throttled);
   }
 

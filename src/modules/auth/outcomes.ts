@@ -8,36 +8,40 @@ export function signinStep(method: MethodName | 'engine', code: ResultCode, succ
   return { method, result_code: code, succeeded, detail: detailOf(code, succeeded), at: new Date(at).toISOString() };
 }
 
-/** The recorded outcome of a sign-in a rule decided. */
-export function ruleOutcome(decision: Exclude<RuleDecision, { outcome: 'continue' }>, trace: TraceEntry[], now: number): Outcome {
+/** The recorded outcome of a sign-in a rule decided; `before` are steps shown ahead of the rule's (a remembered device the policy no longer honours). */
+export function ruleOutcome(decision: Exclude<RuleDecision, { outcome: 'continue' }>, trace: TraceEntry[], before: SigninStep[], now: number): Outcome {
   const rule = trace[trace.length - 1]!.rule;
   return {
     status: decision.outcome === 'allow' ? 'success' : 'failure',
     mfaRequired: decision.mfaRequired,
-    policy: rule,
+    policy: decision.policy ?? rule,
     method: null,
     code: decision.code,
     detail: decision.detail,
     countedFailure: decision.countedFailure ?? false,
     fields: {},
-    steps: decision.code ? [signinStep('engine', decision.code, decision.outcome === 'allow', now)] : [],
+    steps: [...before, ...(decision.code ? [signinStep('engine', decision.code, decision.outcome === 'allow', now)] : [])],
     trace,
   };
 }
 
-/** MFA required, but the user has no verification method registered. */
-export function noMethodOutcome(trace: TraceEntry[]): Outcome {
+/**
+ * MFA required, but the user has no verification method registered: the
+ * user is sent to register one ("registration prompted", the answer says
+ * enroll), or denied when registration cannot be prompted.
+ */
+export function noMethodOutcome(trace: TraceEntry[], before: SigninStep[], registers: boolean): Outcome {
   return {
-    status: 'failure',
+    status: registers ? 'success' : 'failure',
     mfaRequired: true,
     policy: 'methods',
     method: null,
     code: null,
-    detail: 'user does not have any verification methods registered',
+    detail: registers ? 'registration prompted' : 'user does not have any verification methods registered',
     countedFailure: false,
     fields: {},
-    steps: [],
-    trace: [...trace, { rule: 'methods', outcome: 'deny', reason: 'no verification method registered' }],
+    steps: before,
+    trace: [...trace, { rule: 'methods', outcome: registers ? 'allow' : 'deny', reason: registers ? 'no verification method registered: the user is sent to register one' : 'no verification method registered' }],
   };
 }
 

@@ -4,6 +4,7 @@ import { ipKey } from '../../shared/ip-key.js';
 import { prepared } from '../../storage/prepared.js';
 import { readThrough } from '../../storage/read-cache.js';
 import type { NewAuthAttempt, NewSignin, UserRow } from '../../storage/schema.js';
+import type { ClientType } from '../access/policies.js';
 import type { AuthenticatedApplication } from '../applications/applications.js';
 import type { AttemptFields, MethodName, PushFatigue } from '../methods/contract.js';
 import type { MfaDetail } from './mfa-details.js';
@@ -11,18 +12,26 @@ import { RESULT_CODES, type ResultCode } from './result-codes.js';
 
 /** One step of a sign-in's authentication details (SPEC.md §3): method, result code, success, detail, time. */
 export interface SigninStep {
-  method: MethodName | 'engine';
-  result_code: ResultCode;
+  /** The method; engine for a rule's result code; remembered_device for a token the policy no longer honours. */
+  method: MethodName | 'engine' | 'remembered_device';
+  /** Null for a step that produced no SPEC.md §2 code (a remembered device). */
+  result_code: ResultCode | null;
   succeeded: boolean;
   detail: MfaDetail;
   at: string;
 }
 
-/** One rule of the evaluation trace: what it said and whether it decided. */
+/**
+ * One rule of the evaluation trace: what it said and whether it decided.
+ * Conditional access adds one entry per policy (rule conditional_access,
+ * the policy's name, whether it applied and why), then its decision.
+ */
 export interface TraceEntry {
   rule: string;
   outcome: 'continue' | 'allow' | 'deny';
   reason: string;
+  policy?: string;
+  applied?: boolean;
 }
 
 export interface RequestContext {
@@ -30,6 +39,10 @@ export interface RequestContext {
   ip: string | null;
   authType: string;
   entryPoint: string;
+  /** modern, or legacy (a protocol that cannot show a second factor); modern when not given. */
+  clientType?: ClientType;
+  /** The device the user signs in from, as the application names it. */
+  deviceId?: string | null;
 }
 
 export interface Outcome {
@@ -66,7 +79,7 @@ const ATTEMPT_COLUMNS = columnsOf<AttemptValues>({
 const SIGNIN_COLUMNS = columnsOf<SigninValues>({
   at: true, user_id: true, username: true, application_id: true, application: true, ip: true, auth_type: true, entry_point: true,
   status: true, mfa_required: true, policy: true, method: true, result_code: true, detail: true, attempt_id: true,
-  counted_failure: true, steps: true, trace: true, push_fatigue: true, ip_key: true,
+  counted_failure: true, steps: true, trace: true, push_fatigue: true, ip_key: true, client_type: true, device_id: true,
 });
 
 /**
@@ -149,6 +162,8 @@ export async function writeOutcome(db: Executor, at: number, user: UserRow | nul
     trace: JSON.stringify(outcome.trace),
     push_fatigue: outcome.pushFatigue ?? null,
     ip_key: ipKey(request.ip),
+    client_type: request.clientType ?? 'modern',
+    device_id: request.deviceId ?? null,
   };
   return { signinId: await insertSignin(db, signin), attemptId };
 }

@@ -10,7 +10,7 @@ export type ExportFormat = 'csv' | 'jsonl';
 /** Rows read per query: an export holds one batch in memory, whatever its size. */
 const BATCH = 1000;
 
-const SIGNIN_COLUMNS: (keyof SigninSummary)[] = ['id', 'at', 'username', 'application', 'ip', 'auth_type', 'entry_point', 'status', 'mfa_required', 'policy', 'method', 'result_code', 'detail', 'push_fatigue'];
+const SIGNIN_COLUMNS: (keyof SigninSummary)[] = ['id', 'at', 'username', 'application', 'ip', 'auth_type', 'entry_point', 'status', 'mfa_required', 'policy', 'method', 'result_code', 'detail', 'push_fatigue', 'client_type', 'device_id'];
 
 /** The SPEC.md §5 attempt record's columns, in the order of the downloaded activity report. */
 const ATTEMPT_COLUMNS = [

@@ -25,6 +25,7 @@ export interface SigninFilters {
   entry_point?: string;
   policy?: string;
   push_fatigue?: string;
+  client_type?: string;
 }
 
 /** One sign-in as the list shows it. */
@@ -43,6 +44,8 @@ export interface SigninSummary {
   result_code: string | null;
   detail: string | null;
   push_fatigue: string | null;
+  client_type: string | null;
+  device_id: string | null;
 }
 
 /** One sign-in whole: basic info, the authentication details, the conditional-access trace, and its attempt record. */
@@ -69,6 +72,8 @@ const toSummary = (row: SigninRow): SigninSummary => ({
   result_code: row.result_code,
   detail: row.detail,
   push_fatigue: row.push_fatigue,
+  client_type: row.client_type,
+  device_id: row.device_id,
 });
 
 function instant(value: string | undefined, field: string): number | undefined {
@@ -120,6 +125,7 @@ export class SigninLog {
     if (filters.entry_point !== undefined) query = query.where('entry_point', '=', filters.entry_point);
     if (filters.policy !== undefined) query = query.where('policy', '=', filters.policy);
     if (filters.push_fatigue !== undefined) query = query.where('push_fatigue', '=', filters.push_fatigue);
+    if (filters.client_type !== undefined) query = query.where('client_type', '=', filters.client_type);
     if (options.cursor !== undefined) {
       const after = parseCursor(options.cursor);
       // The bound on `at` alone comes first, so the time index gives the range; the OR only sorts out ties.

@@ -10,6 +10,7 @@ import { adminRoutes } from './routes/admin.js';
 import { authAdminRoutes } from './routes/auth-admin.js';
 import { authApiRoutes } from './routes/auth-api.js';
 import { groupRoutes } from './routes/groups.js';
+import { accessRoutes } from './routes/access.js';
 import { oathRoutes } from './routes/oath.js';
 import { questionRoutes } from './routes/questions.js';
 import { healthRoutes } from './routes/health.js';
@@ -78,6 +79,7 @@ export async function buildHttpApp(runtime: Runtime): Promise<FastifyInstance> {
   await app.register(healthRoutes(runtime, metrics));
   await app.register(userRoutes(runtime), { prefix: ADMIN_PREFIX });
   await app.register(groupRoutes(runtime), { prefix: ADMIN_PREFIX });
+  await app.register(accessRoutes(runtime), { prefix: ADMIN_PREFIX });
   await app.register(oathRoutes(runtime, runtime.oathTokens), { prefix: ADMIN_PREFIX });
   await app.register(questionRoutes(runtime, runtime.securityQuestions), { prefix: ADMIN_PREFIX });
   await app.register(adminRoutes(runtime), { prefix: ADMIN_PREFIX });

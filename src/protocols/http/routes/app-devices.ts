@@ -9,6 +9,7 @@ import QRCode from 'qrcode';
 import type { AppDeviceRow } from '../../../storage/schema.js';
 import { actorOf } from '../admin-auth.js';
 import * as S from '../schemas.js';
+import { challengeResult } from '../../../modules/auth/answers.js';
 
 const strict = { additionalProperties: false } as const;
 const Nullable = <T extends TSchema>(schema: T) => Type.Union([schema, Type.Null()]);
@@ -215,7 +216,7 @@ export const appDeviceRoutes =
         const { decision, number, pin, new_pin: newPin } = request.body;
         const answer = await runtime.engine.deviceAnswer(request.params.txid, { deviceId: device.id, verified: true, decision, number, pin, newPin });
         if (!answer) throw appError('not_found', `push ${request.params.txid} does not exist`);
-        return { result: answer.result, result_code: answer.result_code, status_msg: answer.status_msg };
+        return { result: challengeResult(answer.result), result_code: answer.result_code, status_msg: answer.status_msg };
       },
     });
 

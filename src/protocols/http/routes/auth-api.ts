@@ -1,9 +1,11 @@
 import type { FastifyPluginAsync } from 'fastify';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
-import { Type } from 'typebox';
+import { Type, type Static } from 'typebox';
 import type { Runtime } from '../../../main.js';
 import { DENIED_DETAILS, SATISFIED_DETAILS } from '../../../modules/auth/mfa-details.js';
 import { RESULT_CODE_NAMES } from '../../../modules/auth/result-codes.js';
+import type { AuthRequest } from '../../../modules/auth/engine.js';
+import { appError } from '../../../shared/errors.js';
 import { applicationOf, installApplicationAuth } from '../app-auth.js';
 import { Problem } from '../schemas.js';
 
@@ -16,6 +18,15 @@ const requestFields = {
   ip: Type.Optional(Type.String({ anyOf: [{ format: 'ipv4' }, { format: 'ipv6' }], description: "The end user's IP address, as the application saw it." })),
   auth_type: Type.Optional(Type.String({ pattern: '^[A-Za-z0-9_.-]{1,32}$', default: 'api', description: 'What kind of sign-in: vpn, radius, web, ... (part of the cache keys).' })),
   entry_point: Type.Optional(Type.String({ pattern: '^[a-z][a-z0-9_]{0,31}$', default: 'http_api', description: 'The front end the request came through (usage by component report).' })),
+  client_type: Type.Optional(
+    Type.Enum(['modern', 'legacy'], { default: 'modern', description: 'legacy: a protocol that cannot show a second factor (IMAP, SMTP, basic auth); conditional access policies can name either.' }),
+  ),
+  device_id: Type.Optional(
+    Type.String({ minLength: 1, maxLength: 64, description: "The device the user signs in from. It is registered when it is one of the user's active authenticator app devices (conditional access device state)." }),
+  ),
+  remember_token: Type.Optional(Type.String({ minLength: 1, maxLength: 1024, description: 'The remembered-device token an earlier successful MFA of this user answered with (kept on the device).' })),
+  claim_token: Type.Optional(Type.String({ minLength: 1, maxLength: 16384, description: 'A signed JWT from a trusted issuer (access.claimIssuersFile) whose amr claim says the user did MFA.' })),
+  app_password: Type.Optional(Type.String({ minLength: 1, maxLength: 64, description: "One of the user's app passwords; only with client_type legacy." })),
 };
 
 const Answers = Type.Record(Type.String({ maxLength: 64 }), Type.String({ maxLength: 256 }), { maxProperties: 10, description: 'Security-question id → answer.' });
@@ -24,7 +35,7 @@ const Detail = Nullable(Type.Enum([...SATISFIED_DETAILS, ...DENIED_DETAILS]));
 
 const AuthAnswer = Type.Object({
   txid: Nullable(Type.String()),
-  result: Type.Enum(['allow', 'deny', 'waiting']),
+  result: Type.Enum(['allow', 'deny', 'waiting', 'enroll'], { description: 'enroll: MFA is required and the user has no method registered; send the user to register one.' }),
   result_code: ResultCode,
   detail: Detail,
   status_msg: Type.String(),
@@ -33,6 +44,8 @@ const AuthAnswer = Type.Object({
   fallback: Type.Optional(Type.Array(Type.Enum(METHODS))),
   number: Type.Optional(Type.String({ description: 'Authenticator app with number matching: show this number on the sign-in screen; the user types it into the app.' })),
   expires_at: Type.Optional(Type.String({ format: 'date-time' })),
+  remember_token: Type.Optional(Type.String({ description: 'After a successful MFA with remember: true, when the policy lets devices remember MFA: keep it on the device and send it as remember_token with later sign-ins.' })),
+  remember_expires_at: Type.Optional(Type.String({ format: 'date-time' })),
 });
 
 const PreauthAnswer = Type.Object({
@@ -45,6 +58,8 @@ const PreauthAnswer = Type.Object({
 });
 
 const errors = { 400: Problem, 401: Problem, 404: Problem };
+const RequestBody = Type.Object(requestFields, strict);
+type RequestBody = Static<typeof RequestBody>;
 const tags = ['auth api'];
 
 /**
@@ -55,13 +70,23 @@ export const authApiRoutes = (runtime: Runtime): FastifyPluginAsync => async (pl
   const app = plain.withTypeProvider<TypeBoxTypeProvider>();
   installApplicationAuth(plain, runtime.applications);
   const { engine } = runtime;
-  const requestOf = (body: { username: string; ip?: string; auth_type?: string; entry_point?: string }, application: ReturnType<typeof applicationOf>) => ({
-    username: body.username,
-    application,
-    ip: body.ip ?? null,
-    authType: body.auth_type ?? 'api',
-    entryPoint: body.entry_point ?? 'http_api',
-  });
+  const requestOf = (body: RequestBody, application: ReturnType<typeof applicationOf>): AuthRequest => {
+    if (body.app_password !== undefined && body.client_type !== 'legacy') {
+      throw appError('validation_failed', 'app_password: app passwords are for legacy clients only (client_type legacy)', { field: 'app_password' });
+    }
+    return {
+      username: body.username,
+      application,
+      ip: body.ip ?? null,
+      authType: body.auth_type ?? 'api',
+      entryPoint: body.entry_point ?? 'http_api',
+      clientType: body.client_type ?? 'modern',
+      deviceId: body.device_id ?? null,
+      ...(body.remember_token !== undefined ? { rememberToken: body.remember_token } : {}),
+      ...(body.claim_token !== undefined ? { claimToken: body.claim_token } : {}),
+      ...(body.app_password !== undefined ? { appPassword: body.app_password } : {}),
+    };
+  };
 
   app.get('/check', {
     schema: { tags, summary: 'Check application credentials', security: [{ application: [] }], response: { 200: Type.Object({ application: Type.String() }), 401: Problem } },
@@ -74,7 +99,7 @@ export const authApiRoutes = (runtime: Runtime): FastifyPluginAsync => async (pl
       summary: 'Whether and how a user can authenticate',
       description: 'auth: a second factor is needed (methods and devices listed); allow / deny: decided already (recorded as the sign-in); enroll: MFA required but no method registered; unknown_user.',
       security: [{ application: [] }],
-      body: Type.Object(requestFields, strict),
+      body: RequestBody,
       response: { 200: PreauthAnswer, ...errors },
     },
     handler: (request) => engine.preauth(requestOf(request.body, applicationOf(request))),
@@ -94,6 +119,7 @@ export const authApiRoutes = (runtime: Runtime): FastifyPluginAsync => async (pl
           passcode: Type.Optional(Type.String({ minLength: 1, maxLength: 40 })),
           device: Type.Optional(Type.String({ maxLength: 64 })),
           async: Type.Optional(Type.Boolean({ default: false, description: 'Return at once with a txid instead of waiting for an out-of-band result.' })),
+          remember: Type.Optional(Type.Boolean({ default: false, description: 'The user asked this device to remember MFA: a successful MFA answers with a remember_token when the policy allows.' })),
         },
         strict,
       ),
@@ -102,7 +128,7 @@ export const authApiRoutes = (runtime: Runtime): FastifyPluginAsync => async (pl
     handler: async (request) => {
       const { body } = request;
       const application = applicationOf(request);
-      const answer = await engine.auth({ ...requestOf(body, application), factor: body.factor ?? 'auto', passcode: body.passcode, device: body.device });
+      const answer = await engine.auth({ ...requestOf(body, application), factor: body.factor ?? 'auto', passcode: body.passcode, device: body.device, remember: body.remember === true });
       // Synchronous callers wait for out-of-band methods (no prompt to show); prompts go back at once.
       if (!body.async && answer.result === 'waiting' && answer.txid && !answer.prompt && !answer.fallback) {
         return engine.status(application, answer.txid, runtime.config.auth.challengeTimeoutSeconds * 1000);

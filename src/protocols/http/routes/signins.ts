@@ -20,14 +20,28 @@ const Signin = Type.Object({
   entry_point: Type.String(),
   status: Type.Enum(['success', 'failure']),
   mfa_required: Type.Boolean(),
-  policy: Nullable(Type.String({ description: 'The rule or method that decided.' })),
+  policy: Nullable(Type.String({ description: 'The conditional access policy that required MFA or let it be skipped (per-user MFA for the per-user state), or the rule that decided (bypass, cache, throttle...).' })),
   method: Nullable(Type.String()),
   result_code: Nullable(Type.String()),
   detail: Nullable(Type.String({ description: 'The SPEC.md §3 satisfied or denied detail.' })),
   push_fatigue: Nullable(Type.String({ description: 'What the push-fatigue defence did: number_matching_required, codes_instead_of_push, push_limit_reached.' })),
+  client_type: Nullable(Type.String({ description: 'modern, or legacy (a protocol that cannot show a second factor).' })),
+  device_id: Nullable(Type.String({ description: 'The device the user signed in from, as the application named it.' })),
 });
-const Step = Type.Object({ method: Type.String(), result_code: Type.String(), succeeded: Type.Boolean(), detail: Type.String(), at: Type.String({ format: 'date-time' }) });
-const TraceEntry = Type.Object({ rule: Type.String(), outcome: Type.Enum(['continue', 'allow', 'deny']), reason: Type.String() });
+const Step = Type.Object({
+  method: Type.String({ description: 'oath, questions, sms, voice, app; engine for a rule; remembered_device for a token the policy no longer honours.' }),
+  result_code: Nullable(Type.String()),
+  succeeded: Type.Boolean(),
+  detail: Type.String(),
+  at: Type.String({ format: 'date-time' }),
+});
+const TraceEntry = Type.Object({
+  rule: Type.String(),
+  outcome: Type.Enum(['continue', 'allow', 'deny']),
+  reason: Type.String(),
+  policy: Type.Optional(Type.String({ description: 'conditional_access: the policy this entry is about.' })),
+  applied: Type.Optional(Type.Boolean({ description: 'conditional_access: whether every condition of the policy held.' })),
+});
 const SigninDetail = Type.Object({
   ...Signin.properties,
   authentication_details: Type.Array(Step, { description: 'Every step: method, result code, succeeded, detail, time.' }),
@@ -49,6 +63,7 @@ const ListQuery = Type.Object(
     entry_point: Type.Optional(Type.String({ maxLength: 64 })),
     policy: Type.Optional(Type.String({ maxLength: 64 })),
     push_fatigue: Type.Optional(Type.Enum(['number_matching_required', 'codes_instead_of_push', 'push_limit_reached'])),
+    client_type: Type.Optional(Type.Enum(['modern', 'legacy'])),
     order: Type.Optional(Type.Enum(['desc', 'asc'], { default: 'desc', description: 'By time: newest first (desc) or oldest first.' })),
     ...S.PageQuery,
   },

@@ -5,6 +5,7 @@ import type { Runtime } from '../../../main.js';
 import { ACCESS } from '../../../modules/admin-access/roles.js';
 import { OUTBOX_CALL_ACTIONS, playOutboxCall, replyThroughOutbox } from '../../../modules/telephony/outbox.js';
 import * as S from '../schemas.js';
+import { challengeResult } from '../../../modules/auth/answers.js';
 
 const tags = ['telephony'];
 const strict = { additionalProperties: false } as const;
@@ -85,7 +86,7 @@ export const telephonyRoutes =
       },
       handler: async (request) => {
         const answer = await replyThroughOutbox(runtime.telephony, runtime.engine, request.body.from, request.body.body);
-        return answer ? { answered: true, txid: answer.txid, result: answer.result, result_code: answer.result_code } : { answered: false, txid: null, result: null, result_code: null };
+        return answer ? { answered: true, txid: answer.txid, result: challengeResult(answer.result), result_code: answer.result_code } : { answered: false, txid: null, result: null, result_code: null };
       },
     });
 
