@@ -248,7 +248,7 @@ describe.each(DIALECTS)('conditional access on %s', (dialect) => {
         }),
       );
       await start({ access: { claimIssuersFile: file } });
-      const sign = (key: CryptoKey, alg: string, kid: string, claims: Record<string, unknown>, issuer = ISSUER, issuedAt = t.clock.now()) =>
+      const sign = (key: Awaited<ReturnType<typeof generateKeyPair>>['privateKey'], alg: string, kid: string, claims: Record<string, unknown>, issuer = ISSUER, issuedAt = t.clock.now()) =>
         new SignJWT(claims)
           .setProtectedHeader({ alg, kid })
           .setIssuer(issuer)

@@ -4,6 +4,7 @@ import { blockCommand, bypassCommand, unblockCommand } from './commands/access.j
 import { adminKeyCommand } from './commands/admin-key.js';
 import { appCommand } from './commands/app.js';
 import { authCommand } from './commands/auth.js';
+import { appPasswordCommand, locationCommand, policyCommand, rememberedDevicesCommand } from './commands/conditional-access.js';
 import { groupCommand } from './commands/group.js';
 import { questionCommand } from './commands/question.js';
 import { migrateCommand } from './commands/migrate.js';
@@ -25,7 +26,7 @@ export function buildProgram(io: CliIo): Command {
     .configureOutput({ writeOut: (text) => io.stdout.write(text), writeErr: (text) => io.stderr.write(text) })
     .exitOverride();
   const globals = () => program.opts<GlobalOptions>();
-  for (const command of [serveCommand, migrateCommand, userCommand, groupCommand, questionCommand, oathCommand, adminKeyCommand, appCommand, bypassCommand, blockCommand, unblockCommand, authCommand, outboxCommand, deviceCommand, reportCommand]) {
+  for (const command of [serveCommand, migrateCommand, userCommand, groupCommand, questionCommand, oathCommand, adminKeyCommand, appCommand, bypassCommand, blockCommand, unblockCommand, authCommand, outboxCommand, deviceCommand, reportCommand, locationCommand, policyCommand, appPasswordCommand, rememberedDevicesCommand]) {
     program.addCommand(command(io, globals));
   }
   // Sub-commands inherit output and exit handling so every one has --help and clean errors.
