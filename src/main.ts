@@ -17,6 +17,7 @@ import { voiceMethod } from './modules/methods/voice/method.js';
 import type { ReportFraud } from './modules/methods/contract.js';
 import { AppDevices } from './modules/methods/app/devices.js';
 import { Exports } from './modules/reports/exports.js';
+import { SigninExporter } from './modules/reports/signin-export.js';
 import { Reports } from './modules/reports/reports.js';
 import { SigninLog } from './modules/reports/signin-log.js';
 import { appMethod } from './modules/methods/app/method.js';
@@ -146,6 +147,8 @@ export async function buildRuntime(config: Config, options: RuntimeOptions = {})
   const userDataCleaners = methods.map((method) => (db: Parameters<typeof method.deleteUserData>[0], userId: string) => method.deleteUserData(db, userId));
   const directory = new Directory({ db: storage.db, keyring, clock, log, rules, logUserChanges: config.log.userChanges, userDataCleaners });
   const blocks = new Blocks({ db: storage.db, clock, directory });
+  // Downloads of the sign-in log read in worker threads, each through a bulk connection of its own.
+  const exporter = new SigninExporter({ reader: storage.bulk, location: storage.options });
   return {
     config,
     clock,
@@ -170,10 +173,13 @@ export async function buildRuntime(config: Config, options: RuntimeOptions = {})
     pushBoard,
     signinLog,
     // Downloads read through the bulk connection: a long export does not hold the authentications' connection.
-    exports: new Exports({ db: storage.bulkDb, signinLog: new SigninLog({ db: storage.bulkDb }) }),
+    exports: new Exports({ db: storage.bulkDb, signinLog: new SigninLog({ db: storage.bulkDb }), exporter }),
     reports: new Reports({ db: storage.db, clock, heartbeatSeconds: config.cluster.heartbeatSeconds }),
     masterKeyCreated: created,
     // A storage handed in belongs to the caller, who closes it.
-    close: () => (ownsStorage ? storage.close() : Promise.resolve()),
+    close: async () => {
+      await exporter.close();
+      if (ownsStorage) await storage.close();
+    },
   };
 }

@@ -111,6 +111,22 @@ describe.each(DIALECTS)('reports on %s', (dialect) => {
     });
     // Only the first day.
     expect(await t.runtime.reports.insights(from, new Date(start + DAY).toISOString())).toMatchObject({ signins: 5, mfa_completed: 1 });
+
+    // Days later the whole past days come from their roll-ups, the partial days at the ends from the log: the same numbers.
+    t.clock.set(start + 4 * DAY);
+    const rolledDays = () => t.runtime.storage.db.selectFrom('signin_rollup_days').select('day').orderBy('day').execute();
+    expect(await rolledDays()).toEqual([]);
+    expect(await t.runtime.reports.insights(from, to)).toEqual(insights);
+    const firstDay = Math.floor(start / DAY);
+    expect((await rolledDays()).map((row) => Number(row.day))).toEqual([firstDay + 1]);
+    const midnight = new Date(firstDay * DAY).toISOString();
+    expect(await t.runtime.reports.insights(midnight, new Date((firstDay + 3) * DAY).toISOString())).toEqual({ ...insights, from: midnight, to: new Date((firstDay + 3) * DAY).toISOString() });
+    expect((await rolledDays()).map((row) => Number(row.day))).toEqual([firstDay, firstDay + 1, firstDay + 2]);
+    expect(await t.runtime.storage.db.selectFrom('signin_rollup_failures').selectAll().execute()).toEqual([{ day: firstDay, username: 'ben@contoso.com', failures: 3 }]);
+    expect(await t.runtime.reports.usageByEntryPoint(from, to)).toMatchObject({ entry_points: [{ entry_point: 'cli', signins: 1 }, { entry_point: 'http_api', signins: 6 }] });
+    // The background roll-up makes the rest, up to the last settled day, once.
+    expect(await t.runtime.reports.rollUp()).toBe(1);
+    expect(await t.runtime.reports.rollUp()).toBe(0);
     const reader = await t.as('reports_reader');
     expect((await t.app.inject({ url: `/admin/v1/reports/insights?from=${from}&to=${to}`, headers: reader })).json()).toMatchObject({ signins: 7 });
     expect((await t.app.inject({ url: `/admin/v1/reports/entry-points?from=${to}&to=${from}`, headers: reader })).json()).toMatchObject({ code: 'validation_failed', field: 'from' });

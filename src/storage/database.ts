@@ -1,5 +1,4 @@
 import { mkdirSync } from 'node:fs';
-import { userInfo } from 'node:os';
 import { dirname, resolve } from 'node:path';
 import SQLite from 'better-sqlite3';
 import { Kysely, PostgresDialect, SqliteDialect, sql, type Transaction } from 'kysely';
@@ -8,6 +7,9 @@ import type { Database } from './schema.js';
 import { GroupCommit } from './group-commit.js';
 import { ReadCache, attachReadCache } from './read-cache.js';
 import { withStatementCache } from './sqlite-statement-cache.js';
+import { isPostgresUrl, openSqliteReader, pgTypes, sqliteRows, withDefaultUser, type RawReader, type StoreLocation } from './raw-reader.js';
+
+export { withDefaultUser };
 
 export type DialectName = 'sqlite' | 'postgres';
 export type Db = Kysely<Database>;
@@ -28,6 +30,10 @@ export interface Storage {
    * into the process. On PostgreSQL the same pool as `db`.
    */
   readonly bulkDb: Db;
+  /** The same connection, also able to return rows as arrays of column values (no object per row: downloads of millions of rows). */
+  readonly bulk: BulkReader;
+  /** What the storage was opened with: a download's worker threads open their own connections from it. */
+  readonly options: StorageOptions;
   close(): Promise<void>;
   /** True when a trivial query succeeds (readiness probe). */
   ping(): Promise<boolean>;
@@ -39,24 +45,11 @@ export interface Storage {
   transact<T>(work: (trx: Executor) => Promise<T>): Promise<T>;
 }
 
-export interface StorageOptions {
-  /** postgres://..., sqlite:<path>, or empty for <dataDir>/countersign.db. */
-  url: string;
-  dataDir: string;
+export interface StorageOptions extends StoreLocation {
   poolSize?: number;
-  /** PostgreSQL schema to use instead of public (tests isolate themselves with it). */
-  pgSchema?: string;
   /** SQLite: entries of the authentication read cache (storage/read-cache.ts); 0 turns it off. */
   readCacheEntries?: number;
 }
-
-const INT8_OID = 20;
-const NUMERIC_OID = 1700;
-// bigint columns hold epoch milliseconds and counters that fit a double: read them as numbers.
-const pgTypes = {
-  getTypeParser: ((oid: number, format?: 'text' | 'binary') =>
-    oid === INT8_OID || oid === NUMERIC_OID ? (value: string) => Number(value) : pg.types.getTypeParser(oid, format)) as typeof pg.types.getTypeParser,
-};
 
 /** Readiness: true when a trivial query answers; never throws. */
 async function ping(db: Db): Promise<boolean> {
@@ -67,7 +60,7 @@ async function ping(db: Db): Promise<boolean> {
   }
 }
 
-function openSqlite(path: string, readCacheEntries: number): Storage {
+function openSqlite(path: string, readCacheEntries: number, options: StorageOptions): Storage {
   // The database holds personal data: its folder is private to the server's user.
   mkdirSync(dirname(path), { recursive: true, mode: 0o700 });
   const connection = new SQLite(path);
@@ -83,25 +76,23 @@ function openSqlite(path: string, readCacheEntries: number): Storage {
   const db = new Kysely<Database>({ dialect: new SqliteDialect({ database: withStatementCache(connection) }), plugins: [cache.plugin()] });
   attachReadCache(db, cache);
   const groupCommit = new GroupCommit(db, { begin: (batch) => cache.checkDataVersion(batch), rolledBack: () => cache.invalidate() });
-  let bulk: Db | null = null;
-  const openBulk = (): SQLite.Database => {
-    const reader = new SQLite(path, { readonly: true, fileMustExist: true });
-    reader.pragma('busy_timeout = 5000');
-    reader.pragma('mmap_size = 0');
-    reader.pragma('cache_size = -16384');
-    return reader;
-  };
+  let bulk: BulkReader | null = null;
   return {
     db,
     dialect: 'sqlite',
+    options,
     file: path,
     readCache: cache,
     get bulkDb() {
-      bulk ??= new Kysely<Database>({ dialect: new SqliteDialect({ database: async () => openBulk() }) });
+      bulk ??= sqliteBulkReader(path);
+      return bulk.db;
+    },
+    get bulk() {
+      bulk ??= sqliteBulkReader(path);
       return bulk;
     },
     close: async () => {
-      await bulk?.destroy();
+      await bulk?.close();
       await db.destroy();
     },
     ping: () => ping(db),
@@ -109,19 +100,30 @@ function openSqlite(path: string, readCacheEntries: number): Storage {
   };
 }
 
-/** Like libpq: a URL without a user name connects as the operating-system user. */
-export function withDefaultUser(url: string): string {
-  try {
-    const parsed = new URL(url);
-    if (parsed.username) return url;
-    parsed.username = encodeURIComponent(userInfo().username);
-    return parsed.toString();
-  } catch {
-    return url;
-  }
+/** A connection for long reads: queries built with `db`, rows read as arrays with `rows`. */
+export interface BulkReader extends RawReader {
+  db: Db;
 }
 
-function openPostgres(url: string, poolSize: number, schema?: string): Storage {
+/** SQLite's bulk reader: a read-only connection (`openSqliteReader`), opened on first use. */
+function sqliteBulkReader(path: string): BulkReader {
+  let reader: SQLite.Database | null = null;
+  const open = (): SQLite.Database => (reader ??= openSqliteReader(path));
+  const db = new Kysely<Database>({ dialect: new SqliteDialect({ database: async () => open() }) });
+  const rows = sqliteRows(open);
+  return {
+    db,
+    rows,
+    close: async () => {
+      await db.destroy();
+      // A connection only `rows` used is not Kysely's to close.
+      if (reader?.open) reader.close();
+    },
+  };
+}
+
+function openPostgres(url: string, poolSize: number, options: StorageOptions): Storage {
+  const schema = options.pgSchema;
   const pool = new pg.Pool({
     connectionString: withDefaultUser(url),
     max: poolSize,
@@ -134,9 +136,11 @@ function openPostgres(url: string, poolSize: number, schema?: string): Storage {
   return {
     db,
     dialect: 'postgres',
+    options,
     file: null,
     readCache: null,
     bulkDb: db,
+    bulk: { db, rows: async (sql, parameters) => (await pool.query<unknown[]>({ text: sql, values: parameters as unknown[], rowMode: 'array' })).rows, close: async () => undefined },
     close: () => db.destroy(),
     ping: () => ping(db),
     transact: (work) => db.transaction().execute(work),
@@ -146,9 +150,9 @@ function openPostgres(url: string, poolSize: number, schema?: string): Storage {
 /** Opens the store named by the configuration. */
 export function openStorage(options: StorageOptions): Storage {
   const { url } = options;
-  if (url.startsWith('postgres://') || url.startsWith('postgresql://')) {
-    return openPostgres(url, options.poolSize ?? 10, options.pgSchema);
+  if (isPostgresUrl(url)) {
+    return openPostgres(url, options.poolSize ?? 10, options);
   }
   const path = url.startsWith('sqlite:') ? url.slice('sqlite:'.length) : resolve(options.dataDir, 'countersign.db');
-  return openSqlite(path === ':memory:' ? path : resolve(path), options.readCacheEntries ?? 0);
+  return openSqlite(path === ':memory:' ? path : resolve(path), options.readCacheEntries ?? 0, options);
 }

@@ -326,6 +326,34 @@ export interface Database {
   access_policies: AccessPoliciesTable;
   access_policy_users: AccessPolicyUsersTable;
   app_passwords: AppPasswordsTable;
+  signin_rollups: SigninRollupsTable;
+  signin_rollup_failures: SigninRollupFailuresTable;
+  signin_rollup_days: SigninRollupDaysTable;
+}
+
+/** One day's sign-ins with the same method, entry point, status, MFA requirement and detail: how many. */
+export interface SigninRollupsTable {
+  /** UTC day number: days since the epoch. */
+  day: number;
+  method: string | null;
+  entry_point: string;
+  status: string;
+  mfa_required: number;
+  detail: string | null;
+  signins: number;
+}
+
+/** A user who failed repeatedly on one day (at least REPEATED_FAILURES times). */
+export interface SigninRollupFailuresTable {
+  day: number;
+  username: string;
+  failures: number;
+}
+
+/** A day whose roll-up is made. */
+export interface SigninRollupDaysTable {
+  day: number;
+  rolled_at: Millis;
 }
 
 /** A named location (SPEC.md §3 conditional access): IP ranges, trusted or not. */

@@ -3,14 +3,14 @@ import { assert } from '../../shared/errors.js';
 import type { Db } from '../../storage/database.js';
 import { RESULT_CODE_NAMES } from '../auth/result-codes.js';
 import { usernameKey } from '../directory/user-input.js';
-import type { SigninFilters, SigninLog, SigninSummary } from './signin-log.js';
+import { SIGNIN_EXPORT_COLUMNS, type ExportFormat, type SigninExporter } from './signin-export.js';
+import type { SigninFilters, SigninLog } from './signin-log.js';
 
-export type ExportFormat = 'csv' | 'jsonl';
+export type { ExportFormat };
 
 /** Rows read per query: an export holds one batch in memory, whatever its size. */
 const BATCH = 1000;
 
-const SIGNIN_COLUMNS: (keyof SigninSummary)[] = ['id', 'at', 'username', 'application', 'ip', 'auth_type', 'entry_point', 'status', 'mfa_required', 'policy', 'method', 'result_code', 'detail', 'push_fatigue', 'client_type', 'device_id'];
 
 /** The SPEC.md §5 attempt record's columns, in the order of the downloaded activity report. */
 const ATTEMPT_COLUMNS = [
@@ -62,21 +62,17 @@ async function* lines<Row extends Record<string, unknown>>(rows: AsyncIterable<R
  * (time, id) key, so memory stays flat whatever the size.
  */
 export class Exports {
-  constructor(private readonly deps: { db: Db; signinLog: SigninLog }) {}
+  constructor(private readonly deps: { db: Db; signinLog: SigninLog; exporter: SigninExporter }) {}
 
   /** Filters are checked before the first byte is sent: a bad one is an error answer, not a broken download. */
-  async signins(filters: SigninFilters, format: ExportFormat, bom = false): Promise<AsyncIterable<string>> {
-    const log = this.deps.signinLog;
-    const first = await log.list(filters, { order: 'asc', limit: BATCH });
-    async function* rows(): AsyncIterable<SigninSummary> {
-      let page = first;
-      for (;;) {
-        yield* page.items;
-        if (!page.next_cursor) return;
-        page = await log.list(filters, { order: 'asc', limit: BATCH, cursor: page.next_cursor });
-      }
+  async signins(filters: SigninFilters, format: ExportFormat, bom = false): Promise<AsyncIterable<string | Uint8Array>> {
+    const resolved = await this.deps.signinLog.resolve(filters);
+    const exporter = this.deps.exporter;
+    async function* text(): AsyncIterable<string | Uint8Array> {
+      if (format === 'csv') yield `${bom ? UTF8_BOM : ''}${csvLine([...SIGNIN_EXPORT_COLUMNS])}`;
+      yield* exporter.lines(resolved, format);
     }
-    return lines(rows() as AsyncIterable<SigninSummary & Record<string, unknown>>, SIGNIN_COLUMNS, format, bom);
+    return text();
   }
 
   async attempts(filters: AttemptFilters, format: ExportFormat, bom = false): Promise<AsyncIterable<string>> {

@@ -1,4 +1,4 @@
-import { sql, type ExpressionBuilder } from 'kysely';
+import type { ExpressionBuilder } from 'kysely';
 import type { Clock } from '../../shared/clock.js';
 import { decodeCursor, encodeCursor } from '../../shared/cursor.js';
 import { csvLine, UTF8_BOM } from '../../shared/csv-write.js';
@@ -6,6 +6,7 @@ import { assert } from '../../shared/errors.js';
 import type { Db } from '../../storage/database.js';
 import type { Database } from '../../storage/schema.js';
 import type { MethodName } from '../methods/contract.js';
+import { DAY, SigninRollups } from './rollups.js';
 
 /** A user as the registration reports show them. */
 export interface RegistrationRow {
@@ -44,12 +45,23 @@ export interface NodeStatus {
   status: 'up' | 'down' | 'stopped';
 }
 
-const DAY = 86_400_000;
-/** 1 for a sign-in that succeeded (or failed), 0 otherwise: summed per group. */
-const SUCCEEDED = sql<number>`case when status = 'success' then 1 else 0 end`;
-const FAILED = sql<number>`case when status = 'failure' then 1 else 0 end`;
-/** Users whose failures in the period reach this count are listed as repeated failures. */
-const REPEATED_FAILURES = 3;
+interface Counts {
+  signins: number;
+  succeeded: number;
+  failed: number;
+}
+
+/** Adds a group's sign-ins to a breakdown's counts. */
+function add<K>(map: Map<K, Counts>, key: K, signins: number, success: boolean): void {
+  let counts = map.get(key);
+  if (!counts) {
+    counts = { signins: 0, succeeded: 0, failed: 0 };
+    map.set(key, counts);
+  }
+  counts.signins += signins;
+  if (success) counts.succeeded += signins;
+  else counts.failed += signins;
+}
 
 type Users = ExpressionBuilder<Database, 'users'>;
 const hasOath = (eb: Users) => eb.exists(eb.selectFrom('oath_tokens').select('oath_tokens.id').whereRef('oath_tokens.user_id', '=', 'users.id').where('oath_tokens.status', '=', 'active'));
@@ -78,7 +90,21 @@ function period(from: string | undefined, to: string | undefined, now: number): 
  * history are the Blocks and Bypasses histories.
  */
 export class Reports {
-  constructor(private readonly deps: { db: Db; clock: Clock; heartbeatSeconds: number }) {}
+  private readonly rollups: SigninRollups;
+
+  constructor(private readonly deps: { db: Db; clock: Clock; heartbeatSeconds: number }) {
+    this.rollups = new SigninRollups(deps);
+  }
+
+  /** Rolls up the sign-ins of every settled past day that has no roll-up yet (the server does it in the background). */
+  rollUp(): Promise<number> {
+    return this.rollups.rollUp();
+  }
+
+  /** Runs `rollUp` every `intervalMs`; returns a function that stops it. */
+  startRollups(intervalMs: number, onError: (error: unknown) => void): () => void {
+    return this.rollups.start(intervalMs, onError);
+  }
 
   /** Users registered for MFA (`registered: true`) or not, enabled accounts only, by user name, with their count. */
   async registration(registeredUsers: boolean, options: { cursor?: string; limit?: number } = {}): Promise<{ count: number; items: RegistrationRow[]; next_cursor: string | null }> {
@@ -111,99 +137,58 @@ export class Reports {
     }
   }
 
-  /** MFA insights for [from, to) (default: the last 30 days). */
+  /** MFA insights for [from, to) (default: the last 30 days), from the daily roll-ups and the partial days at the ends. */
   async insights(fromText?: string, toText?: string): Promise<InsightsReport> {
     const { from, to } = period(fromText, toText, this.deps.clock.now());
-    const db = this.deps.db;
-    const inPeriod = db.selectFrom('signins').where('at', '>=', from).where('at', '<', to);
-    const required = sql<number>`case when ${sql.ref('mfa_required')} then 1 else 0 end`;
-    const completed = sql<number>`case when ${sql.ref('mfa_required')} and status = 'success' then 1 else 0 end`;
-    const failedMfa = sql<number>`case when ${sql.ref('mfa_required')} and status = 'failure' then 1 else 0 end`;
-    const totals = await inPeriod
-      .select((eb) => [eb.fn.countAll<number>().as('signins'), eb.fn.sum<number>(required).as('mfa_required'), eb.fn.sum<number>(completed).as('completed'), eb.fn.sum<number>(failedMfa).as('failed')])
-      .executeTakeFirstOrThrow();
-    const byMethod = await inPeriod
-      .where('method', 'is not', null)
-      .select((eb) => [
-        'method',
-        eb.fn.countAll<number>().as('signins'),
-        eb.fn.sum<number>(SUCCEEDED).as('succeeded'),
-        eb.fn.sum<number>(FAILED).as('failed'),
-      ])
-      .groupBy('method')
-      .orderBy('method')
-      .execute();
-    const denied = await inPeriod
-      .where('status', '=', 'failure')
-      .where('detail', 'is not', null)
-      .select((eb) => ['detail', eb.fn.countAll<number>().as('signins')])
-      .groupBy('detail')
-      .orderBy('signins', 'desc')
-      .orderBy('detail')
-      .limit(10)
-      .execute();
-    const repeated = await inPeriod
-      .where('status', '=', 'failure')
-      .select((eb) => ['username', eb.fn.countAll<number>().as('failures')])
-      .groupBy('username')
-      .having((eb) => eb.fn.countAll(), '>=', REPEATED_FAILURES)
-      .orderBy('failures', 'desc')
-      .orderBy('username')
-      .limit(100)
-      .execute();
-    // UTC calendar days: whole days since the epoch (literals, so both dialects divide integers and PostgreSQL sees one expression).
-    const day = sql<number>`at / ${sql.lit(DAY)}`;
-    const daily = await inPeriod
-      .select((eb) => [
-        day.as('day'),
-        eb.fn.countAll<number>().as('signins'),
-        eb.fn.sum<number>(required).as('mfa_required'),
-        eb.fn.sum<number>(SUCCEEDED).as('succeeded'),
-        eb.fn.sum<number>(FAILED).as('failed'),
-      ])
-      .groupBy(day)
-      .orderBy(day)
-      .execute();
+    const { groups, failures } = await this.rollups.read(from, to);
+    const totals = { signins: 0, mfa_required: 0, mfa_completed: 0, mfa_failed: 0 };
+    const byMethod = new Map<string, Counts>();
+    const denied = new Map<string, number>();
+    const daily = new Map<number, Counts>();
+    const dailyRequired = new Map<number, number>();
+    for (const group of groups) {
+      const { signins } = group;
+      const success = group.status === 'success';
+      totals.signins += signins;
+      if (group.mfa_required) {
+        totals.mfa_required += signins;
+        if (success) totals.mfa_completed += signins;
+        else totals.mfa_failed += signins;
+      }
+      if (group.method !== null) add(byMethod, group.method, signins, success);
+      if (!success && group.detail !== null) denied.set(group.detail, (denied.get(group.detail) ?? 0) + signins);
+      add(daily, group.day, signins, success);
+      if (group.mfa_required) dailyRequired.set(group.day, (dailyRequired.get(group.day) ?? 0) + signins);
+    }
+    const repeated = new Map<string, number>();
+    for (const row of failures) repeated.set(row.username, (repeated.get(row.username) ?? 0) + row.failures);
+    const most = <K>(map: Map<K, number>, key: (entry: [K, number]) => string) => [...map].sort((a, b) => b[1] - a[1] || key(a).localeCompare(key(b)));
     return {
       from: new Date(from).toISOString(),
       to: new Date(to).toISOString(),
-      signins: Number(totals.signins),
-      mfa_required: Number(totals.mfa_required ?? 0),
-      mfa_completed: Number(totals.completed ?? 0),
-      mfa_failed: Number(totals.failed ?? 0),
-      by_method: byMethod.map((row) => ({ method: row.method!, signins: Number(row.signins), succeeded: Number(row.succeeded), failed: Number(row.failed) })),
-      top_denied_details: denied.map((row) => ({ detail: row.detail!, signins: Number(row.signins) })),
-      users_with_repeated_failures: repeated.map((row) => ({ username: row.username, failures: Number(row.failures) })),
-      daily: daily.map((row) => ({
-        day: new Date(Math.floor(Number(row.day)) * DAY).toISOString().slice(0, 10),
-        signins: Number(row.signins),
-        mfa_required: Number(row.mfa_required),
-        succeeded: Number(row.succeeded),
-        failed: Number(row.failed),
-      })),
+      ...totals,
+      by_method: [...byMethod].sort(([a], [b]) => a.localeCompare(b)).map(([method, counts]) => ({ method, ...counts })),
+      top_denied_details: most(denied, ([detail]) => detail)
+        .slice(0, 10)
+        .map(([detail, signins]) => ({ detail, signins })),
+      users_with_repeated_failures: most(repeated, ([username]) => username)
+        .slice(0, 100)
+        .map(([username, count]) => ({ username, failures: count })),
+      daily: [...daily]
+        .sort(([a], [b]) => a - b)
+        .map(([day, counts]) => ({ day: new Date(day * DAY).toISOString().slice(0, 10), signins: counts.signins, mfa_required: dailyRequired.get(day) ?? 0, succeeded: counts.succeeded, failed: counts.failed })),
     };
   }
 
   /** Sign-ins by entry point (HTTP API, CLI, and later RADIUS and the portal) for [from, to). */
   async usageByEntryPoint(fromText?: string, toText?: string): Promise<{ from: string; to: string; entry_points: EntryPointUsage[] }> {
     const { from, to } = period(fromText, toText, this.deps.clock.now());
-    const rows = await this.deps.db
-      .selectFrom('signins')
-      .where('at', '>=', from)
-      .where('at', '<', to)
-      .select((eb) => [
-        'entry_point',
-        eb.fn.countAll<number>().as('signins'),
-        eb.fn.sum<number>(SUCCEEDED).as('succeeded'),
-        eb.fn.sum<number>(FAILED).as('failed'),
-      ])
-      .groupBy('entry_point')
-      .orderBy('entry_point')
-      .execute();
+    const usage = new Map<string, Counts>();
+    for (const group of (await this.rollups.read(from, to)).groups) add(usage, group.entry_point, group.signins, group.status === 'success');
     return {
       from: new Date(from).toISOString(),
       to: new Date(to).toISOString(),
-      entry_points: rows.map((row) => ({ entry_point: row.entry_point, signins: Number(row.signins), succeeded: Number(row.succeeded), failed: Number(row.failed) })),
+      entry_points: [...usage].sort(([a], [b]) => a.localeCompare(b)).map(([entry_point, counts]) => ({ entry_point, ...counts })),
     };
   }
 

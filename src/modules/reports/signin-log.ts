@@ -103,29 +103,7 @@ export class SigninLog {
     const limit = options.limit ?? 50;
     assert(Number.isInteger(limit) && limit >= 1 && limit <= 1000, 'validation_failed', 'limit: must be a whole number from 1 to 1000', { field: 'limit' });
     const order = options.order ?? 'desc';
-    const from = instant(filters.from, 'from');
-    const to = instant(filters.to, 'to');
-    if (filters.result_code !== undefined) {
-      assert((RESULT_CODE_NAMES as string[]).includes(filters.result_code), 'validation_failed', `result_code: ${filters.result_code} is not a result code of SPEC.md §2`, { field: 'result_code' });
-    }
-    const range = filters.ip === undefined ? undefined : cidrRange(filters.ip);
-    assert(range !== null, 'validation_failed', 'ip: an IP address or a CIDR block (198.51.100.0/24, 2001:db8::/32)', { field: 'ip' });
-    const userId = filters.user === undefined ? undefined : await this.userIdOf(filters.user);
-
-    let query = this.deps.db.selectFrom('signins').selectAll();
-    if (from !== undefined) query = query.where('at', '>=', from);
-    if (to !== undefined) query = query.where('at', '<', to);
-    if (filters.user !== undefined) query = userId ? query.where('user_id', '=', userId) : query.where('user_id', 'is', null).where('username', '=', filters.user);
-    if (filters.application !== undefined) query = query.where('application', '=', filters.application);
-    if (filters.status !== undefined) query = query.where('status', '=', filters.status);
-    if (filters.mfa_required !== undefined) query = query.where('mfa_required', '=', filters.mfa_required ? 1 : 0);
-    if (filters.result_code !== undefined) query = query.where('result_code', '=', filters.result_code);
-    if (filters.method !== undefined) query = query.where('method', '=', filters.method);
-    if (range) query = query.where('ip_key', '>=', range.from).where('ip_key', '<=', range.to);
-    if (filters.entry_point !== undefined) query = query.where('entry_point', '=', filters.entry_point);
-    if (filters.policy !== undefined) query = query.where('policy', '=', filters.policy);
-    if (filters.push_fatigue !== undefined) query = query.where('push_fatigue', '=', filters.push_fatigue);
-    if (filters.client_type !== undefined) query = query.where('client_type', '=', filters.client_type);
+    let query = filtered(this.deps.db, await this.resolve(filters)).selectAll();
     if (options.cursor !== undefined) {
       const after = parseCursor(options.cursor);
       // The bound on `at` alone comes first, so the time index gives the range; the OR only sorts out ties.
@@ -152,10 +130,55 @@ export class SigninLog {
     };
   }
 
-  private async userIdOf(username: string): Promise<string | null> {
-    const row = await this.deps.db.selectFrom('users').select('id').where('username_key', '=', usernameKey(username)).executeTakeFirst();
-    return row?.id ?? null;
+  /** Checks the filters, naming the first that is wrong, and looks the user up: what `filtered` needs. */
+  async resolve(filters: SigninFilters): Promise<ResolvedFilters> {
+    if (filters.result_code !== undefined) {
+      assert((RESULT_CODE_NAMES as string[]).includes(filters.result_code), 'validation_failed', `result_code: ${filters.result_code} is not a result code of SPEC.md §2`, { field: 'result_code' });
+    }
+    const range = filters.ip === undefined ? undefined : cidrRange(filters.ip);
+    assert(range !== null, 'validation_failed', 'ip: an IP address or a CIDR block (198.51.100.0/24, 2001:db8::/32)', { field: 'ip' });
+    const { from: fromText, to: toText, user, ip: _ip, ...exact } = filters;
+    const resolved: ResolvedFilters = { ...exact };
+    const from = instant(fromText, 'from');
+    const to = instant(toText, 'to');
+    if (from !== undefined) resolved.from = from;
+    if (to !== undefined) resolved.to = to;
+    if (range) resolved.ipRange = range;
+    if (user !== undefined) {
+      const row = await this.deps.db.selectFrom('users').select('id').where('username_key', '=', usernameKey(user)).executeTakeFirst();
+      resolved.user = row ? { id: row.id } : { username: user };
+    }
+    return resolved;
   }
+}
+
+/** Filters checked, with times as milliseconds, the IP as a key range and the user as an id: plain data (a download's workers get it). */
+export interface ResolvedFilters extends Omit<SigninFilters, 'from' | 'to' | 'user' | 'ip'> {
+  from?: number;
+  to?: number;
+  /** A known user by id; a name no user has by that name. */
+  user?: { id: string } | { username: string };
+  ipRange?: { from: string; to: string };
+}
+
+/** The sign-ins the filters select: every given filter applies. */
+export function filtered(db: Db, filters: ResolvedFilters) {
+  let query = db.selectFrom('signins');
+  const { from, to, user, ipRange } = filters;
+  if (from !== undefined) query = query.where('at', '>=', from);
+  if (to !== undefined) query = query.where('at', '<', to);
+  if (user) query = 'id' in user ? query.where('user_id', '=', user.id) : query.where('user_id', 'is', null).where('username', '=', user.username);
+  if (filters.application !== undefined) query = query.where('application', '=', filters.application);
+  if (filters.status !== undefined) query = query.where('status', '=', filters.status);
+  if (filters.mfa_required !== undefined) query = query.where('mfa_required', '=', filters.mfa_required ? 1 : 0);
+  if (filters.result_code !== undefined) query = query.where('result_code', '=', filters.result_code);
+  if (filters.method !== undefined) query = query.where('method', '=', filters.method);
+  if (ipRange) query = query.where('ip_key', '>=', ipRange.from).where('ip_key', '<=', ipRange.to);
+  if (filters.entry_point !== undefined) query = query.where('entry_point', '=', filters.entry_point);
+  if (filters.policy !== undefined) query = query.where('policy', '=', filters.policy);
+  if (filters.push_fatigue !== undefined) query = query.where('push_fatigue', '=', filters.push_fatigue);
+  if (filters.client_type !== undefined) query = query.where('client_type', '=', filters.client_type);
+  return query;
 }
 
 /** The attempt record as JSON: times as ISO, booleans as booleans (SQLite stores 1/0). */

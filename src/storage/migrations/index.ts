@@ -8,6 +8,7 @@ import { authenticatorApp } from './0006-authenticator-app.js';
 import { signinLog } from './0007-signin-log.js';
 import { serverNodes } from './0008-server-nodes.js';
 import { conditionalAccess } from './0009-conditional-access.js';
+import { signinRollups } from './0010-signin-rollups.js';
 
 /** Every migration, in order. Add new ones at the end with a higher number. */
-export const migrations: Migration[] = [foundation, authentication, leanAttemptIndexes, telephony, voice, authenticatorApp, signinLog, serverNodes, conditionalAccess];
+export const migrations: Migration[] = [foundation, authentication, leanAttemptIndexes, telephony, voice, authenticatorApp, signinLog, serverNodes, conditionalAccess, signinRollups];

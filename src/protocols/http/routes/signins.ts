@@ -100,7 +100,7 @@ export const signinRoutes =
     const app = plain.withTypeProvider<TypeBoxTypeProvider>();
 
     /** Sends a download as an attachment named after what it holds and today's date. */
-    const download = (reply: FastifyReply, name: string, format: 'csv' | 'jsonl', body: AsyncIterable<string>) =>
+    const download = (reply: FastifyReply, name: string, format: 'csv' | 'jsonl', body: AsyncIterable<string | Uint8Array>) =>
       reply
         .type(CONTENT_TYPES[format])
         .header('content-disposition', `attachment; filename="${name}-${stamp(runtime.clock.now())}.${format}"`)
