@@ -31,5 +31,5 @@ export default tseslint.config(
       'no-restricted-imports': ['error', { patterns: [{ group: ['**/protocols/**', '**/cli/**'], message: 'modules must not depend on protocols or the CLI' }] }],
     },
   },
-  { files: ['bin/*.js', 'eslint.config.js'], ...tseslint.configs.disableTypeChecked },
+  { files: ['bin/*.js', 'eslint.config.js', 'bench/*.mjs'], ...tseslint.configs.disableTypeChecked },
 );

@@ -31,19 +31,19 @@ interface Kind {
 }
 
 const KINDS: Kind[] = [
-  { weight: 380, method: 'oath', code: 'SUCCESS_OATH_CODE_VERIFIED', status: 'success', detail: 'successfully completed', mfaRequired: true, policy: 'oath' },
-  { weight: 250, method: 'app', code: 'SUCCESS_PHONE_APP_AUTHENTICATED', status: 'success', detail: 'successfully completed', mfaRequired: true, policy: 'app' },
-  { weight: 90, method: 'sms', code: 'SUCCESS_SMS_SENT', status: 'success', detail: 'successfully completed', mfaRequired: true, policy: 'sms' },
-  { weight: 40, method: 'voice', code: 'SUCCESS_NO_PIN', status: 'success', detail: 'successfully completed', mfaRequired: true, policy: 'voice' },
+  { weight: 380, method: 'oath', code: 'SUCCESS_OATH_CODE_VERIFIED', status: 'success', detail: 'successfully completed', mfaRequired: true, policy: 'per-user MFA' },
+  { weight: 250, method: 'app', code: 'SUCCESS_PHONE_APP_AUTHENTICATED', status: 'success', detail: 'successfully completed', mfaRequired: true, policy: 'per-user MFA' },
+  { weight: 90, method: 'sms', code: 'SUCCESS_SMS_SENT', status: 'success', detail: 'successfully completed', mfaRequired: true, policy: 'per-user MFA' },
+  { weight: 40, method: 'voice', code: 'SUCCESS_NO_PIN', status: 'success', detail: 'successfully completed', mfaRequired: true, policy: 'per-user MFA' },
   { weight: 60, method: null, code: 'SUCCESS_USED_CACHE', status: 'success', detail: 'satisfied by strong authentication', mfaRequired: true, policy: 'cache' },
-  { weight: 50, method: 'oath', code: 'FAILED_OATH_CODE_INCORRECT', status: 'failure', detail: 'user entered incorrect code', mfaRequired: true, policy: 'oath' },
-  { weight: 30, method: 'app', code: 'FAILED_PHONE_APP_DENIED', status: 'failure', detail: 'user declined the authentication', mfaRequired: true, policy: 'app' },
-  { weight: 30, method: 'app', code: 'FAILED_PHONE_APP_NO_RESPONSE', status: 'failure', detail: 'user did not respond to mobile app notification', mfaRequired: true, policy: 'app' },
-  { weight: 15, method: 'voice', code: 'SUCCESS_NO_PIN_BUT_TIMEOUT', status: 'failure', detail: 'phone call went to voicemail', mfaRequired: true, policy: 'voice' },
-  { weight: 10, method: 'sms', code: 'FAILED_SMS_OTP_INCORRECT', status: 'failure', detail: 'user entered incorrect code', mfaRequired: true, policy: 'sms' },
+  { weight: 50, method: 'oath', code: 'FAILED_OATH_CODE_INCORRECT', status: 'failure', detail: 'user entered incorrect code', mfaRequired: true, policy: 'per-user MFA' },
+  { weight: 30, method: 'app', code: 'FAILED_PHONE_APP_DENIED', status: 'failure', detail: 'user declined the authentication', mfaRequired: true, policy: 'per-user MFA' },
+  { weight: 30, method: 'app', code: 'FAILED_PHONE_APP_NO_RESPONSE', status: 'failure', detail: 'user did not respond to mobile app notification', mfaRequired: true, policy: 'per-user MFA' },
+  { weight: 15, method: 'voice', code: 'SUCCESS_NO_PIN_BUT_TIMEOUT', status: 'failure', detail: 'phone call went to voicemail', mfaRequired: true, policy: 'per-user MFA' },
+  { weight: 10, method: 'sms', code: 'FAILED_SMS_OTP_INCORRECT', status: 'failure', detail: 'user entered incorrect code', mfaRequired: true, policy: 'per-user MFA' },
   { weight: 10, method: null, code: 'SUCCESS_USER_BLOCKED', status: 'failure', detail: 'user is blocked', mfaRequired: true, policy: 'user_blocked' },
   { weight: 15, method: null, code: null, status: 'failure', detail: 'user not found', mfaRequired: false, policy: 'user_lookup', noAttempt: true },
-  { weight: 20, method: null, code: null, status: 'success', detail: 'skipped due to location', mfaRequired: false, policy: 'mfa_state' },
+  { weight: 20, method: null, code: null, status: 'success', detail: 'skipped due to location', mfaRequired: false, policy: 'MFA outside the office' },
 ];
 const APPLICATIONS = ['Corporate VPN', 'Payroll', 'Intranet', 'Mail gateway', 'Source control'];
 
@@ -161,6 +161,8 @@ export async function seedSignins(runtime: Runtime, options: SeedOptions): Promi
         steps: kind.code ? JSON.stringify([{ method: kind.method ?? 'engine', result_code: kind.code, succeeded: kind.status === 'success', detail: kind.detail, at: new Date(at).toISOString() }]) : '[]',
         trace: '[]',
         push_fatigue: null,
+        client_type: 'modern',
+        device_id: null,
       });
       if (!kind.noAttempt && kind.code) {
         attempts.push({

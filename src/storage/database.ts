@@ -7,7 +7,7 @@ import type { Database } from './schema.js';
 import { GroupCommit } from './group-commit.js';
 import { ReadCache, attachReadCache } from './read-cache.js';
 import { withStatementCache } from './sqlite-statement-cache.js';
-import { isPostgresUrl, openSqliteReader, pgTypes, sqliteRows, withDefaultUser, type RawReader, type StoreLocation } from './raw-reader.js';
+import { isPostgresUrl, openSqliteReader, pgTypes, postgresRows, sqliteRows, withDefaultUser, type RawReader, type StoreLocation } from './raw-reader.js';
 
 export { withDefaultUser };
 
@@ -140,7 +140,7 @@ function openPostgres(url: string, poolSize: number, options: StorageOptions): S
     file: null,
     readCache: null,
     bulkDb: db,
-    bulk: { db, rows: async (sql, parameters) => (await pool.query<unknown[]>({ text: sql, values: parameters as unknown[], rowMode: 'array' })).rows, close: async () => undefined },
+    bulk: { db, rows: postgresRows(pool), close: async () => undefined },
     close: () => db.destroy(),
     ping: () => ping(db),
     transact: (work) => db.transaction().execute(work),

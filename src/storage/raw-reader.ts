@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { userInfo } from 'node:os';
 import { resolve } from 'node:path';
 import SQLite from 'better-sqlite3';
@@ -71,15 +72,26 @@ export function sqliteRows(connection: () => SQLite.Database): RawReader['rows']
   };
 }
 
+/** `rows` over a PostgreSQL pool: each query text a named prepared statement (parsed and planned once per connection). */
+export function postgresRows(pool: pg.Pool): RawReader['rows'] {
+  const names = new Map<string, string>();
+  return async (sql, parameters) => {
+    let name = names.get(sql);
+    if (!name) {
+      if (names.size >= 32) names.clear();
+      name = `bulk_${createHash('sha1').update(sql).digest('hex').slice(0, 16)}`;
+      names.set(sql, name);
+    }
+    return (await pool.query<unknown[]>({ name, text: sql, values: parameters as unknown[], rowMode: 'array' })).rows;
+  };
+}
+
 /** A reader with a connection of its own: read-only on SQLite, one connection on PostgreSQL. */
 export function openRawReader(location: StoreLocation): RawReader {
   if (isPostgresUrl(location.url)) {
     const pool = new pg.Pool({ connectionString: withDefaultUser(location.url), max: 1, types: pgTypes, ...(location.pgSchema ? { options: `-c search_path=${location.pgSchema}` } : {}) });
     pool.on('error', () => undefined);
-    return {
-      rows: async (sql, parameters) => (await pool.query<unknown[]>({ text: sql, values: parameters as unknown[], rowMode: 'array' })).rows,
-      close: () => pool.end(),
-    };
+    return { rows: postgresRows(pool), close: () => pool.end() };
   }
   const connection = openSqliteReader(sqlitePathOf(location));
   return {

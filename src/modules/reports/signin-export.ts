@@ -1,19 +1,24 @@
 import { availableParallelism } from 'node:os';
 import { Worker } from 'node:worker_threads';
 import type { BulkReader } from '../../storage/database.js';
-import type { StoreLocation } from '../../storage/raw-reader.js';
+import { isPostgresUrl, type StoreLocation } from '../../storage/raw-reader.js';
 import { formatRows, SIGNIN_EXPORT_COLUMNS, type ExportFormat } from './signin-export-format.js';
 import type { WorkerJob } from './signin-export-worker.js';
 import { filtered, type ResolvedFilters } from './signin-log.js';
 
 export { SIGNIN_EXPORT_COLUMNS, type ExportFormat };
 
-/** Rows per query: larger batches cost more in garbage collection than they save in queries. */
-const BATCH = 1000;
+/**
+ * Rows per query. On SQLite a query costs little and larger batches cost more
+ * in garbage collection than they save; on PostgreSQL each query is a round
+ * trip to the server, and larger batches pay.
+ */
+const BATCH = { sqlite: 1000, postgres: 4000 } as const;
 
 /** One query's worth of a time slice: the rows the filters select within [from, to) after `after` (time, id). */
 interface SliceJob {
   filters: ResolvedFilters;
+  batch: number;
   from: number;
   to: number;
   after: [number, number] | null;
@@ -35,7 +40,7 @@ function sliceQuery(reader: BulkReader, job: SliceJob): WorkerJob {
     const [at, id] = job.after;
     query = query.where((eb) => eb.or([eb('at', '>', at), eb('id', '>', id)]));
   }
-  const compiled = query.orderBy('at').orderBy('id').limit(BATCH).compile();
+  const compiled = query.orderBy('at').orderBy('id').limit(job.batch).compile();
   return { sql: compiled.sql, parameters: [...compiled.parameters], format: job.format };
 }
 
@@ -157,17 +162,18 @@ export class SigninExporter {
     if (from >= to) return;
     const { location, reader } = this.deps;
     const parallel = location !== null && this.threads >= 2 && location.url !== 'sqlite::memory:';
+    const batch = location && isPostgresUrl(location.url) ? BATCH.postgres : BATCH.sqlite;
     const read = async (job: SliceJob): Promise<SliceBatch> => {
       const query = sliceQuery(reader, job);
       if (parallel) {
         const { bytes, count, last } = await (this.pool ??= new SlicePool(location, this.threads)).run(query);
-        return { text: bytes, next: count === BATCH ? last : null };
+        return { text: bytes, next: count === batch ? last : null };
       }
       const rows = await reader.rows(query.sql, query.parameters);
       const { text, last } = formatRows(rows, format);
-      return { text, next: rows.length === BATCH ? last : null };
+      return { text, next: rows.length === batch ? last : null };
     };
-    yield* ordered(slicesOf(from, to), (slice, after) => read({ filters, from: slice[0], to: slice[1], after, format }), parallel ? this.threads * 2 : 1);
+    yield* ordered(slicesOf(from, to), (slice, after) => read({ filters, batch, from: slice[0], to: slice[1], after, format }), parallel ? this.threads * 2 : 1);
   }
 
   close(): Promise<void> {
