@@ -18,7 +18,7 @@ import pino from 'pino';
 import { loadConfig } from '../src/config/load.js';
 import { buildRuntime, type Runtime } from '../src/main.js';
 import { BenchFailure, createBenchRuntime, envInt, formatTable, progress, runBench, type Cleanup } from './lib.js';
-import { seedSignins } from './seed-signins.js';
+import { analyzeAfterLoad, seedSignins } from './seed-signins.js';
 
 const DAY = 86_400_000;
 
@@ -78,6 +78,7 @@ await runBench('signin-log', async (cleanup: Cleanup) => {
   } else {
     const seeding = Date.now();
     await seedSignins(runtime, { users, events, now, onProgress: (done) => done % 500_000 === 0 && progress(`${done} events`) });
+    await analyzeAfterLoad(runtime);
     seedSeconds = (Date.now() - seeding) / 1000;
     progress(`seeded ${events} events in ${seedSeconds.toFixed(1)} s; measuring`);
   }

@@ -133,7 +133,7 @@ export async function buildRuntime(config: Config, options: RuntimeOptions = {})
     reportFraud,
   });
   const pushBoard = new PushBoard();
-  const signinLog = new SigninLog({ db: storage.db });
+  const signinLog = new SigninLog({ db: storage.db, dialect: storage.dialect });
   const oath = oathMethod(config.oath);
   const app = appMethod(config.app, {
     oath,

@@ -1,6 +1,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { SigninExporter } from '../src/modules/reports/signin-export.js';
 import { SigninLog } from '../src/modules/reports/signin-log.js';
+import { ipKey } from '../src/shared/ip-key.js';
 import { createTestRuntime, type TestRuntime } from './helpers/runtime.js';
 import { DIALECTS } from './helpers/storage.js';
 
@@ -87,6 +88,29 @@ describe.each(DIALECTS)('the sign-in download on %s', (dialect) => {
     } finally {
       await parallel.close();
     }
+  });
+
+  it('pages a busy IP range in time order, as it pages a quiet one', async () => {
+    t = await createTestRuntime(dialect);
+    const db = t.runtime.storage.db;
+    const base = t.clock.now() - DAY;
+    // 6,000 sign-ins from 10.1.0.0/16 (a busy range: on SQLite read through the time index), 50 from 10.2.0.0/16.
+    for (let start = 0; start < 6050; start += 550) {
+      const rows = Array.from({ length: 550 }, (_, offset) => {
+        const index = start + offset;
+        const ip = index < 6000 ? `10.1.${index % 256}.${index % 200}` : `10.2.0.${index % 200}`;
+        return { at: base + index * 1000, user_id: null, username: `u${index}`, application_id: 'x', application: 'VPN', ip, ip_key: ipKey(ip), auth_type: 'vpn', entry_point: 'http_api', status: 'success', mfa_required: 1, policy: 'p', method: null, result_code: null, detail: null, attempt_id: null, counted_failure: 0, steps: '[]', trace: '[]', push_fatigue: null, client_type: 'modern', device_id: null };
+      });
+      await db.insertInto('signins').values(rows).execute();
+    }
+    const log = t.runtime.signinLog;
+    const busy = await log.list({ ip: '10.1.0.0/16' }, { limit: 100 });
+    expect(busy.items.map((item) => item.username)).toEqual(Array.from({ length: 100 }, (_, index) => `u${5999 - index}`));
+    const next = await log.list({ ip: '10.1.0.0/16' }, { limit: 100, cursor: busy.next_cursor! });
+    expect(next.items[0]!.username).toBe('u5899');
+    const quiet = await log.list({ ip: '10.2.0.0/16' }, { limit: 100 });
+    expect(quiet.items.map((item) => item.username)).toEqual(Array.from({ length: 50 }, (_, index) => `u${6049 - index}`));
+    expect((await log.list({ ip: '10.1.0.7' }, { limit: 100 })).items.every((item) => item.ip === '10.1.0.7')).toBe(true);
   });
 
   it('gives nothing for an empty log or an empty period', async () => {
