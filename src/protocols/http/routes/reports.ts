@@ -30,7 +30,9 @@ const Insights = Type.Object({
   mfa_failed: Type.Integer(),
   by_method: Type.Array(Type.Object({ method: Type.String(), ...Counts })),
   top_denied_details: Type.Array(Type.Object({ detail: Type.String(), signins: Type.Integer() })),
-  users_with_repeated_failures: Type.Array(Type.Object({ username: Type.String(), failures: Type.Integer() })),
+  users_with_repeated_failures: Type.Array(Type.Object({ username: Type.String(), failures: Type.Integer() }), {
+    description: 'Users with 3 or more failed sign-ins within one UTC day: their failures on those days, most first (at most 100).',
+  }),
   daily: Type.Array(Type.Object({ day: Type.String(), mfa_required: Type.Integer(), ...Counts })),
 });
 const EntryPoints = Type.Object({
