@@ -24,14 +24,15 @@ describe.each(DIALECTS)('the sign-in download on %s', (dialect) => {
     for (let start = 0; start < 4200; start += 600) {
       const rows = Array.from({ length: 600 }, (_, offset) => {
         const index = start + offset;
+        const ip = index % 5 === 0 ? null : `198.51.100.${index % 250}`;
         return {
           at: base + (index < 2000 ? Math.floor(index / 7) * 1000 : (index - 2000) * 1_000_000),
           user_id: null,
           username: index % 97 === 0 ? awkward[index % awkward.length]! : `user${index % 50}@contoso.com`,
           application_id: 'x',
           application: index % 3 === 0 ? 'VPN' : 'Mail',
-          ip: index % 5 === 0 ? null : `198.51.100.${index % 250}`,
-          ip_key: null,
+          ip,
+          ip_key: ipKey(ip),
           auth_type: 'vpn',
           entry_point: 'http_api',
           status: index % 4 === 0 ? 'failure' : 'success',
@@ -68,13 +69,14 @@ describe.each(DIALECTS)('the sign-in download on %s', (dialect) => {
     const serial = new SigninExporter({ reader: storage.bulk, location: null });
     const log = new SigninLog({ db: storage.bulkDb });
     try {
-      for (const filters of [{}, { application: 'VPN' }, { status: 'failure' as const, from: new Date(base + DAY).toISOString() }, { user: 'user7@contoso.com' }]) {
+      for (const filters of [{}, { application: 'VPN' }, { status: 'failure' as const, from: new Date(base + DAY).toISOString() }, { user: 'user7@contoso.com' }, { ip: '198.51.100.0/25' }]) {
         const resolved = await log.resolve(filters);
         for (const format of ['csv', 'jsonl'] as const) {
           const fromWorkers = await text(parallel, resolved, format);
           expect(fromWorkers).toBe(await text(serial, resolved, format));
         }
       }
+      expect((await text(serial, await log.resolve({ ip: '198.51.100.0/25' }), 'csv')).split('\r\n').filter(Boolean).length).toBeGreaterThan(1000);
       const all = (await text(parallel, {}, 'jsonl')).trimEnd().split('\n').map((line) => JSON.parse(line) as { id: number; at: string; mfa_required: boolean });
       expect(all).toHaveLength(4200);
       const keys = all.map((row) => [Date.parse(row.at), row.id] as const);

@@ -19,6 +19,8 @@ const BATCH = { sqlite: 1000, postgres: 4000 } as const;
 interface SliceJob {
   filters: ResolvedFilters;
   batch: number;
+  /** SQLite: read a slice through the time index even when an IP range is given (a slice is short; the IP range may be long). */
+  scanIpRange: boolean;
   from: number;
   to: number;
   after: [number, number] | null;
@@ -35,7 +37,7 @@ interface SliceBatch {
 function sliceQuery(reader: BulkReader, job: SliceJob): WorkerJob {
   const from = Math.max(job.from, job.filters.from ?? job.from, job.after ? job.after[0] : -Infinity);
   const to = Math.min(job.to, job.filters.to ?? job.to);
-  let query = filtered(reader.db, { ...job.filters, from, to }).select([...SIGNIN_EXPORT_COLUMNS]);
+  let query = filtered(reader.db, { ...job.filters, from, to }, { scanIpRange: job.scanIpRange }).select([...SIGNIN_EXPORT_COLUMNS]);
   if (job.after) {
     const [at, id] = job.after;
     query = query.where((eb) => eb.or([eb('at', '>', at), eb('id', '>', id)]));
@@ -164,7 +166,8 @@ export class SigninExporter {
     if (from >= to) return;
     const { location, reader } = this.deps;
     const parallel = location !== null && this.threads >= 2 && location.url !== 'sqlite::memory:';
-    const batch = location && isPostgresUrl(location.url) ? BATCH.postgres : BATCH.sqlite;
+    const postgres = location !== null && isPostgresUrl(location.url);
+    const batch = postgres ? BATCH.postgres : BATCH.sqlite;
     const read = async (job: SliceJob): Promise<SliceBatch> => {
       const query = sliceQuery(reader, job);
       if (parallel) {
@@ -175,7 +178,7 @@ export class SigninExporter {
       const { text, last } = formatRows(rows, format);
       return { text, next: rows.length === batch ? last : null };
     };
-    yield* ordered(slicesOf(from, to), (slice, after) => read({ filters, batch, from: slice[0], to: slice[1], after, format }), parallel ? this.threads * 2 : 1);
+    yield* ordered(slicesOf(from, to), (slice, after) => read({ filters, batch, scanIpRange: !postgres && location !== null, from: slice[0], to: slice[1], after, format }), parallel ? this.threads * 2 : 1);
   }
 
   close(): Promise<void> {
