@@ -7,8 +7,9 @@ import type { Keyring } from '../../shared/keyring.js';
 import type { Db, Executor } from '../../storage/database.js';
 import type { UserRow } from '../../storage/schema.js';
 import { writeAudit } from '../audit/audit.js';
+import { iso } from '../auth/record-helpers.js';
 import type { Directory } from '../directory/directory.js';
-import { cleanName } from './names.js';
+import { cleanName } from '../../shared/names.js';
 
 export interface AppPasswordView {
   id: string;
@@ -27,7 +28,6 @@ const newPassword = (): string => Array.from({ length: LENGTH }, () => LETTERS[r
 /** Accepts the password as shown, or with spaces or dashes typed between groups. */
 const normalise = (password: string): string => password.replace(/[\s-]/g, '').toLowerCase();
 
-const iso = (ms: number | null): string | null => (ms === null ? null : new Date(ms).toISOString());
 
 /**
  * App passwords (SPEC.md §3 "skipped due to app password"): per-user

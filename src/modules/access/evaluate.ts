@@ -56,11 +56,11 @@ interface Catalog {
   locations: CompiledLocation[];
 }
 
-/** The enabled policies and every named location, read once per change on a single node (read cache). */
+/** The enabled policies and every named location (a small table), read once per change on a single node (read cache). */
 function catalog(db: Executor): Promise<Catalog> {
   return readThrough(db, 'access:catalog', async () => {
     const policies = await db.selectFrom('access_policies').selectAll().where('state', '=', 'enabled').orderBy('name_key').execute();
-    const locations = policies.length === 0 ? [] : await db.selectFrom('named_locations').selectAll().execute();
+    const locations = await db.selectFrom('named_locations').selectAll().execute();
     return {
       policies: policies.map((row) => ({ id: row.id, name: row.name, grant: row.grant_control as Grant, rememberDays: row.remember_mfa_days, conditions: JSON.parse(row.conditions) as StoredConditions })),
       locations: locations.map(compileLocation),
@@ -112,8 +112,7 @@ export async function evaluateAccess(db: Executor, config: Config['access'], req
   const all = perUser ? [...policies, perUser] : policies;
   if (all.length === 0) return { decision: { kind: 'allow', policy: null, reason: 'per-user MFA state is Disabled and no policy applies' }, verdicts: [] };
   const member = policies.length > 0 ? await membership(db, request.user.id) : { policies: new Map<string, string>(), groups: new Set<string>() };
-  const needLocations = locations.length > 0 || perUser?.conditions.locations.excludeTrusted === true;
-  const here = needLocations ? (await locationsOf(db, locations)).filter((location) => inLocation(location, request.ip)) : [];
+  const here = locations.filter((location) => inLocation(location, request.ip));
   let deviceState: DeviceState | null = null;
   const device = async (): Promise<DeviceState> => (deviceState ??= await registered(db, request));
 
@@ -136,12 +135,6 @@ export async function evaluateAccess(db: Executor, config: Config['access'], req
   if (byDevice) return { decision: { kind: 'skip', policy: byDevice.policy, detail: 'skipped due to registered device', reason: `${byDevice.policy}: ${byDevice.reason}` }, verdicts };
   const allow = applied.find((verdict) => verdict.grant === 'allow');
   return { decision: { kind: 'allow', policy: allow?.policy ?? null, reason: allow ? `policy ${allow.policy} allows access` : 'no policy requires MFA' }, verdicts };
-}
-
-/** The named locations, compiled (from the catalog; the per-user policy needs them even when no policy is enabled). */
-async function locationsOf(db: Executor, compiled: CompiledLocation[]): Promise<CompiledLocation[]> {
-  if (compiled.length > 0) return compiled;
-  return readThrough(db, 'access:locations', async () => (await db.selectFrom('named_locations').selectAll().execute()).map(compileLocation));
 }
 
 /** Registered: the device is one of the user's active authenticator devices. */

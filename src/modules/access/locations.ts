@@ -7,7 +7,7 @@ import type { Db, Executor } from '../../storage/database.js';
 import { isUniqueViolation } from '../../storage/errors.js';
 import type { NamedLocationsTable } from '../../storage/schema.js';
 import { writeAudit } from '../audit/audit.js';
-import { cleanName, nameKey } from './names.js';
+import { cleanName, nameKey } from '../../shared/names.js';
 
 export type NamedLocationRow = NamedLocationsTable;
 

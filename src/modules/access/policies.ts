@@ -7,7 +7,7 @@ import { isUniqueViolation } from '../../storage/errors.js';
 import type { AccessPoliciesTable } from '../../storage/schema.js';
 import { writeAudit } from '../audit/audit.js';
 import { usernameKey } from '../directory/user-input.js';
-import { cleanName, nameKey } from './names.js';
+import { cleanName, nameKey } from '../../shared/names.js';
 
 export const GRANTS = ['block', 'allow', 'mfa'] as const;
 export const CLIENT_TYPES = ['modern', 'legacy'] as const;

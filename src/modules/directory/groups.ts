@@ -10,6 +10,7 @@ import { changesRepository } from '../../storage/repositories/records.js';
 import type { GroupRow } from '../../storage/schema.js';
 import { writeAudit } from '../audit/audit.js';
 import type { Directory, Page } from './directory.js';
+import { cleanName } from '../../shared/names.js';
 import { groupKey } from './user-input.js';
 import { changeRecord } from './user-records.js';
 
@@ -27,8 +28,6 @@ export interface GroupFields {
   description?: string | null;
 }
 
-const CONTROL = /[\u0000-\u001f\u007f]/;
-
 const toGroupView = (row: GroupRow, memberCount: number): GroupView => ({
   id: row.id,
   name: row.name,
@@ -37,14 +36,6 @@ const toGroupView = (row: GroupRow, memberCount: number): GroupView => ({
   created_at: new Date(row.created_at).toISOString(),
   updated_at: new Date(row.updated_at).toISOString(),
 });
-
-function cleanName(name: string): string {
-  const trimmed = name.trim();
-  assert(trimmed.length >= 1 && trimmed.length <= 128 && !CONTROL.test(trimmed), 'validation_failed', 'name: must be 1 to 128 printable characters', {
-    field: 'name',
-  });
-  return trimmed;
-}
 
 /** Groups of users; membership changes are user changes and write change records. */
 export class Groups {
