@@ -16,6 +16,8 @@ import { smsMethod } from './modules/methods/sms/method.js';
 import { voiceMethod } from './modules/methods/voice/method.js';
 import type { ReportFraud } from './modules/methods/contract.js';
 import { AppDevices } from './modules/methods/app/devices.js';
+import { PersonalLog, UserChangeLog } from './modules/privacy/personal-log.js';
+import { Privacy } from './modules/privacy/privacy.js';
 import { Exports } from './modules/reports/exports.js';
 import { SigninExporter } from './modules/reports/signin-export.js';
 import { Reports } from './modules/reports/reports.js';
@@ -35,7 +37,7 @@ import { OathTokens } from './modules/methods/oath/tokens.js';
 import { SecurityQuestions } from './modules/methods/questions/questions.js';
 import { systemClock, type Clock } from './shared/clock.js';
 import { Keyring } from './shared/keyring.js';
-import { createServiceLog } from './shared/logger.js';
+import { closeServiceLog, createServiceLog } from './shared/logger.js';
 import { decodeMasterKey, loadOrCreateMasterKeyFile } from './shared/master-key.js';
 import { openStorage, type Storage } from './storage/database.js';
 import { migrateToLatest } from './storage/migrator.js';
@@ -67,9 +69,15 @@ export interface Runtime {
   namedLocations: NamedLocations;
   policies: AccessPolicies;
   appPasswords: AppPasswords;
+  /** Privacy requests: export and erase everything about a user, search the service log (SPEC.md §6). */
+  privacy: Privacy;
+  /** Seals the personal fields of service-log lines per user and day (docs/privacy.md). */
+  personalLog: PersonalLog;
+  /** The service-log lines of user changes. */
+  changeLog: UserChangeLog;
   /** True when this start created the master key file. */
   masterKeyCreated: boolean;
-  /** Closes the storage this runtime opened (not one passed in through options). */
+  /** Closes the storage this runtime opened (not one passed in through options) and flushes the service log's syslog output. */
   close(): Promise<void>;
 }
 
@@ -110,7 +118,7 @@ function loadKeyring(config: Config): { keyring: Keyring; created: boolean } {
 /** The composition root: config → storage → modules. Protocols are built on top of the returned runtime. */
 export async function buildRuntime(config: Config, options: RuntimeOptions = {}): Promise<Runtime> {
   const clock = options.clock ?? systemClock;
-  const log = options.log ?? createServiceLog({ level: config.log.level, file: config.log.file || undefined });
+  const log = options.log ?? createServiceLog({ level: config.log.level, file: config.log.file || undefined, syslog: config.log.syslog });
   const { keyring, created } = loadKeyring(config);
   const ownsStorage = options.storage === undefined;
   const storage =
@@ -145,7 +153,9 @@ export async function buildRuntime(config: Config, options: RuntimeOptions = {})
   });
   const methods = [oath, questionsMethod(config.questions), smsMethod(config.sms, telephony, templates), voice, app];
   const userDataCleaners = methods.map((method) => (db: Parameters<typeof method.deleteUserData>[0], userId: string) => method.deleteUserData(db, userId));
-  const directory = new Directory({ db: storage.db, keyring, clock, log, rules, logUserChanges: config.log.userChanges, userDataCleaners });
+  const personalLog = new PersonalLog({ keyring, clock });
+  const changeLog = new UserChangeLog({ log, personal: personalLog, enabled: config.log.userChanges });
+  const directory = new Directory({ db: storage.db, keyring, clock, rules, changeLog, userDataCleaners });
   const blocks = new Blocks({ db: storage.db, clock, directory });
   // Downloads of the sign-in log read in worker threads, each through a bulk connection of its own.
   const exporter = new SigninExporter({ reader: storage.bulk, location: storage.options });
@@ -167,7 +177,7 @@ export async function buildRuntime(config: Config, options: RuntimeOptions = {})
     namedLocations: new NamedLocations({ db: storage.db, clock }),
     policies: new AccessPolicies({ db: storage.db, clock }),
     appPasswords: new AppPasswords({ db: storage.db, clock, keyring, directory }),
-    securityQuestions: new SecurityQuestions({ db: storage.db, clock, log, config: config.questions, directory, logUserChanges: config.log.userChanges }),
+    securityQuestions: new SecurityQuestions({ db: storage.db, clock, config: config.questions, directory, changeLog }),
     telephony,
     appDevices: new AppDevices({ db: storage.db, keyring, clock, config: config.app, oathIssuer: config.oath.issuer, directory }),
     pushBoard,
@@ -175,11 +185,16 @@ export async function buildRuntime(config: Config, options: RuntimeOptions = {})
     // Downloads read through the bulk connection: a long export does not hold the authentications' connection.
     exports: new Exports({ db: storage.bulkDb, signinLog: new SigninLog({ db: storage.bulkDb }), exporter }),
     reports: new Reports({ db: storage.db, clock, heartbeatSeconds: config.cluster.heartbeatSeconds }),
+    personalLog,
+    changeLog,
+    privacy: new Privacy({ db: storage.db, dialect: storage.dialect, clock, keyring, personalLog, methods, logFiles: config.log.file ? [config.log.file] : [] }),
     masterKeyCreated: created,
     // A storage handed in belongs to the caller, who closes it.
     close: async () => {
       await exporter.close();
       if (ownsStorage) await storage.close();
+      // Also for a log handed in (the CLI builds its own): its queued syslog lines must leave before the process exits.
+      await closeServiceLog(log);
     },
   };
 }

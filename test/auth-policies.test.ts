@@ -150,7 +150,7 @@ describe.each(DIALECTS)('authentication policies on %s', (dialect) => {
       start: async () => ({ status: 'done', code: 'CONFIG_ISSUE', authenticated: false, countsAsFailure: false, fields: { primary_result: 'CONFIG_ISSUE', primary_authenticated: 0 } }),
       respond: async () => ({ status: 'done', code: 'CONFIG_ISSUE', authenticated: false }),
       exportUserData: async () => ({}),
-      deleteUserData: async () => undefined,
+      deleteUserData: async () => ({}),
     };
 
     const engineWith = (methods: VerificationMethod[]) =>

@@ -156,16 +156,20 @@ describe.each(DIALECTS)('directory on %s', (dialect) => {
     expect(await auditActions()).toEqual(['group.create', 'user.create', 'group.add_members', 'group.remove_member', 'group.add_members', 'group.delete']);
   });
 
-  it('writes user adds and changes to the service log without the PIN', async () => {
+  it('writes user adds and changes to the service log, the username sealed and without the PIN', async () => {
     // PINs long enough not to turn up by chance inside a random id of the log.
-    await t.runtime.directory.create({ username: 'ivy', pin: '7391528460' }, testActor);
-    await t.runtime.directory.update('ivy', { pin: '8642097531' }, testActor);
+    const user = await t.runtime.directory.create({ username: 'ivy.quartermaine', pin: '7391528460' }, testActor);
+    await t.runtime.directory.update('ivy.quartermaine', { pin: '8642097531' }, testActor);
     const lines = t.logLines().filter((line) => String(line.event).startsWith('user.'));
-    expect(lines.map((line) => [line.event, line.username])).toEqual([
-      ['user.create', 'ivy'],
-      ['user.update', 'ivy'],
+    expect(lines.map((line) => [line.event, line.user_id, line.fields])).toEqual([
+      ['user.create', user.id, ['username', 'pin']],
+      ['user.update', user.id, ['pin']],
     ]);
-    expect(JSON.stringify(t.logLines())).not.toMatch(/7391528460|8642097531/);
+    expect(JSON.stringify(t.logLines())).not.toMatch(/7391528460|8642097531|quartermaine/);
+    const open = t.runtime.personalLog.opener(t.runtime.storage.db);
+    for (const line of lines) expect(await open(user.id, String(line.personal))).toEqual({ username: 'ivy.quartermaine' });
+    // Sealed for this user: under another user's id it does not open.
+    expect(await open('someone-else', String(lines[0]!.personal))).toBeNull();
   });
 });
 

@@ -32,7 +32,7 @@ export function cliConfig(io: CliIo, options: GlobalOptions, overrides: Record<s
  */
 export async function openRuntime(io: CliIo, options: GlobalOptions): Promise<Runtime> {
   const config = cliConfig(io, options);
-  const log = createServiceLog({ level: config.log.level, file: config.log.file || undefined, console: 'stderr-warnings' });
+  const log = createServiceLog({ level: config.log.level, file: config.log.file || undefined, syslog: config.log.syslog, console: 'stderr-warnings' });
   return buildRuntime(config, { log });
 }
 

@@ -46,6 +46,27 @@ export const ConfigSchema = Type.Object(
           default: true,
           description: 'Write added and changed user records to the service log. Off limits the log; change records for synchronisation are always kept.',
         }),
+        syslog: Type.Object(
+          {
+            protocol: Type.Union([Type.Literal('off'), Type.Literal('udp'), Type.Literal('tcp'), Type.Literal('tls')], {
+              default: 'off',
+              description:
+                'Also send the service log to a syslog receiver as RFC 5424 messages: udp (RFC 5426), tcp (RFC 6587 octet counting) or tls (RFC 5425). Off: no syslog.',
+            }),
+            host: Type.String({ minLength: 1, default: '127.0.0.1', description: 'Syslog receiver host name or address (tls checks its certificate against this name).' }),
+            port: Type.Integer({ minimum: 1, maximum: 65535, default: 514, description: 'Syslog receiver port (usually 514 for udp and tcp, 6514 for tls).' }),
+            facility: Type.Integer({ minimum: 0, maximum: 23, default: 16, description: 'Syslog facility number (16 to 23 are local0 to local7).' }),
+            appName: Type.String({ pattern: '^[\\x21-\\x7e]{1,48}$', default: 'countersign', description: 'APP-NAME field of each message: 1 to 48 printable ASCII characters, no spaces.' }),
+            caFile: Type.String({ default: '', description: "tls: PEM file of the CA that signed the receiver's certificate. Empty: the system CAs. The certificate is always verified." }),
+            maxMessageBytes: Type.Integer({
+              minimum: 480,
+              maximum: 65535,
+              default: 2048,
+              description: 'udp: longest datagram in bytes; longer messages are cut at a character boundary. tcp and tls send whole messages.',
+            }),
+          },
+          { additionalProperties: false, default: {} },
+        ),
       },
       { additionalProperties: false, default: {} },
     ),

@@ -5,7 +5,7 @@ const SEAL_PREFIX = 'v1:';
 const IV_BYTES = 12;
 const TAG_BYTES = 16;
 
-export type HashPurpose = 'pin' | 'api-key' | 'otp' | 'activation' | 'app-password' | 'remembered-device';
+export type HashPurpose = 'pin' | 'api-key' | 'otp' | 'activation' | 'app-password' | 'remembered-device' | 'erasure';
 
 /**
  * Keys derived from the one master key. Each purpose gets its own HKDF-SHA256
@@ -26,6 +26,7 @@ export class Keyring {
       activation: derive('countersign/activation/v1'),
       'app-password': derive('countersign/app-password/v1'),
       'remembered-device': derive('countersign/remembered-device/v1'),
+      erasure: derive('countersign/erasure/v1'),
     };
   }
 

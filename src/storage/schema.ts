@@ -329,6 +329,7 @@ export interface Database {
   signin_rollups: SigninRollupsTable;
   signin_rollup_failures: SigninRollupFailuresTable;
   signin_rollup_days: SigninRollupDaysTable;
+  log_keys: LogKeysTable;
 }
 
 /** One day's sign-ins with the same method, entry point, status, MFA requirement and detail: how many. */
@@ -507,3 +508,10 @@ export type SigninRow = Selectable<SigninsTable>;
 export type NewSignin = Insertable<SigninsTable>;
 export type BlockRow = Selectable<BlocksTable>;
 export type BypassRow = Selectable<BypassesTable>;
+
+/** The key that seals one user's personal fields in the service-log lines of one UTC day (docs/privacy.md). */
+export interface LogKeysTable {
+  user_id: string;
+  day: number;
+  key_sealed: string;
+}

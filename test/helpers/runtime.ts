@@ -23,7 +23,8 @@ export interface TestRuntime {
   dispose(): Promise<void>;
 }
 
-export async function createTestRuntime(dialect: DialectName, overrides: Record<string, unknown> = {}, options: Pick<RuntimeOptions, 'gateway' | 'pushNotifier'> = {}): Promise<TestRuntime> {
+/** `log`: a service log of the test's own (a real file, syslog) instead of the captured one; `logLines` is then empty. */
+export async function createTestRuntime(dialect: DialectName, overrides: Record<string, unknown> = {}, options: Pick<RuntimeOptions, 'gateway' | 'pushNotifier' | 'log'> = {}): Promise<TestRuntime> {
   const test = await createTestStorage(dialect);
   const config: Config = loadConfig({ overrides: { security: { masterKey: TEST_MASTER_KEY }, ...overrides } });
   const lines: string[] = [];
@@ -33,9 +34,9 @@ export async function createTestRuntime(dialect: DialectName, overrides: Record<
       done();
     },
   });
-  const log = pino({ level: 'info' }, sink);
+  const log = options.log ?? pino({ level: 'info' }, sink);
   const clock = new FakeClock(Date.UTC(2026, 10, 1, 12, 0, 0));
-  const runtime = await buildRuntime(config, { clock, log, storage: test.storage, ...options });
+  const runtime = await buildRuntime(config, { ...options, clock, log, storage: test.storage });
   return {
     runtime,
     clock,

@@ -33,6 +33,10 @@ export const ACCESS = {
   accessRead: ['global_administrator', 'privileged_authentication_administrator', 'authentication_administrator', 'reports_reader'],
   /** Change conditional access: named locations and policies decide who needs MFA for everyone. */
   accessWrite: ['global_administrator', 'privileged_authentication_administrator'],
+  /** Privacy requests (SPEC.md §6): export and erase everything about a user, read the user's service-log lines. */
+  privacy: ['global_administrator', 'privileged_authentication_administrator'],
+  /** Run the retention purge now. */
+  retention: ['global_administrator'],
   /** Read the audit log. */
   auditRead: ['global_administrator', 'privileged_authentication_administrator', 'reports_reader'],
   /** Manage admin API keys. */

@@ -1,4 +1,3 @@
-import type { Logger } from 'pino';
 import type { Actor } from '../../shared/actor.js';
 import type { Clock } from '../../shared/clock.js';
 import { decodeCursor, encodeCursor } from '../../shared/cursor.js';
@@ -12,6 +11,7 @@ import { changesRepository } from '../../storage/repositories/records.js';
 import { usersRepository } from '../../storage/repositories/users.js';
 import type { UserRow, UserRowUpdate } from '../../storage/schema.js';
 import { writeAudit } from '../audit/audit.js';
+import type { UserChangeLog } from '../privacy/personal-log.js';
 import { hashPin } from './pin.js';
 import { cleanUserFields, groupKey, usernameKey, type CleanUserFields, type InputRules, type UserFields } from './user-input.js';
 import { changeRecord, givenFields, newUserRow, resolveGroupIds, throwFieldErrors, type ChangeType } from './user-records.js';
@@ -21,12 +21,11 @@ export interface DirectoryDeps {
   db: Db;
   keyring: Keyring;
   clock: Clock;
-  log: Logger;
   rules: InputRules;
-  /** SPEC.md §6: an administrator can turn off logging of user changes; change records stay. */
-  logUserChanges: boolean;
+  /** The service-log lines of user changes (SPEC.md §6: an administrator can turn them off; change records stay). */
+  changeLog: UserChangeLog;
   /** Removes what other modules (verification methods) hold of a user, in the delete's transaction. */
-  userDataCleaners?: ((db: Executor, userId: string) => Promise<void>)[];
+  userDataCleaners?: ((db: Executor, userId: string) => Promise<unknown>)[];
 }
 
 export interface UserListOptions {
@@ -92,15 +91,14 @@ export class Directory {
     const now = this.deps.clock.now();
     const row = newUserRow(newId(), value as CleanUserFields & { username: string }, this.deps.keyring, now);
     const fields = givenFields(value);
-    const groupNames = await this.deps.db.transaction().execute(async (trx) => {
+    const { groupNames, logLine } = await this.deps.db.transaction().execute(async (trx) => {
       assert(!(await usersRepository.findByKey(trx, row.username_key)), 'username_taken', `username: ${row.username} already exists`, { field: 'username' });
       const groups = await resolveGroupIds(trx, value.groups ?? []);
       await this.insertUser(trx, row);
       await groupsRepository.setMembership(trx, row.id, groups.ids);
-      await this.record(trx, row, 'create', fields, actor, now);
-      return groups.names;
+      return { groupNames: groups.names, logLine: await this.record(trx, row, 'create', fields, actor, now) };
     });
-    this.logChange('user added', row, 'create', fields, actor);
+    logLine();
     return toUserView(row as UserRow, groupNames);
   }
 
@@ -108,7 +106,7 @@ export class Directory {
     const { value, errors } = cleanUserFields(input, this.deps.rules);
     throwFieldErrors(errors);
     const now = this.deps.clock.now();
-    const { row, fields } = await this.deps.db.transaction().execute(async (trx) => {
+    const { row, logLine } = await this.deps.db.transaction().execute(async (trx) => {
       const current = await this.find(trx, username);
       const patch = this.patchFor(current, value);
       if (value.username !== undefined && usernameKey(value.username) !== current.username_key) {
@@ -117,27 +115,25 @@ export class Directory {
       const groupIds = value.groups === undefined ? undefined : (await resolveGroupIds(trx, value.groups)).ids;
       const groupsChanged = groupIds !== undefined && !sameSet(groupIds, await groupsRepository.groupIdsOf(trx, current.id));
       const changed = changedFields(patch, groupsChanged);
-      if (changed.length === 0) return { row: current, fields: changed };
+      if (changed.length === 0) return { row: current, logLine: () => undefined };
       const updated = { ...current, ...patch, updated_at: now } as UserRow;
       await this.updateUser(trx, current.id, { ...patch, updated_at: now });
       if (groupsChanged) await groupsRepository.setMembership(trx, current.id, groupIds);
-      await this.record(trx, updated, 'update', changed, actor, now);
-      return { row: updated, fields: changed };
+      return { row: updated, logLine: await this.record(trx, updated, 'update', changed, actor, now) };
     });
-    if (fields.length > 0) this.logChange('user changed', row, 'update', fields, actor);
+    logLine();
     return this.get(row.username);
   }
 
   async delete(username: string, actor: Actor): Promise<void> {
     const now = this.deps.clock.now();
-    const row = await this.deps.db.transaction().execute(async (trx) => {
+    const logLine = await this.deps.db.transaction().execute(async (trx) => {
       const current = await this.find(trx, username);
       for (const clean of this.deps.userDataCleaners ?? []) await clean(trx, current.id);
       await usersRepository.delete(trx, current.id);
-      await this.record(trx, current, 'delete', [], actor, now);
-      return current;
+      return this.record(trx, current, 'delete', [], actor, now);
     });
-    this.logChange('user deleted', row, 'delete', [], actor);
+    logLine();
   }
 
   async list(options: UserListOptions): Promise<Page<UserView>> {
@@ -232,13 +228,11 @@ export class Directory {
     }
   }
 
-  private async record(db: Executor, row: Parameters<typeof changeRecord>[0], type: ChangeType, fields: string[], actor: Actor, now: number) {
+  /** Writes the change and audit records; returns what writes the service-log line once the transaction has committed. */
+  private async record(db: Executor, row: Parameters<typeof changeRecord>[0], type: ChangeType, fields: string[], actor: Actor, now: number): Promise<() => void> {
     await changesRepository.insertMany(db, [changeRecord(row, type, fields, actor, now)]);
     await writeAudit(db, this.deps.clock, actor, { action: `user.${type}`, targetType: 'user', targetId: row.id, details: { fields } });
-  }
-
-  private logChange(message: string, row: { id: string; username: string }, type: ChangeType, fields: string[], actor: Actor): void {
-    if (!this.deps.logUserChanges) return;
-    this.deps.log.info({ event: `user.${type}`, user_id: row.id, username: row.username, fields, actor: `${actor.type}:${actor.id}` }, message);
+    const message = { create: 'user added', update: 'user changed', delete: 'user deleted' }[type];
+    return this.deps.changeLog.prepare(db, row, `user.${type}`, message, { fields, actor: `${actor.type}:${actor.id}` });
   }
 }

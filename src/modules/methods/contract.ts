@@ -181,6 +181,6 @@ export interface VerificationMethod {
   respond(context: MethodContext, state: Record<string, unknown>, response: MethodResponse): Promise<StepResult>;
   /** Everything this method holds about a user, for the privacy export (no secrets). */
   exportUserData(db: Executor, userId: string): Promise<Record<string, unknown>>;
-  /** Removes everything this method holds about a user. */
-  deleteUserData(db: Executor, userId: string): Promise<void>;
+  /** Removes everything this method holds about a user; returns how many rows of each kind went (the erasure receipt's counts). */
+  deleteUserData(db: Executor, userId: string): Promise<Record<string, number>>;
 }

@@ -3,7 +3,7 @@ import { appError, assert } from '../../shared/errors.js';
 import { cidrRange } from '../../shared/ip-key.js';
 import { sql } from 'kysely';
 import type { Db, DialectName } from '../../storage/database.js';
-import type { SigninRow } from '../../storage/schema.js';
+import type { AuthAttemptRow, SigninRow } from '../../storage/schema.js';
 import type { SigninStep, TraceEntry } from '../auth/records.js';
 import { RESULT_CODE_NAMES } from '../auth/result-codes.js';
 import type { Page } from '../directory/directory.js';
@@ -124,12 +124,7 @@ export class SigninLog {
     const row = await this.deps.db.selectFrom('signins').selectAll().where('id', '=', id).executeTakeFirst();
     if (!row) throw appError('not_found', `sign-in ${id} does not exist`);
     const attempt = row.attempt_id === null ? undefined : await this.deps.db.selectFrom('auth_attempts').selectAll().where('id', '=', Number(row.attempt_id)).executeTakeFirst();
-    return {
-      ...toSummary(row),
-      authentication_details: JSON.parse(row.steps) as SigninStep[],
-      conditional_access: JSON.parse(row.trace) as TraceEntry[],
-      attempt: attempt ? attemptView(attempt as unknown as Record<string, unknown>) : null,
-    };
+    return toSigninDetail(row, attempt ?? null);
   }
 
   /**
@@ -210,8 +205,19 @@ export function filtered(db: Db, filters: ResolvedFilters, options: { scanIpRang
   return query;
 }
 
+/** A sign-in whole, with its attempt record (the detail endpoint, the privacy export). */
+export function toSigninDetail(row: SigninRow, attempt: AuthAttemptRow | null): SigninDetail {
+  return {
+    ...toSummary(row),
+    authentication_details: JSON.parse(row.steps) as SigninStep[],
+    conditional_access: JSON.parse(row.trace) as TraceEntry[],
+    attempt: attempt ? toAttemptView(attempt) : null,
+  };
+}
+
 /** The attempt record as JSON: times as ISO, booleans as booleans (SQLite stores 1/0). */
-function attemptView(row: Record<string, unknown>): Record<string, unknown> {
+export function toAttemptView(attempt: AuthAttemptRow): Record<string, unknown> {
+  const row = attempt as unknown as Record<string, unknown>;
   const booleans = new Set(['authenticated', 'primary_authenticated', 'backup_authenticated', 'number_matching']);
   return Object.fromEntries(
     Object.entries(row).map(([key, value]) => {

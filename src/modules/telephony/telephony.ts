@@ -62,7 +62,7 @@ export function telephonyUserData(kind: 'sms' | 'call', key: string): Pick<Verif
       return { [key]: rows.map(exportedEntry) };
     },
     async deleteUserData(db, userId) {
-      await telephonyRepository.deleteOfUser(db, userId, kind);
+      return { [key]: await telephonyRepository.deleteOfUser(db, userId, kind) };
     },
   };
 }

@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import swagger from '@fastify/swagger';
-import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } from 'fastify';
+import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance, type FastifyRequest } from 'fastify';
 import type { Runtime } from '../../main.js';
 import { ADMIN_PREFIX, installAdminAuth, type AdminRoute } from './admin-auth.js';
 import { installDrain } from './drain.js';
@@ -19,6 +19,7 @@ import { telephonyWebhookRoutes } from './routes/telephony-webhooks.js';
 import { appDeviceAdminRoutes, appDeviceRoutes } from './routes/app-devices.js';
 import { signinRoutes } from './routes/signins.js';
 import { reportRoutes } from './routes/reports.js';
+import { privacyRoutes } from './routes/privacy.js';
 import { VERSION } from '../../shared/version.js';
 import { userRoutes } from './routes/users.js';
 import { validatorCompiler } from './validation.js';
@@ -42,6 +43,10 @@ export async function buildHttpApp(runtime: Runtime): Promise<FastifyInstance> {
     loggerInstance: runtime.log as FastifyBaseLogger,
     // One line per request only at debug level: at info the service log holds events, not traffic.
     logController: new LogController({ disableRequestLogging: config.log.level !== 'debug' && config.log.level !== 'trace' }),
+    // A request line names the route's pattern, never its path or the client's address: paths carry
+    // usernames and addresses are personal data, which the service log only holds sealed (docs/privacy.md).
+    childLoggerFactory: (logger, bindings, options) =>
+      logger.child(bindings, { ...options, serializers: { ...options.serializers, req: (request: FastifyRequest) => ({ method: request.method, route: request.routeOptions.url ?? null }) } }),
     bodyLimit: config.http.bodyLimit,
     trustProxy: config.http.trustProxy,
     requestIdHeader: false,
@@ -88,6 +93,7 @@ export async function buildHttpApp(runtime: Runtime): Promise<FastifyInstance> {
   await app.register(authApiRoutes(runtime), { prefix: AUTH_PREFIX });
   await app.register(telephonyWebhookRoutes(runtime), { prefix: '/telephony/v1' });
   await app.register(appDeviceAdminRoutes(runtime), { prefix: ADMIN_PREFIX });
+  await app.register(privacyRoutes(runtime), { prefix: ADMIN_PREFIX });
   await app.register(signinRoutes(runtime), { prefix: ADMIN_PREFIX });
   await app.register(reportRoutes(runtime), { prefix: ADMIN_PREFIX });
   await app.register(appDeviceRoutes(runtime), { prefix: '/app/v1' });

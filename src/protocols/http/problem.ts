@@ -80,7 +80,8 @@ export function installProblemHandlers(app: FastifyInstance): void {
   app.setErrorHandler((error: FastifyError | AppError, request, reply) => {
     const problem = toProblem(error, request);
     if (problem.status >= 500) request.log.error({ err: error }, 'request failed');
-    else request.log.info({ code: problem.code, detail: problem.detail }, 'request refused');
+    // The code and field only: a detail may quote what the caller sent, a username for one (docs/privacy.md).
+    else request.log.info({ code: problem.code, field: problem.field }, 'request refused');
     return sendProblem(reply, problem);
   });
   app.setNotFoundHandler((request, reply) =>

@@ -9,6 +9,7 @@ import { signinLog } from './0007-signin-log.js';
 import { serverNodes } from './0008-server-nodes.js';
 import { conditionalAccess } from './0009-conditional-access.js';
 import { signinRollups } from './0010-signin-rollups.js';
+import { privacy } from './0011-privacy.js';
 
 /** Every migration, in order. Add new ones at the end with a higher number. */
-export const migrations: Migration[] = [foundation, authentication, leanAttemptIndexes, telephony, voice, authenticatorApp, signinLog, serverNodes, conditionalAccess, signinRollups];
+export const migrations: Migration[] = [foundation, authentication, leanAttemptIndexes, telephony, voice, authenticatorApp, signinLog, serverNodes, conditionalAccess, signinRollups, privacy];

@@ -24,8 +24,9 @@ export const telephonyRepository = {
     return db.selectFrom('telephony_log').selectAll().where('id', '=', id).executeTakeFirst();
   },
 
-  async deleteOfUser(db: Executor, userId: string, kind: 'sms' | 'call'): Promise<void> {
-    await db.deleteFrom('telephony_log').where('user_id', '=', userId).where('kind', '=', kind).execute();
+  async deleteOfUser(db: Executor, userId: string, kind: 'sms' | 'call'): Promise<number> {
+    const result = await db.deleteFrom('telephony_log').where('user_id', '=', userId).where('kind', '=', kind).executeTakeFirst();
+    return Number(result.numDeletedRows);
   },
 
   /** Newest first. */

@@ -222,9 +222,9 @@ export function appMethod(config: Config['app'], deps: AppDeps) {
     async deleteUserData(db, userId) {
       const devices = await devicesOf(db, userId);
       if (devices.length > 0) await db.deleteFrom('app_nonces').where('device_id', 'in', devices.map((device) => device.id)).execute();
-      await db.deleteFrom('app_devices').where('user_id', '=', userId).execute();
-      await db.deleteFrom('app_activation_codes').where('user_id', '=', userId).execute();
-      await db.deleteFrom('app_activations').where('user_id', '=', userId).execute();
+      const deleted = async (table: 'app_devices' | 'app_activation_codes' | 'app_activations') =>
+        Number((await db.deleteFrom(table).where('user_id', '=', userId).executeTakeFirst()).numDeletedRows);
+      return { app_devices: await deleted('app_devices'), app_activation_codes: await deleted('app_activation_codes'), app_activations: await deleted('app_activations') };
     },
   } satisfies VerificationMethod;
 }

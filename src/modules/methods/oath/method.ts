@@ -181,8 +181,9 @@ export function oathMethod(config: Config['oath']) {
 
     async deleteUserData(db, userId) {
       // Software tokens belong to the user and go; hardware tokens belong to the organisation and are unassigned.
-      await db.deleteFrom('oath_tokens').where('user_id', '=', userId).where('kind', '=', 'software').execute();
-      await db.updateTable('oath_tokens').set({ user_id: null, name: null, last_used_at: null }).where('user_id', '=', userId).execute();
+      const deleted = await db.deleteFrom('oath_tokens').where('user_id', '=', userId).where('kind', '=', 'software').executeTakeFirst();
+      const unassigned = await db.updateTable('oath_tokens').set({ user_id: null, name: null, last_used_at: null }).where('user_id', '=', userId).executeTakeFirst();
+      return { oath_tokens_deleted: Number(deleted.numDeletedRows), oath_tokens_unassigned: Number(unassigned.numUpdatedRows) };
     },
   } satisfies VerificationMethod;
 }

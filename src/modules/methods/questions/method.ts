@@ -100,7 +100,7 @@ export function questionsMethod(config: Config['questions']) {
     },
 
     async deleteUserData(db, userId) {
-      await repo.deleteAnswersOf(db, userId);
+      return { security_answers: await repo.deleteAnswersOf(db, userId) };
     },
   } satisfies VerificationMethod;
 }

@@ -1,5 +1,4 @@
 import { hash, verify } from '@node-rs/argon2';
-import type { Logger } from 'pino';
 import type { Config } from '../../../config/schema.js';
 import type { Actor } from '../../../shared/actor.js';
 import type { Clock } from '../../../shared/clock.js';
@@ -11,6 +10,7 @@ import { securityQuestionsRepository as repo, type SecurityQuestionRow } from '.
 import type { UserRow } from '../../../storage/schema.js';
 import { writeAudit } from '../../audit/audit.js';
 import type { Directory } from '../../directory/directory.js';
+import type { UserChangeLog } from '../../privacy/personal-log.js';
 import { answerProblem, MAX_ANSWER_LENGTH, normalizeAnswer } from './normalize.js';
 
 export interface SecurityQuestionView {
@@ -38,11 +38,10 @@ export interface AnswerInput {
 export interface SecurityQuestionsDeps {
   db: Db;
   clock: Clock;
-  log: Logger;
   config: Config['questions'];
   directory: Directory;
-  /** SPEC.md §6: the service log records user changes unless an administrator turned that off. */
-  logUserChanges: boolean;
+  /** The service-log lines of user changes (SPEC.md §6). */
+  changeLog: UserChangeLog;
 }
 
 const QUESTION_MAX_LENGTH = 256;
@@ -218,7 +217,7 @@ export class SecurityQuestions {
     const rows = await Promise.all(
       answers.map(async (item) => ({ user_id: user.id, question_id: item.question_id, answer_hash: await hashAnswer(user.id, item.question_id, item.answer), created_at: now })),
     );
-    await this.deps.db.transaction().execute(async (trx) => {
+    const logLine = await this.deps.db.transaction().execute(async (trx) => {
       const current = await this.deps.directory.find(trx, username);
       // The user was deleted and re-created, or the questions changed, while hashing: check again inside the transaction.
       assert(current.id === user.id, 'user_not_found', `user ${username} does not exist`);
@@ -230,8 +229,9 @@ export class SecurityQuestions {
         targetId: user.id,
         details: { question_ids: answers.map((item) => item.question_id) },
       });
+      return this.logLine(trx, user, 'security_answers.register', 'security answers registered', actor);
     });
-    this.logChange('security answers registered', user, 'security_answers.register', actor);
+    logLine();
     return registeredQuestions(this.deps.db, user.id);
   }
 
@@ -242,13 +242,13 @@ export class SecurityQuestions {
 
   /** Removes all of a user's answers; returns how many there were. */
   async clear(username: string, actor: Actor): Promise<number> {
-    const { user, removed } = await this.deps.db.transaction().execute(async (trx) => {
+    const { removed, logLine } = await this.deps.db.transaction().execute(async (trx) => {
       const user = await this.deps.directory.find(trx, username);
       const removed = await repo.deleteAnswersOf(trx, user.id);
       await writeAudit(trx, this.deps.clock, actor, { action: 'security_answers.clear', targetType: 'user', targetId: user.id, details: { answers_removed: removed } });
-      return { user, removed };
+      return { removed, logLine: removed > 0 ? await this.logLine(trx, user, 'security_answers.clear', 'security answers cleared', actor) : () => undefined };
     });
-    if (removed > 0) this.logChange('security answers cleared', user, 'security_answers.clear', actor);
+    logLine();
     return removed;
   }
 
@@ -314,10 +314,9 @@ export class SecurityQuestions {
     return toQuestionView(row, (await repo.answerCounts(db, [row.id])).get(row.id) ?? 0);
   }
 
-  /** After the commit, like Directory: names the user and the event, never an answer. */
-  private logChange(message: string, user: Pick<UserRow, 'id' | 'username'>, event: string, actor: Actor): void {
-    if (!this.deps.logUserChanges) return;
-    this.deps.log.info({ event, user_id: user.id, username: user.username, actor: `${actor.type}:${actor.id}` }, message);
+  /** Like Directory: names the user (sealed) and the event, never an answer; written after the commit. */
+  private logLine(db: Executor, user: Pick<UserRow, 'id' | 'username'>, event: string, message: string, actor: Actor): Promise<() => void> {
+    return this.deps.changeLog.prepare(db, user, event, message, { actor: `${actor.type}:${actor.id}` });
   }
 }
 
