@@ -18,6 +18,7 @@ import type { ReportFraud } from './modules/methods/contract.js';
 import { AppDevices } from './modules/methods/app/devices.js';
 import { PersonalLog, UserChangeLog } from './modules/privacy/personal-log.js';
 import { Privacy } from './modules/privacy/privacy.js';
+import { Retention } from './modules/privacy/retention.js';
 import { Exports } from './modules/reports/exports.js';
 import { SigninExporter } from './modules/reports/signin-export.js';
 import { Reports } from './modules/reports/reports.js';
@@ -71,6 +72,8 @@ export interface Runtime {
   appPasswords: AppPasswords;
   /** Privacy requests: export and erase everything about a user, search the service log (SPEC.md §6). */
   privacy: Privacy;
+  /** The retention purge of SPEC.md §5 (retention.*). */
+  retention: Retention;
   /** Seals the personal fields of service-log lines per user and day (docs/privacy.md). */
   personalLog: PersonalLog;
   /** The service-log lines of user changes. */
@@ -187,6 +190,7 @@ export async function buildRuntime(config: Config, options: RuntimeOptions = {})
     reports: new Reports({ db: storage.db, clock, heartbeatSeconds: config.cluster.heartbeatSeconds }),
     personalLog,
     changeLog,
+    retention: new Retention({ db: storage.db, clock, config: config.retention }),
     privacy: new Privacy({ db: storage.db, dialect: storage.dialect, clock, keyring, personalLog, methods, logFiles: config.log.file ? [config.log.file] : [] }),
     masterKeyCreated: created,
     // A storage handed in belongs to the caller, who closes it.

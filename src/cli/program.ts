@@ -12,7 +12,7 @@ import { oathCommand } from './commands/oath.js';
 import { outboxCommand } from './commands/outbox.js';
 import { deviceCommand } from './commands/device.js';
 import { reportCommand } from './commands/report.js';
-import { gdprCommand, logsCommand } from './commands/privacy.js';
+import { gdprCommand, logsCommand, retentionCommand } from './commands/privacy.js';
 import { serveCommand } from './commands/serve.js';
 import { userCommand } from './commands/user.js';
 import type { CliIo, GlobalOptions } from './io.js';
@@ -27,7 +27,7 @@ export function buildProgram(io: CliIo): Command {
     .configureOutput({ writeOut: (text) => io.stdout.write(text), writeErr: (text) => io.stderr.write(text) })
     .exitOverride();
   const globals = () => program.opts<GlobalOptions>();
-  for (const command of [serveCommand, migrateCommand, userCommand, groupCommand, questionCommand, oathCommand, adminKeyCommand, appCommand, bypassCommand, blockCommand, unblockCommand, authCommand, outboxCommand, deviceCommand, reportCommand, locationCommand, policyCommand, appPasswordCommand, rememberedDevicesCommand, gdprCommand, logsCommand]) {
+  for (const command of [serveCommand, migrateCommand, userCommand, groupCommand, questionCommand, oathCommand, adminKeyCommand, appCommand, bypassCommand, blockCommand, unblockCommand, authCommand, outboxCommand, deviceCommand, reportCommand, locationCommand, policyCommand, appPasswordCommand, rememberedDevicesCommand, gdprCommand, logsCommand, retentionCommand]) {
     program.addCommand(command(io, globals));
   }
   // Sub-commands inherit output and exit handling so every one has --help and clean errors.

@@ -27,7 +27,8 @@ export function createServiceLog(options: LoggerOptions): Logger {
   let file: ReturnType<typeof pino.destination> | undefined;
   if (options.file) {
     mkdirSync(dirname(options.file), { recursive: true });
-    file = pino.destination({ dest: options.file, append: true, sync: false, mkdir: true });
+    // A CLI command writes a few lines and exits: written at once, they are on disk before it does.
+    file = pino.destination({ dest: options.file, append: true, sync: options.console === 'stderr-warnings', mkdir: true });
     streams.push({ stream: file, level });
   }
   let syslog: SyslogStream | undefined;

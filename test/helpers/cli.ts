@@ -11,10 +11,10 @@ export interface CliResult {
   stderr: string;
 }
 
-/** Runs the CLI in-process against its own data folder, as a user would from a shell. */
-export function cliSandbox(extraEnv: Record<string, string> = {}) {
+/** Runs the CLI in-process against its own data folder, as a user would from a shell. `extraEnv` may depend on that folder. */
+export function cliSandbox(extraEnv: Record<string, string> | ((dir: string) => Record<string, string>) = {}) {
   const dir = mkdtempSync(join(tmpdir(), 'countersign-cli-'));
-  const env = { COUNTERSIGN_DATA_DIR: dir, COUNTERSIGN_SECURITY_MASTER_KEY: TEST_MASTER_KEY, COUNTERSIGN_LOG_LEVEL: 'warn', ...extraEnv };
+  const env = { COUNTERSIGN_DATA_DIR: dir, COUNTERSIGN_SECURITY_MASTER_KEY: TEST_MASTER_KEY, COUNTERSIGN_LOG_LEVEL: 'warn', ...(typeof extraEnv === 'function' ? extraEnv(dir) : extraEnv) };
   return {
     dir,
     async run(args: string[], stdin = ''): Promise<CliResult> {

@@ -98,3 +98,18 @@ export function logsCommand(io: CliIo, globals: () => GlobalOptions): Command {
     });
   return logs;
 }
+
+/** `countersign retention run`: the purge of SPEC.md §5, now. */
+export function retentionCommand(io: CliIo, globals: () => GlobalOptions): Command {
+  const retention = new Command('retention').description('the retention purge: delete what is older than retention.* days');
+  retention
+    .command('run')
+    .description('purge every category past its retention now, in batches (a running server is not held up)')
+    .action(async () => {
+      const report = await withRuntime(io, globals(), (runtime) => runtime.retention.run(cliActor()));
+      if (globals().json) return printJson(io, report);
+      io.stdout.write(table(['table', 'deleted'], Object.entries(report.deleted).map(([name, n]) => [name, String(n)])));
+      io.stdout.write(`${report.batches} batches, ${report.started_at} to ${report.finished_at}\n`);
+    });
+  return retention;
+}

@@ -35,11 +35,22 @@ export function serveCommand(io: CliIo, globals: () => GlobalOptions): Command {
       const stopHeartbeat = await new Heartbeat({ db: runtime.storage.db, clock: runtime.clock, log: runtime.log, version: VERSION }).start(config.cluster.heartbeatSeconds);
       // The reports' daily roll-ups: each past day is counted once, soon after it ends (at start, then hourly).
       const stopRollups = runtime.reports.startRollups(3_600_000, (error) => runtime.log.warn({ err: error, event: 'reports.rollup_failed' }, 'daily roll-up not made'));
+      // The retention purge of SPEC.md §5: at start, then every retention.intervalMinutes.
+      const stopRetention =
+        config.retention.intervalMinutes === 0
+          ? async () => undefined
+          : runtime.retention.start(
+              config.retention.intervalMinutes * 60_000,
+              systemActor('retention'),
+              (report) => runtime.log.info({ event: 'retention.purged', deleted: report.deleted, batches: report.batches }, 'retention purge done'),
+              (error) => runtime.log.warn({ err: error, event: 'retention.failed' }, 'retention purge failed'),
+            );
       runtime.log.info({ event: 'server.started', address, dialect: runtime.storage.dialect }, `Countersign listening on ${address}`);
       const stop = async (signal: string) => {
         runtime.log.info({ event: 'server.stopping', signal }, 'stopping');
         stopSweeper();
         stopRollups();
+        await stopRetention();
         await app.close();
         await stopHeartbeat().catch(() => undefined);
         if (!(await app.drain(10_000))) runtime.log.warn({ event: 'server.drain_timeout' }, 'requests still running after 10 s; closing the database anyway');

@@ -11,7 +11,8 @@ import type { Migration } from '../migrator.js';
  *   so the privacy delete of a name finds them without reading the whole log;
  *   partial, so an ordinary sign-in never writes to it;
  * - the telephony log by number, for messages from a user's phone that came
- *   before the number was known.
+ *   before the number was known;
+ * - time indexes for the retention purge where a table had none.
  */
 export const privacy: Migration = {
   name: '0011-privacy',
@@ -31,8 +32,14 @@ export const privacy: Migration = {
       .where(sql.ref('user_id'), 'is', null)
       .execute();
     await db.schema.createIndex('telephony_log_number').on('telephony_log').column('to_number').execute();
+    await db.schema.createIndex('telephony_log_time').on('telephony_log').column('created_at').execute();
+    await db.schema.createIndex('app_activations_time').on('app_activations').column('at').execute();
+    await db.schema.createIndex('challenges_created').on('challenges').column('created_at').execute();
   },
   async down(db) {
+    await db.schema.dropIndex('challenges_created').execute();
+    await db.schema.dropIndex('app_activations_time').execute();
+    await db.schema.dropIndex('telephony_log_time').execute();
     await db.schema.dropIndex('telephony_log_number').execute();
     await db.schema.dropIndex('signins_unknown_user').execute();
     await db.schema.dropTable('log_keys').execute();

@@ -85,6 +85,24 @@ export function privacyRoutes(runtime: Runtime): FastifyPluginAsync {
       },
       handler: async (request) => ({ items: await privacy.receipts(request.query.username) }),
     });
+    app.post('/retention/run', {
+      config: { roles: ACCESS.retention },
+      schema: {
+        tags,
+        summary: 'Run the retention purge now (SPEC.md §5); answers what it deleted',
+        response: {
+          200: Type.Object({
+            started_at: Type.String({ format: 'date-time' }),
+            finished_at: Type.String({ format: 'date-time' }),
+            cutoffs: Type.Record(Type.String(), Type.String({ format: 'date-time' }), { description: 'Per category, the moment before which it was purged.' }),
+            deleted: Counts,
+            batches: Type.Integer(),
+          }),
+          ...S.adminErrors,
+        },
+      },
+      handler: (request) => runtime.retention.run(actorOf(request)),
+    });
     app.get('/privacy/users/:username/log', {
       config: { roles: ACCESS.privacy },
       schema: { tags, summary: "The service-log lines about a user, opened (from log.file)", params: S.UsernameParams, response: { 200: Type.Object({ items: Type.Array(LogLine) }), ...S.adminErrors } },
