@@ -8,6 +8,9 @@ const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'
  * upper snake case: `http.port` is COUNTERSIGN_HTTP_PORT.
  * Keep docs/configuration.md in step with this file (a test checks it).
  */
+/** A retention period in days (SPEC.md §5: 90 unless configured). */
+const keptDays = (description: string, fallback = 90) => Type.Integer({ minimum: 1, maximum: 3650, default: fallback, description });
+
 export const ConfigSchema = Type.Object(
   {
     dataDir: Type.String({ minLength: 1, default: './data', description: 'Folder for the SQLite database, the master key file and log files.' }),
@@ -185,16 +188,16 @@ export const ConfigSchema = Type.Object(
     ),
     retention: Type.Object(
       {
-        attempts: Type.Integer({ minimum: 1, maximum: 3650, default: 90, description: 'Days authentication attempt records are kept (SPEC.md §5).' }),
-        signins: Type.Integer({ minimum: 1, maximum: 3650, default: 90, description: 'Days sign-in events are kept, with the daily counts of repeated failures by user.' }),
-        activations: Type.Integer({ minimum: 1, maximum: 3650, default: 90, description: 'Days authenticator app activation records are kept.' }),
-        blocks: Type.Integer({ minimum: 1, maximum: 3650, default: 90, description: 'Days a block record is kept after the block ended; open blocks are kept.' }),
-        bypasses: Type.Integer({ minimum: 1, maximum: 3650, default: 90, description: 'Days a bypass record is kept after it was used, cancelled or expired.' }),
-        changes: Type.Integer({ minimum: 1, maximum: 3650, default: 90, description: 'Days user change records are kept.' }),
-        telephony: Type.Integer({ minimum: 1, maximum: 3650, default: 90, description: 'Days telephony log entries (texts, calls) are kept.' }),
-        challenges: Type.Integer({ minimum: 1, maximum: 3650, default: 90, description: 'Days challenges (the state of a sign-in in progress, kept after it ends) are kept.' }),
-        serviceLog: Type.Integer({ minimum: 1, maximum: 3650, default: 90, description: 'Days the personal fields of the service log stay readable: the keys of older days are destroyed, which leaves those lines unreadable in every copy (docs/privacy.md).' }),
-        audit: Type.Integer({ minimum: 1, maximum: 3650, default: 365, description: 'Days audit records (what administrators did) are kept; not a SPEC.md §5 category, and it holds the deletion receipts.' }),
+        attempts: keptDays('Days authentication attempt records are kept (SPEC.md §5).'),
+        signins: keptDays('Days sign-in events are kept, with the daily counts of repeated failures by user.'),
+        activations: keptDays('Days authenticator app activation records are kept.'),
+        blocks: keptDays('Days a block record is kept after the block ended; open blocks are kept.'),
+        bypasses: keptDays('Days a bypass record is kept after it was used, cancelled or expired.'),
+        changes: keptDays('Days user change records are kept.'),
+        telephony: keptDays('Days telephony log entries (texts, calls) are kept.'),
+        challenges: keptDays('Days challenges (the state of a sign-in in progress, kept after it ends) are kept.'),
+        serviceLog: keptDays('Days the personal fields of the service log stay readable: the keys of older days are destroyed, which leaves those lines unreadable in every copy (docs/privacy.md).'),
+        audit: keptDays('Days audit records (what administrators did) are kept; not a SPEC.md §5 category, and it holds the deletion receipts.', 365),
         batchSize: Type.Integer({ minimum: 100, maximum: 100000, default: 500, description: 'Rows the purge deletes per transaction. After each batch it pauses as long as the batch took, so authentications wait for at most one batch.' }),
         intervalMinutes: Type.Integer({ minimum: 0, maximum: 10080, default: 60, description: 'How often a running server purges; 0: only `countersign retention run`.' }),
       },
