@@ -2,15 +2,15 @@ import { Type, type Static } from 'typebox';
 
 const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
 
+/** A retention period in days (SPEC.md §5: 90 unless configured). */
+const keptDays = (description: string, fallback = 90) => Type.Integer({ minimum: 1, maximum: 3650, default: fallback, description });
+
 /**
  * The whole configuration. Every key has a default; unknown keys are rejected.
  * The environment variable of a key is COUNTERSIGN_ followed by its path in
  * upper snake case: `http.port` is COUNTERSIGN_HTTP_PORT.
  * Keep docs/configuration.md in step with this file (a test checks it).
  */
-/** A retention period in days (SPEC.md §5: 90 unless configured). */
-const keptDays = (description: string, fallback = 90) => Type.Integer({ minimum: 1, maximum: 3650, default: fallback, description });
-
 export const ConfigSchema = Type.Object(
   {
     dataDir: Type.String({ minLength: 1, default: './data', description: 'Folder for the SQLite database, the master key file and log files.' }),
