@@ -170,7 +170,7 @@ export async function buildRuntime(config: Config, options: RuntimeOptions = {})
     keyring,
     directory,
     groups: new Groups({ db: storage.db, clock, directory }),
-    csvImport: new CsvImport({ db: storage.db, keyring, clock, log, rules }),
+    csvImport: new CsvImport({ db: storage.db, keyring, clock, log, rules, changeLog }),
     adminKeys: new AdminKeys({ db: storage.db, keyring, clock }),
     oathTokens: new OathTokens({ db: storage.db, keyring, clock, config: config.oath }),
     applications: new Applications({ db: storage.db, keyring, clock }),

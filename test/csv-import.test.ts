@@ -68,6 +68,16 @@ describe.each(DIALECTS)('CSV import on %s', (dialect) => {
     expect(audit.map((row) => JSON.parse(row.details) as Record<string, unknown>)).toEqual([{ created: 3, first_line: 2, last_line: 15 }]);
   });
 
+  it('writes one service-log line per created user, the name sealed with the user\'s key', async () => {
+    await t.runtime.csvImport.run(CSV, testActor);
+    const lines = t.logLines().filter((line) => line.event === 'user.create' && line.via === 'user.import');
+    expect(lines).toHaveLength(3);
+    expect(JSON.stringify(lines)).not.toMatch(/ann@|ben@|cy@/);
+    const open = t.runtime.personalLog.opener(t.runtime.storage.db);
+    const names = await Promise.all(lines.map(async (line) => (await open(String(line.user_id), String(line.personal)))?.username));
+    expect(names).toEqual(['ann@contoso.com', 'ben@contoso.com', 'cy@contoso.com']);
+  });
+
   it('creates missing groups when asked', async () => {
     const report = await t.runtime.csvImport.run('username,groups\nzed,Brand New;vpn\n', testActor, { createGroups: true });
     expect(report).toMatchObject({ created: 1, failed: 0, groups_created: ['Brand New'] });

@@ -12,6 +12,7 @@ import { changesRepository } from '../../storage/repositories/records.js';
 import { usersRepository } from '../../storage/repositories/users.js';
 import type { NewUserRow } from '../../storage/schema.js';
 import { writeAudit } from '../audit/audit.js';
+import type { UserChangeLog } from '../privacy/personal-log.js';
 import { cleanUserFields, groupKey, type CleanUserFields, type InputRules, type MfaState, type UserFields } from './user-input.js';
 import { changeRecord, givenFields, newUserRow } from './user-records.js';
 
@@ -119,7 +120,7 @@ function fieldsOf(record: Partial<Record<Column, string>>): { fields: UserFields
  * record) or not at all.
  */
 export class CsvImport {
-  constructor(private readonly deps: { db: Db; keyring: Keyring; clock: Clock; log: Logger; rules: InputRules }) {}
+  constructor(private readonly deps: { db: Db; keyring: Keyring; clock: Clock; log: Logger; rules: InputRules; changeLog: UserChangeLog }) {}
 
   async run(input: string | Buffer | NodeJS.ReadableStream, actor: Actor, options: ImportOptions = {}): Promise<ImportReport> {
     const report: ImportReport = { rows: 0, created: 0, failed: 0, groups_created: [], errors: [] };
@@ -241,6 +242,12 @@ export class CsvImport {
       await usersRepository.insertMany(trx, written.map((pending) => pending.row));
       await groupsRepository.addMembers(trx, written.flatMap((pending) => pending.groups.map((name) => ({ user_id: pending.row.id, group_id: groupIds.get(groupKey(name))! }))));
       await changesRepository.insertMany(trx, written.map((pending) => changeRecord(pending.row, 'create', pending.fields, actor, now)));
+      const logLines = await this.deps.changeLog.prepareCreated(
+        trx,
+        written.map((pending) => ({ user: pending.row, details: { fields: pending.fields, actor: `${actor.type}:${actor.id}`, via: 'user.import' } })),
+        'user.create',
+        'user added',
+      );
       if (written.length > 0) {
         await writeAudit(trx, this.deps.clock, actor, {
           action: 'user.import',
@@ -249,8 +256,9 @@ export class CsvImport {
           details: { created: written.length, first_line: written[0]!.line, last_line: written[written.length - 1]!.line },
         });
       }
-      return { created: written.length, groupsCreated, rejected };
+      return { created: written.length, groupsCreated, rejected, logLines };
     });
+    outcome.logLines();
     report.created += outcome.created;
     report.groups_created.push(...outcome.groupsCreated);
     outcome.rejected.forEach(fail);

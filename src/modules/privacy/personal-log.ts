@@ -44,14 +44,27 @@ export class PersonalLog {
       await db.insertInto('log_keys').values({ user_id: userId, day, key_sealed: sealed }).onConflict((oc) => oc.columns(['user_id', 'day']).doNothing()).execute();
       sealed = (await findKey(db, userId, day)) ?? sealed;
     }
-    const key = this.deps.keyring.open(sealed, keyContext(userId, day));
-    return (personal) => {
-      const iv = randomBytes(IV_BYTES);
-      const cipher = createCipheriv('aes-256-gcm', key, iv);
-      cipher.setAAD(Buffer.from(lineContext(userId, day), 'utf8'));
-      const body = Buffer.concat([cipher.update(JSON.stringify(personal), 'utf8'), cipher.final()]);
-      return `${PREFIX}${day}.${Buffer.concat([iv, body, cipher.getAuthTag()]).toString('base64url')}`;
-    };
+    return sealerWith(this.deps.keyring.open(sealed, keyContext(userId, day)), userId, day);
+  }
+
+  /**
+   * Sealers for users created in this transaction (an import): their keys of
+   * the day are written in one statement. Should one exist already, that user
+   * gets the stored key like `sealer` would give it.
+   */
+  async sealersForNew(db: Executor, userIds: string[]): Promise<Map<string, LogSealer>> {
+    const day = dayOf(this.deps.clock.now());
+    const keys = userIds.map((userId) => ({ userId, key: randomBytes(32) }));
+    const sealers = new Map<string, LogSealer>();
+    if (keys.length === 0) return sealers;
+    const rows = keys.map(({ userId, key }) => ({ user_id: userId, day, key_sealed: this.deps.keyring.seal(key, keyContext(userId, day)) }));
+    const result = await db.insertInto('log_keys').values(rows).onConflict((oc) => oc.columns(['user_id', 'day']).doNothing()).executeTakeFirst();
+    if (Number(result.numInsertedOrUpdatedRows ?? keys.length) !== keys.length) {
+      for (const { userId } of keys) sealers.set(userId, await this.sealer(db, userId));
+      return sealers;
+    }
+    for (const { userId, key } of keys) sealers.set(userId, sealerWith(key, userId, day));
+    return sealers;
   }
 
   /** An opener for many lines (a log search, an export): keys are read once per user and day. */
@@ -69,6 +82,16 @@ export class PersonalLog {
       return key ? openWith(key, userId, parsed.day, parsed.raw) : null;
     };
   }
+}
+
+function sealerWith(key: Buffer, userId: string, day: number): LogSealer {
+  return (personal) => {
+    const iv = randomBytes(IV_BYTES);
+    const cipher = createCipheriv('aes-256-gcm', key, iv);
+    cipher.setAAD(Buffer.from(lineContext(userId, day), 'utf8'));
+    const body = Buffer.concat([cipher.update(JSON.stringify(personal), 'utf8'), cipher.final()]);
+    return `${PREFIX}${day}.${Buffer.concat([iv, body, cipher.getAuthTag()]).toString('base64url')}`;
+  };
 }
 
 async function findKey(db: Executor, userId: string, day: number): Promise<string | null> {
@@ -115,5 +138,14 @@ export class UserChangeLog {
     if (!this.deps.enabled) return () => undefined;
     const seal = await this.deps.personal.sealer(db, user.id);
     return () => this.deps.log.info({ event, user_id: user.id, ...details, personal: seal({ username: user.username }) }, message);
+  }
+
+  /** `prepare` for many users created in one transaction (an import), one line each. */
+  async prepareCreated(db: Executor, users: { user: { id: string; username: string }; details: Record<string, unknown> }[], event: string, message: string): Promise<() => void> {
+    if (!this.deps.enabled || users.length === 0) return () => undefined;
+    const sealers = await this.deps.personal.sealersForNew(db, users.map((item) => item.user.id));
+    return () => {
+      for (const { user, details } of users) this.deps.log.info({ event, user_id: user.id, ...details, personal: sealers.get(user.id)!({ username: user.username }) }, message);
+    };
   }
 }
