@@ -46,6 +46,11 @@ export interface UsersTable {
   bypass_id: number | null;
   /** Remembered-device tokens issued before this moment are no longer honoured. */
   remembered_devices_revoked_at: Millis | null;
+  /** argon2id of the user's password (local directory; self-service password reset sets it). */
+  password_hash: ColumnType<string | null, string | null | undefined, string | null>;
+  password_changed_at: ColumnType<Millis | null, Millis | null | undefined, Millis | null>;
+  /** The e-mail address registered for password reset (SPEC.md §6), apart from the profile's e-mail. */
+  sspr_email: ColumnType<string | null, string | null | undefined, string | null>;
 }
 
 export interface GroupsTable {
@@ -330,6 +335,9 @@ export interface Database {
   signin_rollup_failures: SigninRollupFailuresTable;
   signin_rollup_days: SigninRollupDaysTable;
   log_keys: LogKeysTable;
+  mail_log: MailLogTable;
+  sspr_sessions: SsprSessionsTable;
+  sspr_events: SsprEventsTable;
 }
 
 /** One day's sign-ins with the same method, entry point, status, MFA requirement and detail: how many. */
@@ -514,4 +522,49 @@ export interface LogKeysTable {
   user_id: string;
   day: number;
   key_sealed: string;
+}
+
+/** One e-mail sent (or kept in the outbox): the telephony log's counterpart. */
+export interface MailLogTable {
+  id: string;
+  user_id: string | null;
+  to_address: string;
+  subject: string;
+  body: string | null;
+  gateway: string;
+  status: string;
+  provider_id: string | null;
+  error: string | null;
+  created_at: Millis;
+  updated_at: Millis;
+}
+
+/** A self-service password reset in progress. */
+export interface SsprSessionsTable {
+  id: string;
+  user_id: string;
+  /** open | verified (may set the password) | completed | failed | expired */
+  status: string;
+  methods_required: number;
+  /** JSON: the methods proved so far, in order. */
+  methods_passed: string;
+  /** JSON: the state of the method being proved (a code's keyed hash, a challenge id), or null. */
+  pending: string | null;
+  ip: string | null;
+  created_at: Millis;
+  expires_at: Millis;
+}
+
+/** A step of a self-service password reset (or registration), for throttling and the record. */
+export interface SsprEventsTable {
+  id: Generated<number>;
+  at: Millis;
+  user_id: string | null;
+  username: string;
+  session_id: string | null;
+  step: string;
+  method: string | null;
+  succeeded: Bool;
+  detail: string | null;
+  ip: string | null;
 }

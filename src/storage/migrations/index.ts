@@ -10,6 +10,7 @@ import { serverNodes } from './0008-server-nodes.js';
 import { conditionalAccess } from './0009-conditional-access.js';
 import { signinRollups } from './0010-signin-rollups.js';
 import { privacy } from './0011-privacy.js';
+import { selfService } from './0012-self-service.js';
 
 /** Every migration, in order. Add new ones at the end with a higher number. */
-export const migrations: Migration[] = [foundation, authentication, leanAttemptIndexes, telephony, voice, authenticatorApp, signinLog, serverNodes, conditionalAccess, signinRollups, privacy];
+export const migrations: Migration[] = [foundation, authentication, leanAttemptIndexes, telephony, voice, authenticatorApp, signinLog, serverNodes, conditionalAccess, signinRollups, privacy, selfService];
