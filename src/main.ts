@@ -31,6 +31,10 @@ import { outboxGateway } from './modules/telephony/outbox.js';
 import { twilioGateway } from './modules/telephony/twilio.js';
 import { Telephony } from './modules/telephony/telephony.js';
 import { loadTemplatesFile, Templates } from './modules/telephony/templates.js';
+import type { MailGateway } from './modules/mail/gateway.js';
+import { Mail } from './modules/mail/mail.js';
+import { outboxMailGateway } from './modules/mail/outbox.js';
+import { smtpMailGateway } from './modules/mail/smtp.js';
 import { CsvImport } from './modules/directory/csv-import.js';
 import { Directory } from './modules/directory/directory.js';
 import { Groups } from './modules/directory/groups.js';
@@ -61,6 +65,8 @@ export interface Runtime {
   engine: AuthEngine;
   securityQuestions: SecurityQuestions;
   telephony: Telephony;
+  /** E-mail (password reset) through mail.gateway, and the mail log. */
+  mail: Mail;
   appDevices: AppDevices;
   /** Wakes the long polls of devices when a push for them is committed. */
   pushBoard: PushBoard;
@@ -93,6 +99,8 @@ export interface RuntimeOptions {
   migrate?: boolean;
   /** Gateway to use instead of the one the configuration names (tests). */
   gateway?: TelephonyGateway;
+  /** Mail gateway to use instead of the one mail.gateway names (tests). */
+  mailGateway?: MailGateway;
   /** Replaces the push notifier app.pushGateway names (tests). */
   pushNotifier?: PushNotifier;
 }
@@ -106,6 +114,16 @@ function gatewayOf(config: Config['telephony'], voice: Config['voice']): Telepho
       return httpGateway(config.http);
     case 'twilio':
       return twilioGateway(config.twilio, voice);
+  }
+}
+
+/** The gateway `mail.gateway` names; the SMTP gateway checks its settings here, at start-up. */
+function mailGatewayOf(config: Config['mail']): MailGateway {
+  switch (config.gateway) {
+    case 'outbox':
+      return outboxMailGateway;
+    case 'smtp':
+      return smtpMailGateway(config);
   }
 }
 
@@ -123,6 +141,8 @@ export async function buildRuntime(config: Config, options: RuntimeOptions = {})
   const clock = options.clock ?? systemClock;
   const log = options.log ?? createServiceLog({ level: config.log.level, file: config.log.file || undefined, syslog: config.log.syslog });
   const { keyring, created } = loadKeyring(config);
+  // Before the storage opens: a wrong mail setting stops start-up before the database is touched.
+  const mailGateway = options.mailGateway ?? mailGatewayOf(config.mail);
   const ownsStorage = options.storage === undefined;
   const storage =
     options.storage ?? openStorage({ url: config.database.url, dataDir: config.dataDir, poolSize: config.database.poolSize, readCacheEntries: config.database.readCacheEntries });
@@ -182,6 +202,7 @@ export async function buildRuntime(config: Config, options: RuntimeOptions = {})
     appPasswords: new AppPasswords({ db: storage.db, clock, keyring, directory }),
     securityQuestions: new SecurityQuestions({ db: storage.db, clock, config: config.questions, directory, changeLog }),
     telephony,
+    mail: new Mail({ db: storage.db, clock, gateway: mailGateway }),
     appDevices: new AppDevices({ db: storage.db, keyring, clock, config: config.app, oathIssuer: config.oath.issuer, directory }),
     pushBoard,
     signinLog,
@@ -196,6 +217,7 @@ export async function buildRuntime(config: Config, options: RuntimeOptions = {})
     // A storage handed in belongs to the caller, who closes it.
     close: async () => {
       await exporter.close();
+      await mailGateway.close?.();
       if (ownsStorage) await storage.close();
       // Also for a log handed in (the CLI builds its own): its queued syslog lines must leave before the process exits.
       await closeServiceLog(log);

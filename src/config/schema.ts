@@ -203,6 +203,35 @@ export const ConfigSchema = Type.Object(
       },
       { additionalProperties: false, default: {}, description: 'How long each collected category is kept (SPEC.md §5: 90 days unless configured).' },
     ),
+    mail: Type.Object(
+      {
+        gateway: Type.Union([Type.Literal('outbox'), Type.Literal('smtp')], {
+          default: 'outbox',
+          description:
+            'Where e-mail (password reset) goes. outbox: kept on the server, text included, for `countersign outbox mail`, for trying the flows (not for production); smtp: handed to the SMTP server of mail.smtp.',
+        }),
+        from: Type.String({
+          default: 'Countersign <no-reply@localhost>',
+          description: 'smtp gateway: the sender of every e-mail, an address or "Name <address>"; checked at start-up.',
+        }),
+        smtp: Type.Object(
+          {
+            host: Type.String({ default: '127.0.0.1', description: 'smtp gateway: host name or address of the SMTP server (a relay or the mail server); tls and starttls check its certificate against this name.' }),
+            port: Type.Integer({ minimum: 1, maximum: 65535, default: 587, description: 'smtp gateway: the SMTP server port (587 for starttls, 465 for tls, 25 for a local relay).' }),
+            security: Type.Union([Type.Literal('starttls'), Type.Literal('tls'), Type.Literal('none')], {
+              default: 'starttls',
+              description:
+                'smtp gateway: starttls requires the STARTTLS upgrade (never sends in clear); tls connects with TLS (implicit TLS); none sends in clear and is allowed only to a loopback host (127.0.0.1, ::1, localhost). The certificate is always verified.',
+            }),
+            user: Type.String({ default: '', description: 'smtp gateway: the user name to log in with; empty with an empty password: no login.' }),
+            password: Type.String({ default: '', description: 'smtp gateway: the password to log in with; never written to the mail log.' }),
+            caFile: Type.String({ default: '', description: "smtp gateway: PEM file of the CA that signed the server's certificate, read at start-up. Empty: the system CAs." }),
+          },
+          { additionalProperties: false, default: {} },
+        ),
+      },
+      { additionalProperties: false, default: {} },
+    ),
     cluster: Type.Object(
       {
         heartbeatSeconds: Type.Integer({

@@ -51,6 +51,8 @@ export interface UsersTable {
   password_changed_at: ColumnType<Millis | null, Millis | null | undefined, Millis | null>;
   /** The e-mail address registered for password reset (SPEC.md §6), apart from the profile's e-mail. */
   sspr_email: ColumnType<string | null, string | null | undefined, string | null>;
+  /** The administrator role the person holds (roles.ts wire value), or null. */
+  admin_role: ColumnType<string | null, string | null | undefined, string | null>;
 }
 
 export interface GroupsTable {

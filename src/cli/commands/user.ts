@@ -1,4 +1,5 @@
 import { createReadStream, readFileSync } from 'node:fs';
+import { ROLE_NAMES } from '../../modules/admin-access/roles.js';
 import { Command, Option } from 'commander';
 import { IMPORT_COLUMNS } from '../../modules/directory/csv-import.js';
 import { APP_MODES, CALL_MODES, MFA_STATES, OATH_MODES, SMS_DIRECTIONS, SMS_MODES, type MfaState, type UserFields } from '../../modules/directory/user-input.js';
@@ -15,6 +16,7 @@ interface UserFlags {
   language?: string;
   enabled?: boolean;
   mfaState?: MfaState;
+  adminRole?: string;
   pin?: string;
   clearPin?: boolean;
   pinChangeRequired?: boolean;
@@ -47,6 +49,7 @@ export function printUser(io: CliIo, json: boolean | undefined, user: UserView):
       ['language', user.language],
       ['account', user.account_enabled ? 'enabled' : 'disabled'],
       ['mfa state', user.mfa_state],
+      ['admin role', user.admin_role],
       ['groups', user.groups.join(', ') || null],
       ['pin', user.pin_set ? (user.pin_change_required ? 'set (change required)' : 'set') : 'not set'],
       ['oath mode', user.oath_mode],
@@ -72,6 +75,7 @@ function withUserOptions(command: Command): Command {
     .option('--enabled', 'account may sign in')
     .option('--disabled', 'block sign-in altogether (disabled account)')
     .addOption(new Option('--mfa-state <state>', 'per-user MFA state').choices(MFA_STATES))
+    .addOption(new Option('--admin-role <role>', 'the administrator role the person holds, or none').choices([...ROLE_NAMES, 'none']))
     .option('--pin <digits>', 'PIN for PIN mode (stored as a keyed hash)')
     .option('--pin-change-required', 'ask the user to change the PIN at the next sign-in')
     .addOption(new Option('--oath-mode <mode>', 'OATH tokens: the code alone, or the PIN typed before it').choices(OATH_MODES))
@@ -97,6 +101,7 @@ function fieldsFrom(flags: UserFlags & { disabled?: boolean }): UserFields {
     email: flags.email,
     language: flags.language,
     mfa_state: flags.mfaState,
+    admin_role: flags.adminRole === 'none' ? null : flags.adminRole,
     pin: flags.clearPin ? null : flags.pin,
     pin_change_required: flags.pinChangeRequired,
     oath_mode: flags.oathMode,

@@ -1,4 +1,5 @@
 import { randomInt } from 'node:crypto';
+import { assertMayManageMethods } from '../admin-access/targets.js';
 import type { Actor } from '../../shared/actor.js';
 import type { Clock } from '../../shared/clock.js';
 import { appError } from '../../shared/errors.js';
@@ -61,6 +62,7 @@ export class AppPasswords {
   async revoke(username: string, id: string, actor: Actor): Promise<void> {
     await this.deps.db.transaction().execute(async (trx) => {
       const user = await this.deps.directory.find(trx, username);
+      assertMayManageMethods(actor, user);
       const removed = await trx.deleteFrom('app_passwords').where('id', '=', id).where('user_id', '=', user.id).executeTakeFirst();
       if (Number(removed.numDeletedRows) === 0) throw appError('app_password_not_found', `user ${user.username} has no app password ${id}`);
       await writeAudit(trx, this.deps.clock, actor, { action: 'app_password.revoke', targetType: 'user', targetId: user.id, details: { app_password_id: id } });

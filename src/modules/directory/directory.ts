@@ -12,6 +12,7 @@ import { usersRepository } from '../../storage/repositories/users.js';
 import type { UserRow, UserRowUpdate } from '../../storage/schema.js';
 import { writeAudit } from '../audit/audit.js';
 import type { UserChangeLog } from '../privacy/personal-log.js';
+import { assertMayAssignRoles, assertMayManageMethods } from '../admin-access/targets.js';
 import { hashPin } from './pin.js';
 import { cleanUserFields, groupKey, usernameKey, type CleanUserFields, type InputRules, type UserFields } from './user-input.js';
 import { changeRecord, givenFields, newUserRow, resolveGroupIds, throwFieldErrors, type ChangeType } from './user-records.js';
@@ -65,6 +66,9 @@ const FIELD_OF_COLUMN: Partial<Record<keyof UserRow, string>> = {
   backup_extension: 'backup_phone',
 };
 
+/** Fields that are (or reach) a verification method: SPEC.md §6 limits who may change them on an administrator's account. */
+const METHOD_FIELDS = new Set(['phone', 'backup_phone', 'email', 'pin', 'sspr_email']);
+
 /** The fields an update really changes, sorted. */
 function changedFields(patch: UserRowUpdate, groupsChanged: boolean): string[] {
   const fields = new Set(Object.keys(patch).map((column) => FIELD_OF_COLUMN[column as keyof UserRow] ?? column));
@@ -88,6 +92,7 @@ export class Directory {
     assert(typeof input.username === 'string', 'validation_failed', 'username: required', { field: 'username' });
     const { value, errors } = cleanUserFields(input, this.deps.rules);
     throwFieldErrors(errors);
+    if (value.adminRole) assertMayAssignRoles(actor);
     const now = this.deps.clock.now();
     const row = newUserRow(newId(), value as CleanUserFields & { username: string }, this.deps.keyring, now);
     const fields = givenFields(value);
@@ -105,6 +110,7 @@ export class Directory {
   async update(username: string, input: UserFields, actor: Actor): Promise<UserView> {
     const { value, errors } = cleanUserFields(input, this.deps.rules);
     throwFieldErrors(errors);
+    if (value.adminRole !== undefined) assertMayAssignRoles(actor);
     const now = this.deps.clock.now();
     const { row, logLine } = await this.deps.db.transaction().execute(async (trx) => {
       const current = await this.find(trx, username);
@@ -115,6 +121,7 @@ export class Directory {
       const groupIds = value.groups === undefined ? undefined : (await resolveGroupIds(trx, value.groups)).ids;
       const groupsChanged = groupIds !== undefined && !sameSet(groupIds, await groupsRepository.groupIdsOf(trx, current.id));
       const changed = changedFields(patch, groupsChanged);
+      if (changed.some((field) => METHOD_FIELDS.has(field))) assertMayManageMethods(actor, current);
       if (changed.length === 0) return { row: current, logLine: () => undefined };
       const updated = { ...current, ...patch, updated_at: now } as UserRow;
       await this.updateUser(trx, current.id, { ...patch, updated_at: now });
@@ -187,6 +194,7 @@ export class Directory {
     set('language', value.language);
     if (value.accountEnabled !== undefined && value.accountEnabled !== Boolean(current.account_enabled)) next.account_enabled = value.accountEnabled ? 1 : 0;
     set('mfa_state', value.mfaState);
+    set('admin_role', value.adminRole);
     set('oath_mode', value.oathMode);
     set('sms_mode', value.smsMode);
     set('sms_direction', value.smsDirection);

@@ -1,6 +1,7 @@
 import type { PhoneInput, FieldError, Phone } from './phone.js';
 import { isFieldError, validatePhone } from './phone.js';
 import { pinProblem } from './pin.js';
+import { parseRole, ROLE_NAMES, type Role } from '../admin-access/roles.js';
 
 export const MFA_STATES = ['Disabled', 'Enabled', 'Enforced'] as const;
 export type MfaState = (typeof MFA_STATES)[number];
@@ -34,6 +35,8 @@ export interface UserFields {
   phone?: PhoneInput | null;
   backup_phone?: PhoneInput | null;
   groups?: string[];
+  /** The administrator role the person holds (a wire value of roles.ts), or null. */
+  admin_role?: string | null;
 }
 
 /** The validated form of UserFields: only the keys that were given. */
@@ -55,6 +58,7 @@ export interface CleanUserFields {
   phone?: Phone | null;
   backupPhone?: Phone | null;
   groups?: string[];
+  adminRole?: Role | null;
 }
 
 export interface InputRules {
@@ -136,6 +140,11 @@ export function cleanUserFields(input: UserFields, rules: InputRules): { value: 
   value.smsDirection = choice('sms_direction', input.sms_direction, SMS_DIRECTIONS);
   value.callMode = choice('call_mode', input.call_mode, CALL_MODES);
   value.appMode = choice('app_mode', input.app_mode, APP_MODES);
+  if (input.admin_role !== undefined) {
+    const role = input.admin_role === null ? null : parseRole(input.admin_role);
+    if (input.admin_role !== null && role === null) errors.push({ field: 'admin_role', code: 'validation_failed', message: `admin_role must be one of ${ROLE_NAMES.join(', ')}, or null` });
+    value.adminRole = role;
+  }
   if (input.phone !== undefined) value.phone = cleanPhone(input.phone, 'phone', rules, errors);
   if (input.backup_phone !== undefined) value.backupPhone = cleanPhone(input.backup_phone, 'backup_phone', rules, errors);
   if (input.groups !== undefined) {

@@ -43,6 +43,7 @@ export function newUserRow(id: string, fields: CleanUserFields & { username: str
     backup_country_code: fields.backupPhone?.countryCode ?? null,
     backup_phone_number: fields.backupPhone?.number ?? null,
     backup_extension: fields.backupPhone?.extension ?? null,
+    admin_role: fields.adminRole ?? null,
     created_at: now,
     updated_at: now,
   };
@@ -117,6 +118,7 @@ export function givenFields(fields: CleanUserFields): string[] {
     phone: 'phone',
     backupPhone: 'backup_phone',
     groups: 'groups',
+    adminRole: 'admin_role',
   };
   return (Object.keys(fields) as (keyof CleanUserFields)[]).filter((key) => fields[key] !== undefined).map((key) => names[key]);
 }

@@ -17,6 +17,8 @@ export interface UserView {
   language: string;
   account_enabled: boolean;
   mfa_state: MfaState;
+  /** The administrator role the person holds, or null. */
+  admin_role: string | null;
   groups: string[];
   pin_set: boolean;
   pin_change_required: boolean;
@@ -44,6 +46,7 @@ export function toUserView(row: UserRow, groups: string[]): UserView {
     language: row.language,
     account_enabled: Boolean(row.account_enabled),
     mfa_state: row.mfa_state as MfaState,
+    admin_role: row.admin_role,
     groups,
     pin_set: row.pin_hash !== null,
     pin_change_required: Boolean(row.pin_change_required),

@@ -48,6 +48,9 @@ const userFieldProperties = {
   phone: Type.Optional(Nullable(PhoneInput)),
   backup_phone: Type.Optional(Nullable(PhoneInput)),
   groups: Type.Optional(Type.Array(Type.String({ maxLength: 128 }), { maxItems: 1000, description: 'Group names; the groups must exist.' })),
+  admin_role: Type.Optional(
+    Nullable(Type.Enum(ROLE_NAMES, { description: 'The administrator role the person holds; set by Global Administrators only. Authentication Administrators may not change the methods of such a user.' })),
+  ),
 };
 
 export const UserCreate = Type.Object({ username: Type.String({ minLength: 1, maxLength: 256 }), ...userFieldProperties }, strict);
@@ -72,6 +75,7 @@ export const User = Type.Object({
   app_mode: Type.Enum(APP_MODES),
   phone: Nullable(PhoneView),
   backup_phone: Nullable(PhoneView),
+  admin_role: Nullable(Type.String()),
   created_at: Timestamp,
   updated_at: Timestamp,
 });

@@ -4,7 +4,8 @@ import type { Migration } from '../migrator.js';
 /**
  * Self-service password reset and e-mail (SPEC.md §6):
  * - users of the local directory get a password (argon2id) and an
- *   authentication e-mail address registered for password reset;
+ *   authentication e-mail address registered for password reset, and may hold
+ *   an administrator role (which limits who may change their methods);
  * - `mail_log`: one row per e-mail sent (the telephony log's counterpart),
  *   personal data of the user it went to;
  * - `sspr_sessions`: a password reset in progress, which methods the user
@@ -17,6 +18,8 @@ export const selfService: Migration = {
     await db.schema.alterTable('users').addColumn('password_hash', 'text').execute();
     await db.schema.alterTable('users').addColumn('password_changed_at', 'bigint').execute();
     await db.schema.alterTable('users').addColumn('sspr_email', 'text').execute();
+    // The administrator role a person holds, if any: Authentication Administrators may not change such a user's methods.
+    await db.schema.alterTable('users').addColumn('admin_role', 'text').execute();
     await db.schema
       .createTable('mail_log')
       .addColumn('id', 'text', (col) => col.primaryKey())
@@ -67,6 +70,7 @@ export const selfService: Migration = {
     await db.schema.dropTable('sspr_events').execute();
     await db.schema.dropTable('sspr_sessions').execute();
     await db.schema.dropTable('mail_log').execute();
+    await db.schema.alterTable('users').dropColumn('admin_role').execute();
     await db.schema.alterTable('users').dropColumn('sspr_email').execute();
     await db.schema.alterTable('users').dropColumn('password_changed_at').execute();
     await db.schema.alterTable('users').dropColumn('password_hash').execute();

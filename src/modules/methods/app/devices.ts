@@ -1,4 +1,5 @@
 import { randomBytes, randomInt } from 'node:crypto';
+import { assertMayManageMethods } from '../../admin-access/targets.js';
 import type { Config } from '../../../config/schema.js';
 import type { Actor } from '../../../shared/actor.js';
 import type { Clock } from '../../../shared/clock.js';
@@ -338,6 +339,7 @@ export class AppDevices {
   async delete(username: string, deviceId: string, actor: Actor): Promise<void> {
     await this.deps.db.transaction().execute(async (trx) => {
       const { user, device } = await this.findDevice(trx, username, deviceId);
+      assertMayManageMethods(actor, user);
       await trx.deleteFrom('app_devices').where('id', '=', device.id).execute();
       if (device.oath_token_id) await trx.deleteFrom('oath_tokens').where('id', '=', device.oath_token_id).execute();
       if (device.device_token) await this.recordTokenChange(trx, user, device.device_token, null);

@@ -1,4 +1,5 @@
 import { randomBytes, timingSafeEqual } from 'node:crypto';
+import { assertMayManageMethodsOf } from '../../admin-access/targets.js';
 import QRCode from 'qrcode';
 import type { Config } from '../../../config/schema.js';
 import type { Actor } from '../../../shared/actor.js';
@@ -203,6 +204,7 @@ export class OathTokens {
     return this.deps.db.transaction().execute(async (trx) => {
       const token = await this.findBySerial(trx, serial);
       if (token.user_id === null) return toOathTokenView(token, null);
+      await assertMayManageMethodsOf(trx, actor, token.user_id);
       await tokens.update(trx, token.id, { user_id: null });
       await this.audit(trx, actor, 'unassign', token.id, { user_id: token.user_id, serial: token.serial });
       return toOathTokenView({ ...token, user_id: null }, null);
@@ -213,6 +215,7 @@ export class OathTokens {
   async delete(username: string | undefined, tokenId: string, actor: Actor): Promise<void> {
     await this.deps.db.transaction().execute(async (trx) => {
       const token = username === undefined ? await this.findToken(trx, tokenId) : (await this.findUserToken(trx, username, tokenId)).token;
+      await assertMayManageMethodsOf(trx, actor, token.user_id);
       await tokens.delete(trx, token.id);
       await this.audit(trx, actor, 'delete', token.id, { user_id: token.user_id, kind: token.kind, serial: token.serial });
     });

@@ -11,6 +11,7 @@ import type { UserRow } from '../../../storage/schema.js';
 import { writeAudit } from '../../audit/audit.js';
 import type { Directory } from '../../directory/directory.js';
 import type { UserChangeLog } from '../../privacy/personal-log.js';
+import { assertMayManageMethods } from '../../admin-access/targets.js';
 import { answerProblem, MAX_ANSWER_LENGTH, normalizeAnswer } from './normalize.js';
 
 export interface SecurityQuestionView {
@@ -244,6 +245,7 @@ export class SecurityQuestions {
   async clear(username: string, actor: Actor): Promise<number> {
     const { removed, logLine } = await this.deps.db.transaction().execute(async (trx) => {
       const user = await this.deps.directory.find(trx, username);
+      assertMayManageMethods(actor, user);
       const removed = await repo.deleteAnswersOf(trx, user.id);
       await writeAudit(trx, this.deps.clock, actor, { action: 'security_answers.clear', targetType: 'user', targetId: user.id, details: { answers_removed: removed } });
       return { removed, logLine: removed > 0 ? await this.logLine(trx, user, 'security_answers.clear', 'security answers cleared', actor) : () => undefined };

@@ -2,6 +2,7 @@ import type { FastifyPluginAsync } from 'fastify';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import { Type } from 'typebox';
 import { ACCESS } from '../../../modules/admin-access/roles.js';
+import { REMOVABLE_METHODS, removeMethod } from '../../../modules/admin-access/method-removal.js';
 import type { Runtime } from '../../../main.js';
 import { appError } from '../../../shared/errors.js';
 import { actorOf } from '../admin-auth.js';
@@ -52,6 +53,19 @@ export const userRoutes = (runtime: Runtime): FastifyPluginAsync => async (plain
       await directory.delete(request.params.username, actorOf(request));
       return reply.code(204).send(null);
     },
+  });
+
+  app.delete('/users/:username/methods/:method', {
+    config: { roles: ACCESS.directoryUpdate },
+    schema: {
+      tags,
+      summary: "Remove one kind of a user's methods",
+      description:
+        'Phone, backup phone, e-mail address, OATH tokens (hardware tokens return to stock), authenticator devices, security answers or app passwords. An Authentication Administrator may do it only for users who hold no administrator role (admin_role); Privileged Authentication and Global Administrators for anyone.',
+      params: Type.Object({ username: S.UsernameParams.properties.username, method: Type.Enum(REMOVABLE_METHODS) }, { additionalProperties: false }),
+      response: { 200: Type.Object({ method: Type.String(), removed: Type.Integer() }), ...S.adminErrors, 404: S.Problem },
+    },
+    handler: async (request) => ({ method: request.params.method, removed: await removeMethod(runtime, request.params.username, request.params.method, actorOf(request)) }),
   });
 
   app.addContentTypeParser('text/csv', { parseAs: 'buffer', bodyLimit: runtime.config.http.importBodyLimit }, (_request, body, done) => done(null, body));
