@@ -38,6 +38,13 @@ export interface AuthRequest extends RequestContext {
   appPassword?: string;
   /** The user asked this device to remember MFA: a successful MFA answers with a remembered-device token when the policy allows. */
   remember?: boolean;
+  /**
+   * A proof of identity (self-service password reset): a method must prove
+   * the user, whatever conditional access or the per-user MFA state would
+   * skip, and nothing satisfies MFA without one (no bypass, cache, remembered
+   * device, app password, broker or claim). A blocking policy still blocks.
+   */
+  proof?: boolean;
 }
 
 /** What the rules and conditional access decided: a final decision, or MFA required by a policy. */
@@ -655,6 +662,10 @@ export class AuthEngine {
     for (const verdict of access.verdicts) trace.push({ rule: 'conditional_access', policy: verdict.policy, applied: verdict.applied, outcome: 'continue', reason: verdict.reason });
     const { decision } = access;
     const rule = 'conditional_access';
+    if (request.proof && decision.kind !== 'block') {
+      trace.push({ rule: 'identity_proof', outcome: 'continue', reason: 'a proof of identity: a method must prove the user' });
+      return { decision: null, trace, steps, requirement: { policy: 'identity_proof', rememberDays: null } };
+    }
     if (decision.kind !== 'mfa') {
       const outcome = decision.kind === 'block' ? 'deny' : 'allow';
       trace.push({ rule, outcome, reason: decision.reason });
