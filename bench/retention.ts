@@ -93,7 +93,7 @@ async function authenticate(runtime: Runtime, application: AuthenticatedApplicat
 
 await runBench('bench:retention', async (cleanup) => {
   const dataDir = prepareStore(cleanup);
-  const retention = { attempts: KEEP_DAYS, signins: KEEP_DAYS, activations: KEEP_DAYS, blocks: KEEP_DAYS, bypasses: KEEP_DAYS, changes: KEEP_DAYS, telephony: KEEP_DAYS, challenges: KEEP_DAYS, serviceLog: KEEP_DAYS };
+  const retention = { attempts: KEEP_DAYS, signins: KEEP_DAYS, activations: KEEP_DAYS, blocks: KEEP_DAYS, bypasses: KEEP_DAYS, changes: KEEP_DAYS, telephony: KEEP_DAYS, mail: KEEP_DAYS, selfService: KEEP_DAYS, challenges: KEEP_DAYS, serviceLog: KEEP_DAYS };
   const config = loadConfig({ overrides: { dataDir, log: { level: 'warn' }, retention: { ...retention, ...(BATCH_SIZE > 0 ? { batchSize: BATCH_SIZE } : {}) } } });
   progress('opening the store (and migrating it if it was seeded by an older version)');
   const runtime = await buildRuntime(config, { log: pino({ level: 'warn' }, pino.destination({ dest: 2, sync: true })) });

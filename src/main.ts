@@ -33,6 +33,7 @@ import { Telephony } from './modules/telephony/telephony.js';
 import { loadTemplatesFile, Templates } from './modules/telephony/templates.js';
 import type { MailGateway } from './modules/mail/gateway.js';
 import { Mail } from './modules/mail/mail.js';
+import { SelfService } from './modules/sspr/sspr.js';
 import { outboxMailGateway } from './modules/mail/outbox.js';
 import { smtpMailGateway } from './modules/mail/smtp.js';
 import { CsvImport } from './modules/directory/csv-import.js';
@@ -67,6 +68,8 @@ export interface Runtime {
   telephony: Telephony;
   /** E-mail (password reset) through mail.gateway, and the mail log. */
   mail: Mail;
+  /** Self-service password reset and the users' own registration (SPEC.md §6). */
+  selfService: SelfService;
   appDevices: AppDevices;
   /** Wakes the long polls of devices when a push for them is committed. */
   pushBoard: PushBoard;
@@ -180,6 +183,10 @@ export async function buildRuntime(config: Config, options: RuntimeOptions = {})
   const changeLog = new UserChangeLog({ log, personal: personalLog, enabled: config.log.userChanges });
   const directory = new Directory({ db: storage.db, keyring, clock, rules, changeLog, userDataCleaners });
   const blocks = new Blocks({ db: storage.db, clock, directory });
+  const applications = new Applications({ db: storage.db, keyring, clock });
+  const engine = new AuthEngine({ db: storage.db, transact: (work) => storage.transact(work), clock, keyring, config, blocks, log, methods, claimIssuers });
+  const securityQuestions = new SecurityQuestions({ db: storage.db, clock, config: config.questions, directory, changeLog });
+  const mail = new Mail({ db: storage.db, clock, gateway: mailGateway });
   // Downloads of the sign-in log read in worker threads, each through a bulk connection of its own.
   const exporter = new SigninExporter({ reader: storage.bulk, location: storage.options });
   return {
@@ -193,16 +200,17 @@ export async function buildRuntime(config: Config, options: RuntimeOptions = {})
     csvImport: new CsvImport({ db: storage.db, keyring, clock, log, rules, changeLog }),
     adminKeys: new AdminKeys({ db: storage.db, keyring, clock }),
     oathTokens: new OathTokens({ db: storage.db, keyring, clock, config: config.oath }),
-    applications: new Applications({ db: storage.db, keyring, clock }),
+    applications,
     blocks,
     bypasses: new Bypasses({ db: storage.db, clock, directory }),
-    engine: new AuthEngine({ db: storage.db, transact: (work) => storage.transact(work), clock, keyring, config, blocks, log, methods, claimIssuers }),
+    engine,
     namedLocations: new NamedLocations({ db: storage.db, clock }),
     policies: new AccessPolicies({ db: storage.db, clock }),
     appPasswords: new AppPasswords({ db: storage.db, clock, keyring, directory }),
-    securityQuestions: new SecurityQuestions({ db: storage.db, clock, config: config.questions, directory, changeLog }),
+    securityQuestions,
     telephony,
-    mail: new Mail({ db: storage.db, clock, gateway: mailGateway }),
+    mail,
+    selfService: new SelfService({ db: storage.db, clock, keyring, config: config.sspr, questionsConfig: config.questions, engine, mail, directory, applications, securityQuestions, changeLog }),
     appDevices: new AppDevices({ db: storage.db, keyring, clock, config: config.app, oathIssuer: config.oath.issuer, directory }),
     pushBoard,
     signinLog,

@@ -55,7 +55,7 @@ describe('countersign gdpr, logs and retention', () => {
   it('runs the retention purge and reports what it deleted', async () => {
     const report = JSON.parse((await ok(cli, ['--json', 'retention', 'run'])).stdout) as { deleted: Record<string, number>; cutoffs: Record<string, string> };
     expect(Object.values(report.deleted).every((n) => n === 0)).toBe(true);
-    expect(Object.keys(report.cutoffs)).toEqual(['attempts', 'signins', 'activations', 'blocks', 'bypasses', 'changes', 'telephony', 'challenges', 'serviceLog', 'audit']);
+    expect(Object.keys(report.cutoffs)).toEqual(['attempts', 'signins', 'activations', 'blocks', 'bypasses', 'changes', 'telephony', 'mail', 'selfService', 'challenges', 'serviceLog', 'audit']);
     expect((await ok(cli, ['retention', 'run'])).stdout).toMatch(/^TABLE\s+DELETED\n/);
   });
 });

@@ -2,6 +2,10 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { buildProgram } from '../src/cli/program.js';
+import { Mail } from '../src/modules/mail/mail.js';
+import { outboxMailGateway } from '../src/modules/mail/outbox.js';
+import { FakeClock } from '../src/shared/clock.js';
+import { openStorage } from '../src/storage/database.js';
 import { cliSandbox } from './helpers/cli.js';
 
 type Sandbox = ReturnType<typeof cliSandbox>;
@@ -101,5 +105,32 @@ describe('countersign CLI', () => {
     expect((await cli.run(['migrate', '--rollback'])).stdout).toBe('reverted 0012-self-service\n');
     expect((await cli.run(['migrate', '--status'])).stdout).toMatch(/0012-self-service\s+pending/);
     expect((await cli.run(['migrate'])).stdout).toBe('applied 0012-self-service\n');
+  });
+});
+
+describe('countersign outbox mail', () => {
+  let cli: Sandbox;
+  beforeEach(() => {
+    cli = cliSandbox();
+  });
+  afterEach(() => cli.dispose());
+
+  it('shows the e-mails the mail outbox kept, newest first, with their text', async () => {
+    expect((await cli.run(['outbox', 'mail'])).stdout).toBe('no e-mail in the outbox\n');
+    const storage = openStorage({ url: `sqlite:${join(cli.dir, 'countersign.db')}`, dataDir: cli.dir });
+    const clock = new FakeClock(Date.UTC(2026, 10, 1, 12, 0, 0));
+    const mail = new Mail({ db: storage.db, clock, gateway: outboxMailGateway });
+    await mail.prepare(storage.db, { userId: null, to: 'kim@example.com', subject: 'Reset your password', text: 'Your code is 123456.\nIt expires in 10 minutes.\n' });
+    clock.advance(60_000);
+    await mail.prepare(storage.db, { userId: null, to: 'lee@example.com', subject: 'Your password was changed', text: 'If this was not you, call the help desk.' });
+    await storage.close();
+    const shown = await cli.run(['outbox', 'mail']);
+    expect(shown.stdout).toMatch(/^time\s+2026-11-01T12:01:00\.000Z\nid\s+\w+\nto\s+lee@example\.com\nsubject\s+Your password was changed\nstatus\s+stored\n\n {2}If this was not you, call the help desk\.\n\n/);
+    expect(shown.stdout).toMatch(/to\s+kim@example\.com\nsubject\s+Reset your password\nstatus\s+stored\n\n {2}Your code is 123456\.\n {2}It expires in 10 minutes\.\n$/);
+    const json = JSON.parse((await cli.run(['--json', 'outbox', 'mail', '--limit', '1'])).stdout) as { items: { to: string; body: string }[] };
+    expect(json.items).toEqual([expect.objectContaining({ to: 'lee@example.com', body: 'If this was not you, call the help desk.' })]);
+    expect((await cli.run(['outbox', 'mail', '--limit', '0'])).stderr).toBe('countersign: error: limit: must be a whole number from 1 to 1000\n');
+    expect((await cli.run(['outbox', '--limit', '1', 'mail'])).stdout).not.toContain('kim@example.com');
+    expect((await cli.run(['outbox', 'mail', '--cursor', 'x'])).stderr).toBe('countersign: error: cursor: outbox mail shows the newest e-mails only; use --limit\n');
   });
 });

@@ -49,6 +49,7 @@ function personalValues(tag: string) {
     phone: '2025550187',
     ip: '203.0.113.187',
     device: `Phone of ${tag}`,
+    ssprEmail: `reset.${tag}@home.example`,
   };
 }
 
@@ -133,6 +134,16 @@ describe.each(DIALECTS)('gdpr-delete.leaves-no-trace on %s', (dialect) => {
     // A sign-in typed with a different case.
     next();
     expect(await runtime.engine.auth(request({ username: values.username.toUpperCase(), factor: 'oath', passcode: token.code(clock.now()) }))).toMatchObject({ result: 'allow' });
+    // A password, a reset e-mail, and a password reset proved by an e-mailed code.
+    await runtime.selfService.setPassword(values.username, 'a long enough password', testActor);
+    await runtime.selfService.registerEmail((await runtime.directory.find(db, values.username)), values.ssprEmail, values.ip);
+    const reset = await runtime.selfService.start(values.username, values.ip);
+    await runtime.selfService.verify(reset.session_id, { method: 'email' }, values.ip);
+    const mailed = await db.selectFrom('mail_log').select(['to_address', 'body']).executeTakeFirstOrThrow();
+    expect(mailed.to_address).toBe(values.ssprEmail);
+    const resetCode = /(\d{8})/.exec(mailed.body!)![1]!;
+    expect((await runtime.selfService.verify(reset.session_id, { method: 'email', code: resetCode }, values.ip)).status).toBe('verified');
+    await runtime.selfService.complete(reset.session_id, 'another long password', values.ip);
     // Admin requests that carry the name in the path and in a refused body.
     const admin = await server.admin();
     expect((await fetch(`${server.url}/admin/v1/users/${values.username}`, { headers: admin })).status).toBe(200);
@@ -168,6 +179,10 @@ describe.each(DIALECTS)('gdpr-delete.leaves-no-trace on %s', (dialect) => {
     const serviceLog = document.service_log as { lines: { event: string; personal: Record<string, unknown> | null }[] };
     expect(serviceLog.lines.map((line) => line.event)).toEqual(expect.arrayContaining(['user.create', 'security_answers.register']));
     expect(serviceLog.lines.every((line) => line.personal?.username === values.username)).toBe(true);
+    expect(document.mail).toEqual([expect.objectContaining({ to: values.ssprEmail, subject: 'Your password reset code' })]);
+    expect(records.password_resets).toEqual([expect.objectContaining({ status: 'completed', methods_passed: ['email'] })]);
+    expect(records.password_reset_steps!.length).toBeGreaterThanOrEqual(4);
+    expect(document.profile).toMatchObject({ password_set: true, sspr_email: values.ssprEmail });
 
     // Before the delete, the scan finds the values (it would see them if they stayed).
     const stores = () => (dialect === 'sqlite' ? [runtime.storage.file!, `${runtime.storage.file!}-wal`].filter(existsSync).map((file) => readFileSync(file)) : []);
@@ -177,7 +192,7 @@ describe.each(DIALECTS)('gdpr-delete.leaves-no-trace on %s', (dialect) => {
     const erased = await fetch(`${server.url}/admin/v1/privacy/users/${encodeURIComponent(values.username)}`, { method: 'DELETE', headers: { authorization: admin.authorization! } });
     expect(erased.status).toBe(200);
     const receipt = (await erased.json()) as { counts: Record<string, number>; username_hash: string; storage: { wal_truncated: boolean | null } };
-    expect(receipt.counts).toMatchObject({ users: 1, signins: 10, blocks: 1, bypasses: 1, telephony_log: expect.any(Number), log_keys: 1, signin_rollup_failures: 1, security_answers: 3, app_devices: 1 });
+    expect(receipt.counts).toMatchObject({ users: 1, signins: 10, blocks: 1, bypasses: 1, telephony_log: expect.any(Number), log_keys: 1, signin_rollup_failures: 1, security_answers: 3, app_devices: 1, mail_log: 1, sspr_sessions: 1 });
     expect(receipt.storage.wal_truncated).toBe(dialect === 'sqlite' ? true : null);
     expect(JSON.stringify(receipt)).not.toContain(values.username);
     // The receipt can tell the name was erased; the export now finds nothing.

@@ -155,9 +155,12 @@ describe('operations endpoints', () => {
       expect(operation.security).toEqual([{ adminKey: [] }]);
       expect(operation.description).toMatch(/Roles: /);
     }
-    const others = ['GET /healthz', 'GET /readyz', 'GET /metrics', 'GET /openapi.json', 'GET /auth/v1/check', 'POST /auth/v1/preauth', 'POST /auth/v1/auth', 'POST /auth/v1/respond', 'GET /auth/v1/auth_status', 'POST /telephony/v1/twilio/status', 'POST /telephony/v1/twilio/sms', 'POST /telephony/v1/twilio/voice', 'POST /telephony/v1/twilio/voice/keys', 'POST /telephony/v1/twilio/voice/status', 'POST /app/v1/activate', 'GET /app/v1/challenges', 'POST /app/v1/challenges/{txid}/answer', 'GET /app/v1/device', 'PUT /app/v1/device/push-token', 'GET /app/v1/time', 'POST /app/v1/device/activation'];
+    const others = ['GET /healthz', 'GET /readyz', 'GET /metrics', 'GET /openapi.json', 'GET /auth/v1/check', 'POST /auth/v1/preauth', 'POST /auth/v1/auth', 'POST /auth/v1/respond', 'GET /auth/v1/auth_status', 'POST /telephony/v1/twilio/status', 'POST /telephony/v1/twilio/sms', 'POST /telephony/v1/twilio/voice', 'POST /telephony/v1/twilio/voice/keys', 'POST /telephony/v1/twilio/voice/status', 'POST /app/v1/activate', 'GET /app/v1/challenges', 'POST /app/v1/challenges/{txid}/answer', 'GET /app/v1/device', 'PUT /app/v1/device/push-token', 'GET /app/v1/time', 'POST /app/v1/device/activation',
+      'GET /self/v1/registration', 'GET /self/v1/security-questions', 'PUT /self/v1/registration/email', 'DELETE /self/v1/registration/email', 'PUT /self/v1/registration/security-questions', 'DELETE /self/v1/registration/security-questions',
+      'POST /self/v1/password-reset', 'GET /self/v1/password-reset/{id}', 'POST /self/v1/password-reset/{id}/verify', 'POST /self/v1/password-reset/{id}/password'];
     for (const path of others) expect(documented).toContain(path);
     expect(documented.size).toBe(t.app.adminRoutes.length + others.length);
     expect(doc.paths['/auth/v1/auth']!.post!.security).toEqual([{ application: [] }]);
+    expect(doc.paths['/self/v1/registration']!.get!.security).toEqual([{ userPassword: [] }]);
   });
 });

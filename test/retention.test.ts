@@ -75,9 +75,9 @@ describe.each(DIALECTS)('retention on %s', (dialect) => {
     for (let day = 0; day < 250; day += 1) await db().insertInto('signins').values({ ...signin, ...flags, at: signin.at - day * DAY }).execute();
     t.clock.advance(100 * DAY);
     const report = await t.runtime.retention.run(systemActor('retention'));
-    // All 251 are over 100 days old: three batches of sign-ins, one for each other table, two for roll-up failures and keys.
+    // All 251 are over 100 days old: three batches of sign-ins, one for each of the eleven other tables, two for roll-up failures and keys.
     expect(report.deleted.signins).toBe(251);
-    expect(report.batches).toBe(3 + 8 + 2);
+    expect(report.batches).toBe(3 + 11 + 2);
     expect(await count('signins')).toBe(0);
   });
 });

@@ -2,6 +2,9 @@ import { Type, type Static } from 'typebox';
 
 const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
 
+/** The methods a self-service password reset may prove (docs/sspr.md). */
+export const SSPR_METHODS = ['email', 'sms', 'app', 'oath', 'questions'] as const;
+
 /** A retention period in days (SPEC.md §5: 90 unless configured). */
 const keptDays = (description: string, fallback = 90) => Type.Integer({ minimum: 1, maximum: 3650, default: fallback, description });
 
@@ -186,6 +189,25 @@ export const ConfigSchema = Type.Object(
       },
       { additionalProperties: false, default: {} },
     ),
+    sspr: Type.Object(
+      {
+        enabled: Type.Boolean({ default: true, description: 'Self-service password reset over /self/v1 for users of the local directory (docs/sspr.md).' }),
+        methodsRequired: Type.Integer({ minimum: 1, maximum: 2, default: 1, description: 'How many different methods a user proves before setting a new password.' }),
+        methods: Type.Array(Type.Enum(SSPR_METHODS), {
+          minItems: 1,
+          uniqueItems: true,
+          default: ['email', 'sms', 'app', 'oath', 'questions'],
+          description: 'Methods a reset may use: email (a code to the registered address), sms, app (a push), oath (a code), questions.',
+        }),
+        sessionMinutes: Type.Integer({ minimum: 1, maximum: 120, default: 15, description: 'How long a reset may take from start to the new password.' }),
+        codeMinutes: Type.Integer({ minimum: 1, maximum: 60, default: 10, description: 'How long an e-mailed code stays good.' }),
+        passwordMinLength: Type.Integer({ minimum: 8, maximum: 128, default: 12, description: 'Fewest characters in a password.' }),
+        maxResetsPerHour: Type.Integer({ minimum: 1, maximum: 100, default: 5, description: 'Resets a user may start per hour (and ten times that per client IP).' }),
+        maxFailuresPerDay: Type.Integer({ minimum: 1, maximum: 100, default: 10, description: 'Failed proofs (wrong codes, answers) per user per day before resets are refused until the day has passed.' }),
+        maxSignInFailures: Type.Integer({ minimum: 1, maximum: 100, default: 10, description: 'Wrong passwords per user in 15 minutes before self-service sign-in is refused for a while.' }),
+      },
+      { additionalProperties: false, default: {} },
+    ),
     retention: Type.Object(
       {
         attempts: keptDays('Days authentication attempt records are kept (SPEC.md §5).'),
@@ -195,6 +217,8 @@ export const ConfigSchema = Type.Object(
         bypasses: keptDays('Days a bypass record is kept after it was used, cancelled or expired.'),
         changes: keptDays('Days user change records are kept.'),
         telephony: keptDays('Days telephony log entries (texts, calls) are kept.'),
+        mail: keptDays('Days the mail log (e-mails sent, such as password reset codes) is kept.'),
+        selfService: keptDays('Days password reset steps and sessions are kept.'),
         challenges: keptDays('Days challenges (the state of a sign-in in progress, kept after it ends) are kept.'),
         serviceLog: keptDays('Days the personal fields of the service log stay readable: the keys of older days are destroyed, which leaves those lines unreadable in every copy (docs/privacy.md).'),
         audit: keptDays('Days audit records (what administrators did) are kept; not a SPEC.md §5 category, and it holds the deletion receipts.', 365),
@@ -212,7 +236,7 @@ export const ConfigSchema = Type.Object(
         }),
         from: Type.String({
           default: 'Countersign <no-reply@localhost>',
-          description: 'smtp gateway: the sender of every e-mail, an address or "Name <address>"; checked at start-up.',
+          description: 'smtp gateway: the sender of every e-mail, such as no-reply@example.com or Countersign <no-reply@example.com>; checked at start-up.',
         }),
         smtp: Type.Object(
           {

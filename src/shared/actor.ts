@@ -1,7 +1,7 @@
 /** Who performed an action: recorded in audit and change records. */
 export interface Actor {
-  type: 'api_key' | 'cli' | 'system';
-  /** API key id, OS user name for the CLI, or a component name for the system. */
+  type: 'api_key' | 'cli' | 'system' | 'user';
+  /** API key id, OS user name for the CLI, a component name for the system, or the user's id for a user's own action (self-service). */
   id: string;
   /** Role of an API key actor; null for CLI and system actors. */
   role: string | null;

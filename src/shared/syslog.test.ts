@@ -1,14 +1,14 @@
 import { spawnSync } from 'node:child_process';
 import dgram from 'node:dgram';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import net from 'node:net';
-import { hostname, tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { hostname } from 'node:os';
+import { dirname, join } from 'node:path';
 import { Writable } from 'node:stream';
 import tls from 'node:tls';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { closeServiceLog, createServiceLog } from './logger.js';
 import { createSyslogStream, formatSyslog, truncateUtf8, type SyslogOptions, type SyslogStream } from './syslog.js';
+import { selfSignedCertificate, type TestCertificate } from '../../test/helpers/certificates.js';
 
 const BOM = '\ufeff';
 const HEADER = /^<(\d+)>1 (\S+) (\S+) (\S+) (\S+) (\S+) - \ufeff/;
@@ -306,23 +306,18 @@ describe('syslog over TCP (RFC 6587 octet counting)', () => {
 const hasOpenssl = spawnSync('openssl', ['version']).status === 0;
 
 describe.skipIf(!hasOpenssl)('syslog over TLS (RFC 5425)', () => {
+  let certificate: TestCertificate;
   let dir: string;
   let key: string;
   let cert: string;
 
   beforeAll(() => {
-    dir = mkdtempSync(join(tmpdir(), 'countersign-syslog-'));
-    const made = spawnSync(
-      'openssl',
-      ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-days', '1', '-subj', '/CN=127.0.0.1', '-addext', 'subjectAltName=IP:127.0.0.1', '-keyout', join(dir, 'key.pem'), '-out', join(dir, 'cert.pem')],
-      { encoding: 'utf8' },
-    );
-    if (made.status !== 0) throw new Error(`openssl failed: ${made.stderr}`);
-    key = readFileSync(join(dir, 'key.pem'), 'utf8');
-    cert = readFileSync(join(dir, 'cert.pem'), 'utf8');
+    certificate = selfSignedCertificate('countersign-syslog-');
+    ({ key, cert } = certificate);
+    dir = dirname(certificate.certFile);
   });
 
-  afterAll(() => rmSync(dir, { recursive: true, force: true }));
+  afterAll(() => certificate.dispose());
 
   it('delivers octet-counted frames to a receiver whose certificate the CA file vouches for', async () => {
     const receiver = track(await streamReceiver(tls.createServer({ key, cert })));

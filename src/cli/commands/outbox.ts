@@ -2,7 +2,7 @@ import { Command } from 'commander';
 import { OUTBOX_CALL_ACTIONS, playOutboxCall, replyThroughOutbox, type OutboxCallAction } from '../../modules/telephony/outbox.js';
 import { appError } from '../../shared/errors.js';
 import { withRuntime, type CliIo, type GlobalOptions } from '../io.js';
-import { printJson, table } from '../output.js';
+import { details, printJson, table } from '../output.js';
 
 const E164 = /^\+[1-9][0-9]{6,14}$/;
 
@@ -41,6 +41,31 @@ export function outboxCommand(io: CliIo, globals: () => GlobalOptions): Command 
       const turn = await withRuntime(io, globals(), (runtime) => playOutboxCall(runtime.telephony, runtime.engine, id, action as OutboxCallAction, keys));
       if (globals().json) return printJson(io, turn);
       io.stdout.write(`${turn.says ? `says: ${turn.says}\n` : ''}${turn.waits_for_keys ? 'waits for keys' : 'hung up'}\n`);
+    });
+  outbox
+    .command('mail')
+    .description('show e-mails the mail outbox kept (mail.gateway = outbox: nothing reaches a mailbox; not for production)')
+    .option('--limit <n>', 'e-mails to show, newest first (1-1000, default 20)', (value) => Number(value))
+    .action(async (_flags: unknown, command: Command) => {
+      // commander hands options written after `mail` to `outbox` (its parent has the same --limit): read both.
+      const flags = command.optsWithGlobals<{ limit: number; cursor?: string }>();
+      if (flags.cursor !== undefined) throw appError('validation_failed', 'cursor: outbox mail shows the newest e-mails only; use --limit');
+      const items = await withRuntime(io, globals(), (runtime) => runtime.mail.list({ gateway: 'outbox', limit: flags.limit }));
+      if (globals().json) return printJson(io, { items });
+      if (items.length === 0) return void io.stdout.write('no e-mail in the outbox\n');
+      // A block per e-mail: a body has several lines, which a table cell cannot hold.
+      const blocks = items.map((item) => {
+        const head = details([
+          ['time', item.created_at],
+          ['id', item.id],
+          ['to', item.to],
+          ['subject', item.subject],
+          ['status', item.status],
+        ]);
+        const body = (item.body ?? '').replace(/\r\n/g, '\n').replace(/\n+$/, '').split('\n').map((line) => `  ${line}`.trimEnd()).join('\n');
+        return `${head}\n${body}\n`;
+      });
+      io.stdout.write(blocks.join('\n'));
     });
   return outbox;
 }

@@ -4,9 +4,10 @@ import type { Directory } from '../directory/directory.js';
 import type { AppDevices } from '../methods/app/devices.js';
 import type { OathTokens } from '../methods/oath/tokens.js';
 import type { SecurityQuestions } from '../methods/questions/questions.js';
+import type { SelfService } from '../sspr/sspr.js';
 
 /** What an administrator can remove from a user (SPEC.md §6), as `DELETE /users/{username}/methods/{method}` names it. */
-export const REMOVABLE_METHODS = ['phone', 'backup_phone', 'email', 'oath_tokens', 'app_devices', 'security_questions', 'app_passwords'] as const;
+export const REMOVABLE_METHODS = ['phone', 'backup_phone', 'email', 'sspr_email', 'oath_tokens', 'app_devices', 'security_questions', 'app_passwords'] as const;
 export type RemovableMethod = (typeof REMOVABLE_METHODS)[number];
 
 export interface MethodRemovalDeps {
@@ -15,6 +16,7 @@ export interface MethodRemovalDeps {
   appDevices: AppDevices;
   appPasswords: AppPasswords;
   securityQuestions: SecurityQuestions;
+  selfService: SelfService;
 }
 
 /**
@@ -44,6 +46,8 @@ export async function removeMethod(deps: MethodRemovalDeps, username: string, me
       for (const device of devices) await deps.appDevices.delete(username, device.id, actor);
       return devices.length;
     }
+    case 'sspr_email':
+      return (await deps.selfService.removeEmailOf(username, actor)) ? 1 : 0;
     case 'security_questions':
       return deps.securityQuestions.clear(username, actor);
     case 'app_passwords': {

@@ -44,6 +44,8 @@ export function newUserRow(id: string, fields: CleanUserFields & { username: str
     backup_phone_number: fields.backupPhone?.number ?? null,
     backup_extension: fields.backupPhone?.extension ?? null,
     admin_role: fields.adminRole ?? null,
+    password_hash: null,
+    sspr_email: null,
     created_at: now,
     updated_at: now,
   };

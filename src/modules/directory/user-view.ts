@@ -19,6 +19,10 @@ export interface UserView {
   mfa_state: MfaState;
   /** The administrator role the person holds, or null. */
   admin_role: string | null;
+  /** Whether the user has a password (local directory; never shown). */
+  password_set: boolean;
+  /** The e-mail address registered for self-service password reset. */
+  sspr_email: string | null;
   groups: string[];
   pin_set: boolean;
   pin_change_required: boolean;
@@ -47,6 +51,8 @@ export function toUserView(row: UserRow, groups: string[]): UserView {
     account_enabled: Boolean(row.account_enabled),
     mfa_state: row.mfa_state as MfaState,
     admin_role: row.admin_role,
+    password_set: row.password_hash !== null,
+    sspr_email: row.sspr_email,
     groups,
     pin_set: row.pin_hash !== null,
     pin_change_required: Boolean(row.pin_change_required),

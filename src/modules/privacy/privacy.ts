@@ -16,7 +16,7 @@ import type { VerificationMethod } from '../methods/contract.js';
 import { toAttemptView, toSigninDetail } from '../reports/signin-log.js';
 import { searchLogFiles, type LogLineView } from './log-search.js';
 import type { PersonalLog } from './personal-log.js';
-import { findSubject, signinConditions, telephonyCondition, type Subject } from './subject.js';
+import { findSubject, mailCondition, signinConditions, ssprEventCondition, telephonyCondition, type Subject } from './subject.js';
 
 /** The version of the export document; docs/privacy.md describes each version. */
 export const PRIVACY_EXPORT_SCHEMA = 'urn:countersign:privacy-export:1';
@@ -77,6 +77,9 @@ export class Privacy {
     const attemptById = new Map(attempts.map((row) => [Number(row.id), row]));
     const unknownSenders = subject.phones.length === 0 ? [] : await db.selectFrom('telephony_log').selectAll().where('user_id', 'is', null).where('to_number', 'in', subject.phones).orderBy('created_at').execute();
     const serviceLog = await this.logLines(subject);
+    const mails = await db.selectFrom('mail_log').selectAll().where(mailCondition(subject)).orderBy('created_at').execute();
+    const ssprEvents = await db.selectFrom('sspr_events').selectAll().where(ssprEventCondition(subject)).orderBy('id').execute();
+    const ssprSessions = ids.length === 0 ? [] : await db.selectFrom('sspr_sessions').select(['id', 'status', 'methods_required', 'methods_passed', 'ip', 'created_at', 'expires_at']).where('user_id', 'in', ids).orderBy('created_at').execute();
     const document = {
       schema: PRIVACY_EXPORT_SCHEMA,
       exported_at: iso(this.deps.clock.now()),
@@ -97,8 +100,11 @@ export class Privacy {
           const { attempt: _attempt, ...signin } = toSigninDetail(row, null);
           return { ...signin, attempt_id: row.attempt_id === null || !attemptById.has(Number(row.attempt_id)) ? null : Number(row.attempt_id) };
         }),
+        password_resets: ssprSessions.map((row) => ({ ...row, methods_passed: JSON.parse(row.methods_passed) as unknown, created_at: iso(row.created_at), expires_at: iso(row.expires_at) })),
+        password_reset_steps: ssprEvents.map((row) => ({ id: Number(row.id), at: iso(row.at), step: row.step, method: row.method, succeeded: Boolean(row.succeeded), detail: row.detail, ip: row.ip })),
         audit: ids.length === 0 ? [] : (await db.selectFrom('audit_log').selectAll().where('target_type', '=', 'user').where('target_id', 'in', ids).orderBy('id').execute()).map(toAuditView),
       },
+      mail: mails.map((row) => ({ id: row.id, to: row.to_address, subject: row.subject, status: row.status, gateway: row.gateway, created_at: iso(row.created_at), body: row.body === null ? null : 'kept by the outbox; not exported (it held a one-time code)' })),
       telephony: { sms: smsLog, calls: callLog, from_unknown_senders: unknownSenders.map((row) => ({ id: row.id, kind: row.kind, direction: row.direction, number: row.to_number, status: row.status, created_at: iso(row.created_at) })) },
       service_log: {
         files: this.deps.logFiles,
@@ -193,18 +199,23 @@ async function eraseSubject(db: Executor, subject: Subject, methods: readonly Ve
     add('signins', (await db.deleteFrom('signins').where(condition).executeTakeFirst()).numDeletedRows);
   }
   add('telephony_log', (await db.deleteFrom('telephony_log').where(telephonyCondition(subject)).executeTakeFirst()).numDeletedRows);
+  add('mail_log', (await db.deleteFrom('mail_log').where(mailCondition(subject)).executeTakeFirst()).numDeletedRows);
+  add('sspr_events', (await db.deleteFrom('sspr_events').where(ssprEventCondition(subject)).executeTakeFirst()).numDeletedRows);
   const lowerNames = subject.usernames.map((name) => sql<string>`lower(${name})`);
   // Activation records of a name that matched no user, and the daily counts of a user's failures, name the user only by name.
   add('app_activations', (await db.deleteFrom('app_activations').where(sql<string>`lower(username)`, 'in', lowerNames).executeTakeFirst()).numDeletedRows);
   add('signin_rollup_failures', (await db.deleteFrom('signin_rollup_failures').where(sql<string>`lower(username)`, 'in', lowerNames).executeTakeFirst()).numDeletedRows);
   if (ids.length > 0) {
-    for (const table of ['app_passwords', 'access_policy_users', 'user_groups', 'challenges', 'blocks', 'bypasses', 'user_changes', 'log_keys'] as const) {
+    for (const table of ['app_passwords', 'access_policy_users', 'user_groups', 'challenges', 'blocks', 'bypasses', 'user_changes', 'log_keys', 'sspr_sessions'] as const) {
       add(table, (await db.deleteFrom(table).where('user_id', 'in', ids).executeTakeFirst()).numDeletedRows);
     }
     add('users', (await db.deleteFrom('users').where('id', 'in', ids).executeTakeFirst()).numDeletedRows);
     // The audit log keeps what administrators did and when, but no longer whom it was about.
     const audit = await db.updateTable('audit_log').set({ target_id: pseudonym, details: '{}' }).where('target_type', '=', 'user').where('target_id', 'in', ids).executeTakeFirst();
     add('audit_records_unlinked', audit.numUpdatedRows);
+    // The user's own actions (self-service) name the user as their actor.
+    const own = await db.updateTable('audit_log').set({ actor_id: pseudonym }).where('actor_type', '=', 'user').where('actor_id', 'in', ids).executeTakeFirst();
+    add('audit_records_unlinked', own.numUpdatedRows);
     for (const id of ids) {
       const mentions = await db.updateTable('audit_log').set({ details: sql<string>`replace(details, ${id}, ${pseudonym})` }).where('details', 'like', `%${id}%`).executeTakeFirst();
       add('audit_records_unlinked', mentions.numUpdatedRows);

@@ -49,6 +49,9 @@ const PURGES = [
   }),
   purge({ category: 'changes', table: 'user_changes', key: 'id', time: 'changed_at', past: (eb, cutoff) => eb('changed_at', '<', cutoff) }),
   purge({ category: 'telephony', table: 'telephony_log', key: 'id', time: 'created_at', past: (eb, cutoff) => eb('created_at', '<', cutoff) }),
+  purge({ category: 'mail', table: 'mail_log', key: 'id', time: 'created_at', past: (eb, cutoff) => eb('created_at', '<', cutoff) }),
+  purge({ category: 'selfService', table: 'sspr_events', key: 'id', time: 'at', past: (eb, cutoff) => eb('at', '<', cutoff) }),
+  purge({ category: 'selfService', table: 'sspr_sessions', key: 'id', time: 'created_at', past: (eb, cutoff) => eb('created_at', '<', cutoff) }),
   // A challenge lasts minutes; one this old has ended or will only ever time out.
   purge({ category: 'challenges', table: 'challenges', key: 'id', time: 'created_at', past: (eb, cutoff) => eb('created_at', '<', cutoff) }),
   purge({ category: 'audit', table: 'audit_log', key: 'id', time: 'at', past: (eb, cutoff) => eb('at', '<', cutoff) }),
@@ -150,7 +153,7 @@ export class Retention {
       started_at: new Date(started).toISOString(),
       finished_at: new Date(clock.now()).toISOString(),
       cutoffs: Object.fromEntries(
-        (['attempts', 'signins', 'activations', 'blocks', 'bypasses', 'changes', 'telephony', 'challenges', 'serviceLog', 'audit'] as const).map((category) => [category, new Date(cutoff(category)).toISOString()]),
+        (['attempts', 'signins', 'activations', 'blocks', 'bypasses', 'changes', 'telephony', 'mail', 'selfService', 'challenges', 'serviceLog', 'audit'] as const).map((category) => [category, new Date(cutoff(category)).toISOString()]),
       ) as Record<Category, string>,
       deleted,
       batches,

@@ -21,6 +21,8 @@ export interface Subject {
   usernames: string[];
   /** The users' phone numbers, E.164, now and in their change records: the telephony log holds them without a user for unknown senders. */
   phones: string[];
+  /** The user's e-mail addresses (profile, password reset): the mail log holds them. */
+  emails: string[];
 }
 
 const e164 = (countryCode: string | null, number: string | null) => (countryCode && number ? `+${countryCode}${number}` : null);
@@ -53,7 +55,8 @@ export async function findSubject(db: Executor, username: string): Promise<Subje
       for (const phone of [e164(row.new_country_code, row.new_phone_number), e164(row.new_backup_country_code, row.new_backup_phone_number)]) if (phone) phones.add(phone);
     }
   }
-  return { username: asked, user, userIds, usernames: [...usernames], phones: [...phones] };
+  const emails = [user?.email, user?.sspr_email].filter((email): email is string => typeof email === 'string');
+  return { username: asked, user, userIds, usernames: [...usernames], phones: [...phones], emails };
 }
 
 /**
@@ -67,6 +70,24 @@ export function signinConditions(subject: Subject): ((eb: ExpressionBuilder<Data
   ];
   if (subject.userIds.length > 0) conditions.unshift((eb) => eb('user_id', 'in', subject.userIds));
   return conditions;
+}
+
+/** E-mails of the mail log: the users' own, and those sent to their addresses. */
+export function mailCondition(subject: Subject): (eb: ExpressionBuilder<Database, 'mail_log'>) => Expression<SqlBool> {
+  return (eb) => {
+    const parts: Expression<SqlBool>[] = [];
+    if (subject.userIds.length > 0) parts.push(eb('user_id', 'in', subject.userIds));
+    if (subject.emails.length > 0) parts.push(eb('to_address', 'in', subject.emails));
+    return parts.length > 0 ? eb.or(parts) : sql<SqlBool>`1 = 0`;
+  };
+}
+
+/** Steps of password resets: the users', and those typed under their names. */
+export function ssprEventCondition(subject: Subject): (eb: ExpressionBuilder<Database, 'sspr_events'>) => Expression<SqlBool> {
+  return (eb) => {
+    const byName = eb(sql<string>`lower(username)`, 'in', subject.usernames.map((name) => sql<string>`lower(${name})`));
+    return subject.userIds.length > 0 ? eb.or([eb('user_id', 'in', subject.userIds), byName]) : byName;
+  };
 }
 
 /** Entries of the telephony log: the users' own, and those from or to their numbers that no user was known for. */

@@ -9,8 +9,8 @@ declare module 'fastify' {
   }
 }
 
-/** Reads "Authorization: Basic base64(integration key:secret)". */
-function credentials(header: string | undefined): { key: string; secret: string } | null {
+/** Reads "Authorization: Basic base64(name:secret)": an application's integration key and secret, or a user's name and password. */
+export function basicCredentials(header: string | undefined): { key: string; secret: string } | null {
   if (!header?.startsWith('Basic ')) return null;
   const decoded = Buffer.from(header.slice('Basic '.length).trim(), 'base64').toString('utf8');
   const colon = decoded.indexOf(':');
@@ -25,7 +25,7 @@ function credentials(header: string | undefined): { key: string; secret: string 
 export function installApplicationAuth(app: FastifyInstance, applications: Applications): void {
   app.decorateRequest('application', null);
   app.addHook('onRequest', async (request: FastifyRequest, reply: FastifyReply) => {
-    const given = credentials(request.headers.authorization);
+    const given = basicCredentials(request.headers.authorization);
     const application = given ? await applications.authenticate(given.key, given.secret) : null;
     if (!application) {
       reply.header('www-authenticate', 'Basic realm="countersign"');

@@ -20,6 +20,7 @@ import { appDeviceAdminRoutes, appDeviceRoutes } from './routes/app-devices.js';
 import { signinRoutes } from './routes/signins.js';
 import { reportRoutes } from './routes/reports.js';
 import { privacyRoutes } from './routes/privacy.js';
+import { selfServiceRoutes } from './routes/self-service.js';
 import { VERSION } from '../../shared/version.js';
 import { userRoutes } from './routes/users.js';
 import { validatorCompiler } from './validation.js';
@@ -74,6 +75,7 @@ export async function buildHttpApp(runtime: Runtime): Promise<FastifyInstance> {
         securitySchemes: {
           adminKey: { type: 'http', scheme: 'bearer', description: 'Admin API key (csk_...).' },
           application: { type: 'http', scheme: 'basic', description: 'Auth API: integration key as user name, application secret as password.' },
+          userPassword: { type: 'http', scheme: 'basic', description: "Self-service API: the user's own username and password." },
         },
       },
     },
@@ -94,6 +96,7 @@ export async function buildHttpApp(runtime: Runtime): Promise<FastifyInstance> {
   await app.register(telephonyWebhookRoutes(runtime), { prefix: '/telephony/v1' });
   await app.register(appDeviceAdminRoutes(runtime), { prefix: ADMIN_PREFIX });
   await app.register(privacyRoutes(runtime), { prefix: ADMIN_PREFIX });
+  await app.register(selfServiceRoutes(runtime), { prefix: '/self/v1' });
   await app.register(signinRoutes(runtime), { prefix: ADMIN_PREFIX });
   await app.register(reportRoutes(runtime), { prefix: ADMIN_PREFIX });
   await app.register(appDeviceRoutes(runtime), { prefix: '/app/v1' });

@@ -76,6 +76,8 @@ export const User = Type.Object({
   phone: Nullable(PhoneView),
   backup_phone: Nullable(PhoneView),
   admin_role: Nullable(Type.String()),
+  password_set: Type.Boolean(),
+  sspr_email: Nullable(Type.String({ description: 'The address password reset codes go to, registered by the user.' })),
   created_at: Timestamp,
   updated_at: Timestamp,
 });

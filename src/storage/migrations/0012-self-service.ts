@@ -65,6 +65,7 @@ export const selfService: Migration = {
       .execute();
     await db.schema.createIndex('sspr_events_user').on('sspr_events').columns(['user_id', 'at']).execute();
     await db.schema.createIndex('sspr_events_time').on('sspr_events').column('at').execute();
+    await db.schema.createIndex('sspr_events_ip').on('sspr_events').columns(['ip', 'at']).execute();
   },
   async down(db) {
     await db.schema.dropTable('sspr_events').execute();

@@ -68,6 +68,22 @@ export const userRoutes = (runtime: Runtime): FastifyPluginAsync => async (plain
     handler: async (request) => ({ method: request.params.method, removed: await removeMethod(runtime, request.params.username, request.params.method, actorOf(request)) }),
   });
 
+  app.put('/users/:username/password', {
+    config: { roles: ACCESS.directoryUpdate },
+    schema: {
+      tags,
+      summary: "Set or clear a user's password (local directory)",
+      description: 'Stored as an argon2id hash. null clears it. The same rule as for methods: an Authentication Administrator may not set the password of a user who holds an administrator role.',
+      params: S.UsernameParams,
+      body: Type.Object({ password: Type.Union([Type.String({ minLength: 1, maxLength: 256 }), Type.Null()]) }, { additionalProperties: false }),
+      response: { 204: Type.Null(), ...S.adminErrors, 404: S.Problem },
+    },
+    handler: async (request, reply) => {
+      await runtime.selfService.setPassword(request.params.username, request.body.password, actorOf(request));
+      return reply.code(204).send(null);
+    },
+  });
+
   app.addContentTypeParser('text/csv', { parseAs: 'buffer', bodyLimit: runtime.config.http.importBodyLimit }, (_request, body, done) => done(null, body));
   app.post('/users/import', {
     config: { roles: ACCESS.directoryWrite },

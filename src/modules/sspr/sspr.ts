@@ -1,0 +1,469 @@
+import { randomInt } from 'node:crypto';
+import { sql } from 'kysely';
+import type { Config, SSPR_METHODS } from '../../config/schema.js';
+import type { Actor } from '../../shared/actor.js';
+import type { Clock } from '../../shared/clock.js';
+import { appError, assert } from '../../shared/errors.js';
+import { newId } from '../../shared/ids.js';
+import type { Keyring } from '../../shared/keyring.js';
+import type { Db, Executor } from '../../storage/database.js';
+import { changesRepository } from '../../storage/repositories/records.js';
+import type { UserRow } from '../../storage/schema.js';
+import { assertMayManageMethods } from '../admin-access/targets.js';
+import type { Applications } from '../applications/applications.js';
+import { writeAudit } from '../audit/audit.js';
+import type { AuthAnswer } from '../auth/answers.js';
+import type { AuthEngine } from '../auth/engine.js';
+import type { ResultCode } from '../auth/result-codes.js';
+import type { Directory } from '../directory/directory.js';
+import { usernameKey } from '../directory/user-input.js';
+import { changeRecord } from '../directory/user-records.js';
+import { validateEmailAddress, type Mail } from '../mail/mail.js';
+import { registeredQuestions, type SecurityQuestions } from '../methods/questions/questions.js';
+import type { UserChangeLog } from '../privacy/personal-log.js';
+import { hashPassword, passwordProblem, verifyPassword } from './passwords.js';
+
+export type SsprMethod = (typeof SSPR_METHODS)[number];
+const MINUTE = 60_000;
+const HOUR = 60 * MINUTE;
+const DAY = 24 * HOUR;
+const SSPR_APPLICATION = 'Self-service password reset';
+const FAILURES_PER_SESSION = 5;
+
+/** What the reset answers after each step. */
+export interface ResetState {
+  session_id: string;
+  status: 'open' | 'verified' | 'completed' | 'failed';
+  methods_required: number;
+  methods_passed: SsprMethod[];
+  /** The methods the user can still prove. */
+  methods_available: SsprMethod[];
+  /** The step in progress: a code was sent, questions to answer, a push to approve (with its number). */
+  pending?: { method: SsprMethod; prompt: string; questions?: { id: string; text: string }[]; number?: string; sent_to?: string };
+  expires_at: string;
+}
+
+interface Pending {
+  method: SsprMethod;
+  txid?: string;
+  codeHash?: string;
+  codeExpiresAt?: number;
+  questionIds?: string[];
+  sentTo?: string;
+  number?: string;
+}
+
+export interface SelfServiceDeps {
+  db: Db;
+  clock: Clock;
+  keyring: Keyring;
+  config: Config['sspr'];
+  questionsConfig: Config['questions'];
+  engine: AuthEngine;
+  mail: Mail;
+  directory: Directory;
+  applications: Applications;
+  securityQuestions: SecurityQuestions;
+  changeLog: UserChangeLog;
+}
+
+/** The actor of a user's own action: recorded in audit and change records like an administrator's. */
+export const selfActor = (user: Pick<UserRow, 'id'>, entryPoint = 'sspr'): Actor => ({ type: 'user', id: user.id, role: null, requestId: null, entryPoint });
+
+/** Codes that prove the method the user was asked for; a bypass, a cache or no code proves nothing. */
+function provedBy(requested: SsprMethod, answer: AuthAnswer): SsprMethod | null {
+  if (answer.result !== 'allow' || answer.result_code === null) return null;
+  const unproven: ResultCode[] = ['SUCCESS_BYPASSED_AUTH', 'SUCCESS_USED_CACHE', 'SUCCESS_USED_IP_BASED_CACHE', 'SUCCESS_USED_APP_BASED_CACHE'];
+  if (unproven.includes(answer.result_code)) return null;
+  if (answer.result_code === 'SUCCESS_FALLBACK_OATH_CODE_VERIFIED') return 'oath';
+  if (answer.result_code === 'SUCCESS_FALLBACK_SECURITY_QUESTIONS_ANSWERED') return 'questions';
+  return requested;
+}
+
+const maskAddress = (address: string) => address.replace(/^(.)[^@]*(@.*)$/, (_all, first: string, domain: string) => `${first}•••${domain}`);
+
+/**
+ * Self-service password reset (SPEC.md §6; docs/sspr.md). Users of the local
+ * directory have a password; they register an e-mail address and security
+ * questions themselves, and reset a forgotten password by proving
+ * `sspr.methodsRequired` different methods. Phones, the app and OATH tokens
+ * are proved through the authentication engine (entry point `sspr`, so each
+ * proof is in the sign-in log); e-mailed codes and questions here. Every step
+ * is written to `sspr_events`, which also throttles.
+ */
+export class SelfService {
+  private application: { id: string; name: string } | null = null;
+
+  constructor(private readonly deps: SelfServiceDeps) {}
+
+  // ---------- passwords and the user's own sign-in ----------
+
+  /** An administrator sets (or clears) a user's password. */
+  async setPassword(username: string, password: string | null, actor: Actor): Promise<void> {
+    const user = await this.deps.directory.find(this.deps.db, username);
+    assertMayManageMethods(actor, user);
+    if (password !== null) {
+      const problem = passwordProblem(password, user.username, this.deps.config.passwordMinLength);
+      assert(problem === null, 'validation_failed', problem ?? '', { field: 'password' });
+    }
+    const hashed = password === null ? null : await hashPassword(password);
+    await this.writePassword(user, hashed, actor, null);
+  }
+
+  /** The user of a self-service request, by username and password; throttled per user and per client IP. */
+  async signIn(username: string, password: string, ip: string | null): Promise<UserRow> {
+    const now = this.deps.clock.now();
+    const user = await this.deps.db.selectFrom('users').selectAll().where('username_key', '=', usernameKey(username)).executeTakeFirst();
+    await this.throttle({ userId: user?.id ?? null, ip, step: 'sign_in', failuresOnly: true, since: now - 15 * MINUTE, userLimit: this.deps.config.maxSignInFailures, ipLimit: this.deps.config.maxSignInFailures * 10 });
+    const right = await verifyPassword(user?.password_hash ?? null, password);
+    const usable = right && user !== undefined && Boolean(user.account_enabled);
+    await this.event(this.deps.db, { user: user ?? null, username, step: 'sign_in', succeeded: usable, detail: usable ? null : 'wrong username or password', ip });
+    // The same answer for an unknown user, a wrong password and a disabled account: no way to tell which.
+    if (!usable) throw appError('unauthenticated', 'wrong username or password');
+    return user;
+  }
+
+  // ---------- registration (the user's own) ----------
+
+  async registration(user: UserRow): Promise<{ email: string | null; security_questions: { id: string; text: string }[]; methods_available: SsprMethod[] }> {
+    return {
+      email: user.sspr_email,
+      security_questions: (await registeredQuestions(this.deps.db, user.id)).map((question) => ({ id: question.question_id, text: question.text })),
+      methods_available: await this.available(this.deps.db, user),
+    };
+  }
+
+  async registerEmail(user: UserRow, email: string, ip: string | null): Promise<void> {
+    const address = validateEmailAddress(email);
+    assert(address !== null, 'validation_failed', 'email: must be one e-mail address, such as kim@example.com', { field: 'email' });
+    await this.changeEmail(user, address, selfActor(user), ip);
+  }
+
+  /** Removes the registered e-mail address: the user's own request, or an administrator's (SPEC.md §6). */
+  async removeEmail(user: UserRow, actor: Actor, ip: string | null = null): Promise<boolean> {
+    if (user.sspr_email === null) return false;
+    assertMayManageMethods(actor, user);
+    await this.changeEmail(user, null, actor, ip);
+    return true;
+  }
+
+  /** An administrator removes a user's registered e-mail address (SPEC.md §6). */
+  async removeEmailOf(username: string, actor: Actor): Promise<boolean> {
+    return this.removeEmail(await this.deps.directory.find(this.deps.db, username), actor);
+  }
+
+  // ---------- the reset ----------
+
+  /** Starts a reset. An unknown user and one without enough methods get the same refusal. */
+  async start(username: string, ip: string | null): Promise<ResetState> {
+    assert(this.deps.config.enabled, 'forbidden', 'self-service password reset is turned off (sspr.enabled)');
+    const now = this.deps.clock.now();
+    const user = await this.deps.db.selectFrom('users').selectAll().where('username_key', '=', usernameKey(username)).executeTakeFirst();
+    await this.throttle({ userId: user?.id ?? null, ip, step: 'start', failuresOnly: false, since: now - HOUR, userLimit: this.deps.config.maxResetsPerHour, ipLimit: this.deps.config.maxResetsPerHour * 10 });
+    await this.throttle({ userId: user?.id ?? null, ip: null, step: 'verify', failuresOnly: true, since: now - DAY, userLimit: this.deps.config.maxFailuresPerDay, ipLimit: 0 });
+    const available = user && user.account_enabled ? await this.available(this.deps.db, user) : [];
+    if (!user || available.length < this.deps.config.methodsRequired) {
+      await this.event(this.deps.db, { user: user ?? null, username, step: 'start', succeeded: false, detail: 'not enough methods registered', ip });
+      throw appError('sspr_not_registered', `${username} cannot reset a password here: not enough methods are registered for self-service password reset`);
+    }
+    const id = newId();
+    const expiresAt = now + this.deps.config.sessionMinutes * MINUTE;
+    await this.deps.db.transaction().execute(async (trx) => {
+      await trx
+        .insertInto('sspr_sessions')
+        .values({ id, user_id: user.id, status: 'open', methods_required: this.deps.config.methodsRequired, methods_passed: '[]', pending: null, ip, created_at: now, expires_at: expiresAt })
+        .execute();
+      await this.event(trx, { user, username: user.username, sessionId: id, step: 'start', succeeded: true, ip });
+    });
+    return this.state(id);
+  }
+
+  /**
+   * One step of proving a method: the first call for a method sends the code,
+   * asks the questions or pushes to the app; the next one (with the code or
+   * the answers; for the app, again after approving) proves it or fails.
+   */
+  async verify(sessionId: string, input: { method: SsprMethod; code?: string; answers?: Record<string, string>; waitSeconds?: number }, ip: string | null): Promise<ResetState> {
+    const { session, user } = await this.openSession(sessionId);
+    const passed = JSON.parse(session.methods_passed) as SsprMethod[];
+    assert(session.status === 'open', 'conflict', session.status === 'verified' ? 'the reset is verified: set the new password' : `the reset has ${session.status}`);
+    assert((await this.available(this.deps.db, user)).includes(input.method), 'validation_failed', `method: ${input.method} is not registered for this user or not allowed (sspr.methods)`, { field: 'method' });
+    assert(!passed.includes(input.method), 'conflict', `method: ${input.method} is proved already; prove another one`);
+    const pending = session.pending === null ? null : (JSON.parse(session.pending) as Pending);
+    const current = pending?.method === input.method ? pending : null;
+    const outcome = await this.step(user, input, current);
+    if (outcome.kind === 'pending') {
+      await this.deps.db.transaction().execute(async (trx) => {
+        await trx.updateTable('sspr_sessions').set({ pending: JSON.stringify(outcome.pending) }).where('id', '=', sessionId).execute();
+        await this.event(trx, { user, username: user.username, sessionId, step: 'challenge', method: input.method, succeeded: true, detail: outcome.detail, ip });
+        await outcome.withinTransaction?.(trx);
+      });
+      await outcome.afterCommit?.();
+      return this.state(sessionId);
+    }
+    await this.deps.db.transaction().execute(async (trx) => {
+      if (outcome.kind === 'proved') {
+        const next = [...passed, outcome.method].filter((method, index, all) => all.indexOf(method) === index);
+        const status = next.length >= session.methods_required ? 'verified' : 'open';
+        await trx.updateTable('sspr_sessions').set({ methods_passed: JSON.stringify(next), pending: null, status }).where('id', '=', sessionId).execute();
+        await this.event(trx, { user, username: user.username, sessionId, step: 'verify', method: input.method, succeeded: true, detail: outcome.detail, ip });
+        return;
+      }
+      await this.event(trx, { user, username: user.username, sessionId, step: 'verify', method: input.method, succeeded: false, detail: outcome.detail, ip });
+      const failures = await this.count(trx, { sessionId, step: 'verify', failuresOnly: true, since: session.created_at });
+      const keep = outcome.kind === 'retry' && failures < FAILURES_PER_SESSION;
+      await trx.updateTable('sspr_sessions').set({ pending: keep ? session.pending : null, ...(failures >= FAILURES_PER_SESSION ? { status: 'failed' } : {}) }).where('id', '=', sessionId).execute();
+    });
+    const state = await this.state(sessionId);
+    if (outcome.kind !== 'proved') throw appError('sspr_not_verified', `${input.method}: ${outcome.detail}`, { state });
+    return state;
+  }
+
+  /** Sets the new password once enough methods are proved; the reset then ends. */
+  async complete(sessionId: string, password: string, ip: string | null): Promise<void> {
+    const { session, user } = await this.openSession(sessionId);
+    assert(session.status === 'verified', 'conflict', `prove ${session.methods_required} method(s) first`);
+    const problem = passwordProblem(password, user.username, this.deps.config.passwordMinLength);
+    assert(problem === null, 'validation_failed', problem ?? '', { field: 'password' });
+    await this.writePassword(user, await hashPassword(password), selfActor(user), { sessionId, ip });
+  }
+
+  /** The reset as the user sees it. */
+  async state(sessionId: string): Promise<ResetState> {
+    const { session, user } = await this.openSession(sessionId, false);
+    const passed = JSON.parse(session.methods_passed) as SsprMethod[];
+    const pending = session.pending === null ? null : (JSON.parse(session.pending) as Pending);
+    const available = (await this.available(this.deps.db, user)).filter((method) => !passed.includes(method));
+    const questions = pending?.questionIds ? (await registeredQuestions(this.deps.db, user.id)).filter((question) => pending.questionIds!.includes(question.question_id)) : [];
+    return {
+      session_id: session.id,
+      status: session.status as ResetState['status'],
+      methods_required: session.methods_required,
+      methods_passed: passed,
+      methods_available: session.status === 'open' ? available : [],
+      ...(pending && session.status === 'open'
+        ? {
+            pending: {
+              method: pending.method,
+              prompt: PROMPTS[pending.method],
+              ...(pending.sentTo ? { sent_to: pending.sentTo } : {}),
+              ...(pending.number ? { number: pending.number } : {}),
+              ...(questions.length > 0 ? { questions: questions.map((question) => ({ id: question.question_id, text: question.text })) } : {}),
+            },
+          }
+        : {}),
+      expires_at: new Date(session.expires_at).toISOString(),
+    };
+  }
+
+  // ---------- the steps of each method ----------
+
+  private async step(user: UserRow, input: { method: SsprMethod; code?: string; answers?: Record<string, string>; waitSeconds?: number }, pending: Pending | null): Promise<StepOutcome> {
+    switch (input.method) {
+      case 'email':
+        return this.emailStep(user, input.code, pending);
+      case 'questions':
+        return this.questionsStep(user, input.answers, pending);
+      case 'oath': {
+        if (input.code === undefined) return { kind: 'pending', pending: { method: 'oath' }, detail: 'code asked' };
+        return this.engineOutcome('oath', await this.deps.engine.auth({ ...(await this.request(user)), factor: 'oath', passcode: input.code }));
+      }
+      case 'sms': {
+        if (!pending?.txid) {
+          const answer = await this.deps.engine.auth({ ...(await this.request(user)), factor: 'sms' });
+          if (answer.result === 'waiting' && answer.txid) return { kind: 'pending', pending: { method: 'sms', txid: answer.txid }, detail: 'code texted' };
+          return this.engineOutcome('sms', answer);
+        }
+        if (input.code === undefined) return { kind: 'retry', detail: 'the code from the text message is required' };
+        return this.engineOutcome('sms', await this.deps.engine.respond(await this.app(), pending.txid, { passcode: input.code }));
+      }
+      case 'app': {
+        if (!pending?.txid) {
+          const answer = await this.deps.engine.auth({ ...(await this.request(user)), factor: 'app' });
+          if (answer.result === 'waiting' && answer.txid) return { kind: 'pending', pending: { method: 'app', txid: answer.txid, ...(answer.number ? { number: answer.number } : {}) }, detail: 'push sent' };
+          return this.engineOutcome('app', answer);
+        }
+        const answer = await this.deps.engine.status(await this.app(), pending.txid, Math.min(Math.max(input.waitSeconds ?? 0, 0), 25));
+        if (answer.result === 'waiting') return { kind: 'pending', pending, detail: 'waiting for the app' };
+        return this.engineOutcome('app', answer);
+      }
+    }
+  }
+
+  private engineOutcome(method: SsprMethod, answer: AuthAnswer): StepOutcome {
+    const proved = provedBy(method, answer);
+    if (proved) return { kind: 'proved', method: proved, detail: answer.result_code };
+    if (answer.result === 'waiting') return { kind: 'retry', detail: answer.status_msg };
+    return { kind: 'failed', detail: answer.result_code ?? answer.detail ?? answer.status_msg };
+  }
+
+  private async emailStep(user: UserRow, code: string | undefined, pending: Pending | null): Promise<StepOutcome> {
+    const now = this.deps.clock.now();
+    if (!pending?.codeHash || code === undefined) {
+      const fresh = String(randomInt(0, 100_000_000)).padStart(8, '0');
+      const to = user.sspr_email!;
+      const state: Pending = { method: 'email', codeHash: this.codeHash(user.id, fresh), codeExpiresAt: now + this.deps.config.codeMinutes * MINUTE, sentTo: maskAddress(to) };
+      let delivery: { send(): Promise<unknown> } | null = null;
+      return {
+        kind: 'pending',
+        pending: state,
+        detail: 'code e-mailed',
+        withinTransaction: async (trx) => {
+          delivery = await this.deps.mail.prepare(trx, {
+            userId: user.id,
+            to,
+            subject: 'Your password reset code',
+            text: `Your code to reset your password is ${fresh}. It expires in ${this.deps.config.codeMinutes} minutes. If you did not ask for it, ignore this message.`,
+          });
+        },
+        afterCommit: async () => void (await delivery?.send()),
+      };
+    }
+    if (pending.codeExpiresAt! <= now) return { kind: 'failed', detail: 'the code has expired; ask for a new one' };
+    if (!this.deps.keyring.verifyKeyedHash('otp', `sspr:${user.id}:${code.trim()}`, pending.codeHash)) return { kind: 'retry', detail: 'wrong code' };
+    return { kind: 'proved', method: 'email', detail: 'code verified' };
+  }
+
+  private async questionsStep(user: UserRow, answers: Record<string, string> | undefined, pending: Pending | null): Promise<StepOutcome> {
+    if (!pending?.questionIds || answers === undefined) {
+      const asked = await registeredQuestions(this.deps.db, user.id);
+      // A random choice of the registered questions (Fisher-Yates), so a guesser cannot count on the same ones.
+      for (let i = asked.length - 1; i > 0; i -= 1) {
+        const j = randomInt(0, i + 1);
+        [asked[i], asked[j]] = [asked[j]!, asked[i]!];
+      }
+      asked.length = Math.min(asked.length, this.deps.questionsConfig.askCount);
+      return { kind: 'pending', pending: { method: 'questions', questionIds: asked.map((question) => question.question_id) }, detail: 'questions asked' };
+    }
+    const given = Object.keys(answers);
+    const exact = given.length === pending.questionIds.length && pending.questionIds.every((id) => given.includes(id));
+    if (!exact) return { kind: 'retry', detail: 'answer exactly the questions asked' };
+    const right = await this.deps.securityQuestions.verifyAnswers(this.deps.db, user.id, answers);
+    return right ? { kind: 'proved', method: 'questions', detail: 'answers verified' } : { kind: 'failed', detail: 'wrong answers' };
+  }
+
+  // ---------- helpers ----------
+
+  /** The methods the user has registered, of those the policy allows. */
+  private async available(db: Executor, user: UserRow): Promise<SsprMethod[]> {
+    const has: Record<SsprMethod, () => Promise<boolean>> = {
+      email: async () => user.sspr_email !== null,
+      sms: async () => user.phone_number !== null,
+      oath: async () => Boolean(await db.selectFrom('oath_tokens').select('id').where('user_id', '=', user.id).where('status', '=', 'active').executeTakeFirst()),
+      app: async () => Boolean(await db.selectFrom('app_devices').select('id').where('user_id', '=', user.id).where('status', '=', 'active').executeTakeFirst()),
+      questions: async () => (await registeredQuestions(db, user.id)).length >= this.deps.questionsConfig.askCount,
+    };
+    const methods: SsprMethod[] = [];
+    for (const method of this.deps.config.methods) if (await has[method]()) methods.push(method);
+    return methods;
+  }
+
+  private codeHash(userId: string, code: string): string {
+    return this.deps.keyring.keyedHash('otp', `sspr:${userId}:${code}`);
+  }
+
+  /** The application every proof is recorded under: made on first use. */
+  private async app(): Promise<{ id: string; name: string }> {
+    if (this.application) return this.application;
+    const existing = await this.deps.db.selectFrom('applications').select(['id', 'name']).where('name_key', '=', SSPR_APPLICATION.toLowerCase()).executeTakeFirst();
+    this.application = existing ?? (await this.deps.applications.create({ name: SSPR_APPLICATION }, { type: 'system', id: 'sspr', role: null, requestId: null, entryPoint: 'sspr' })).application;
+    return this.application;
+  }
+
+  private async request(user: UserRow) {
+    return { username: user.username, application: await this.app(), ip: null, authType: 'password_reset', entryPoint: 'sspr', proof: true } as const;
+  }
+
+  private async openSession(sessionId: string, mustBeLive = true) {
+    const session = await this.deps.db.selectFrom('sspr_sessions').selectAll().where('id', '=', sessionId).executeTakeFirst();
+    if (!session) throw appError('not_found', `password reset ${sessionId} does not exist`);
+    const user = await this.deps.db.selectFrom('users').selectAll().where('id', '=', session.user_id).executeTakeFirst();
+    if (!user) throw appError('not_found', `password reset ${sessionId} does not exist`);
+    if (mustBeLive && session.expires_at <= this.deps.clock.now() && session.status !== 'completed') {
+      if (session.status !== 'expired') await this.deps.db.updateTable('sspr_sessions').set({ status: 'expired' }).where('id', '=', sessionId).execute();
+      throw appError('conflict', 'the password reset has expired; start again');
+    }
+    return { session, user };
+  }
+
+  private async writePassword(user: UserRow, hashed: string | null, actor: Actor, reset: { sessionId: string; ip: string | null } | null): Promise<void> {
+    const now = this.deps.clock.now();
+    const logLine = await this.deps.db.transaction().execute(async (trx) => {
+      await trx.updateTable('users').set({ password_hash: hashed, password_changed_at: now, updated_at: now }).where('id', '=', user.id).execute();
+      await changesRepository.insertMany(trx, [changeRecord(user, 'update', ['password'], actor, now)]);
+      await writeAudit(trx, this.deps.clock, actor, { action: reset ? 'user.password_reset' : 'user.password_set', targetType: 'user', targetId: user.id, details: {} });
+      if (reset) {
+        await trx.updateTable('sspr_sessions').set({ status: 'completed', pending: null }).where('id', '=', reset.sessionId).execute();
+        await this.event(trx, { user, username: user.username, sessionId: reset.sessionId, step: 'password', succeeded: true, ip: reset.ip });
+      }
+      return this.deps.changeLog.prepare(trx, user, 'user.update', reset ? 'password reset' : 'password set', { fields: ['password'], actor: `${actor.type}:${actor.id}` });
+    });
+    logLine();
+  }
+
+  private async changeEmail(user: UserRow, address: string | null, actor: Actor, ip: string | null): Promise<void> {
+    const now = this.deps.clock.now();
+    const logLine = await this.deps.db.transaction().execute(async (trx) => {
+      await trx.updateTable('users').set({ sspr_email: address, updated_at: now }).where('id', '=', user.id).execute();
+      await changesRepository.insertMany(trx, [changeRecord(user, 'update', ['sspr_email'], actor, now)]);
+      await writeAudit(trx, this.deps.clock, actor, { action: address ? 'sspr.email_register' : 'sspr.email_remove', targetType: 'user', targetId: user.id, details: {} });
+      await this.event(trx, { user, username: user.username, step: address ? 'register_email' : 'remove_email', succeeded: true, ip });
+      return this.deps.changeLog.prepare(trx, user, 'user.update', address ? 'reset e-mail registered' : 'reset e-mail removed', { fields: ['sspr_email'], actor: `${actor.type}:${actor.id}` });
+    });
+    logLine();
+  }
+
+  private async throttle(limit: { userId: string | null; ip: string | null; step: string; failuresOnly: boolean; since: number; userLimit: number; ipLimit: number }): Promise<void> {
+    const byUser = limit.userId === null ? 0 : await this.count(this.deps.db, { userId: limit.userId, step: limit.step, failuresOnly: limit.failuresOnly, since: limit.since });
+    const byIp = limit.ip === null || limit.ipLimit === 0 ? 0 : await this.count(this.deps.db, { ip: limit.ip, step: limit.step, failuresOnly: limit.failuresOnly, since: limit.since });
+    if (byUser >= limit.userLimit || (limit.ipLimit > 0 && byIp >= limit.ipLimit)) {
+      await this.event(this.deps.db, { user: null, userId: limit.userId, username: '', step: `${limit.step}_throttled`, succeeded: false, detail: 'too many attempts', ip: limit.ip });
+      throw appError('throttled', 'too many attempts: try again later');
+    }
+  }
+
+  private async count(db: Executor, filter: { userId?: string; ip?: string; sessionId?: string; step: string; failuresOnly: boolean; since: number }): Promise<number> {
+    let query = db.selectFrom('sspr_events').select(sql<number>`count(*)`.as('n')).where('step', '=', filter.step).where('at', '>=', filter.since);
+    if (filter.userId !== undefined) query = query.where('user_id', '=', filter.userId);
+    if (filter.ip !== undefined) query = query.where('ip', '=', filter.ip);
+    if (filter.sessionId !== undefined) query = query.where('session_id', '=', filter.sessionId);
+    if (filter.failuresOnly) query = query.where('succeeded', '=', 0);
+    return Number((await query.executeTakeFirstOrThrow()).n);
+  }
+
+  private async event(
+    db: Executor,
+    event: { user: Pick<UserRow, 'id'> | null; userId?: string | null; username: string; sessionId?: string; step: string; method?: SsprMethod; succeeded: boolean; detail?: string | null; ip: string | null },
+  ): Promise<void> {
+    await db
+      .insertInto('sspr_events')
+      .values({
+        at: this.deps.clock.now(),
+        user_id: event.user?.id ?? event.userId ?? null,
+        username: event.username,
+        session_id: event.sessionId ?? null,
+        step: event.step,
+        method: event.method ?? null,
+        succeeded: event.succeeded ? 1 : 0,
+        detail: event.detail ?? null,
+        ip: event.ip,
+      })
+      .execute();
+  }
+}
+
+type StepOutcome =
+  | { kind: 'pending'; pending: Pending; detail: string; withinTransaction?: (trx: Executor) => Promise<void>; afterCommit?: () => Promise<void> }
+  | { kind: 'proved'; method: SsprMethod; detail: string | null }
+  /** Wrong, but the same challenge may be answered again (a mistyped code). */
+  | { kind: 'retry'; detail: string }
+  /** Wrong, and the challenge is over: ask for a new one. */
+  | { kind: 'failed'; detail: string };
+
+const PROMPTS: Record<SsprMethod, string> = {
+  email: 'Enter the code e-mailed to you',
+  sms: 'Enter the code sent to your phone',
+  app: 'Approve the request in your authenticator app',
+  oath: 'Enter the code from your authenticator app or token',
+  questions: 'Answer your security questions',
+};
