@@ -4,6 +4,7 @@ import { createServer, type Server, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Writable } from 'node:stream';
+import { Ajv } from 'ajv';
 import { sql } from 'kysely';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { AuthenticatorClient } from '../src/authenticator/client.js';
@@ -158,6 +159,9 @@ describe.each(DIALECTS)('gdpr-delete.leaves-no-trace on %s', (dialect) => {
     expect(exported.status).toBe(200);
     const document = (await exported.json()) as Record<string, Record<string, unknown>>;
     expect(document.schema).toBe('urn:countersign:privacy-export:1');
+    // The document matches its published JSON schema (docs/schemas/privacy-export-1.schema.json).
+    const validate = new Ajv({ allErrors: true, strict: false }).compile(JSON.parse(readFileSync(new URL('../docs/schemas/privacy-export-1.schema.json', import.meta.url), 'utf8')) as object);
+    expect(validate(document) ? [] : validate.errors).toEqual([]);
     expect(document.profile).toMatchObject({ username: values.username, first_name: values.firstName, last_name: values.lastName, email: values.email, groups: [group.name] });
     const methods = document.methods as Record<string, unknown[] & Record<string, unknown>>;
     expect(methods.oath_tokens).toEqual([expect.objectContaining({ id: token.id, secret: 'sealed; never exported' })]);

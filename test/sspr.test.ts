@@ -1,4 +1,5 @@
 import { afterEach, describe, expect, it } from 'vitest';
+import { startAppServer } from './helpers/app-server.js';
 import { addToken, type TestToken } from './helpers/auth.js';
 import { createTestApp, testActor } from './helpers/runtime.js';
 import { DIALECTS } from './helpers/storage.js';
@@ -185,5 +186,30 @@ describe.each(DIALECTS)('self-service password reset on %s', (dialect) => {
     expect((await call('GET', '/admin/v1/users/dana@contoso.com', undefined, await t.as('reports_reader'))).body).toMatchObject({ password_set: true, sspr_email: 'dana.private@mail.example' });
     expect(await call('DELETE', '/admin/v1/users/dana@contoso.com/methods/sspr_email', undefined, await t.as('authentication_administrator'))).toEqual({ status: 200, body: { method: 'sspr_email', removed: 1 } });
     expect((await call('GET', '/admin/v1/users/dana@contoso.com', undefined, await t.as('reports_reader'))).body).toMatchObject({ sspr_email: null });
+  });
+});
+
+describe.each(DIALECTS)('self-service password reset with the authenticator app on %s', (dialect) => {
+  let server: Awaited<ReturnType<typeof startAppServer>>;
+  afterEach(() => server.close());
+
+  it('proves the app with a push approved (number matching), waited for with wait_seconds', async () => {
+    server = await startAppServer(dialect);
+    await server.t.runtime.directory.create({ username: 'bob@contoso.com' }, testActor);
+    const device = await server.device();
+    const post = async (path: string, body: object) => {
+      const response = await fetch(`${server.url}/self/v1${path}`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
+      return { status: response.status, body: (await response.json()) as Record<string, unknown> & { pending?: { number?: string } } };
+    };
+    const started = await post('/password-reset', { username: 'bob@contoso.com' });
+    expect(started.body).toMatchObject({ methods_available: ['app'] });
+    const id = String(started.body.session_id);
+    const pushed = await post(`/password-reset/${id}/verify`, { method: 'app' });
+    expect(pushed.body.pending).toMatchObject({ method: 'app', prompt: 'Approve the request in your authenticator app', number: expect.stringMatching(/^\d{2}$/) });
+    expect((await post(`/password-reset/${id}/verify`, { method: 'app' })).body).toMatchObject({ status: 'open', pending: { method: 'app' } });
+    const [seen] = await device.pushes();
+    expect(seen).toMatchObject({ application: 'Self-service password reset' });
+    await device.answer(seen!.txid, { decision: 'approve', number: pushed.body.pending!.number });
+    expect((await post(`/password-reset/${id}/verify`, { method: 'app', wait_seconds: 2 })).body).toMatchObject({ status: 'verified', methods_passed: ['app'] });
   });
 });
