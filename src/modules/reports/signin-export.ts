@@ -1,4 +1,5 @@
 import { availableParallelism } from 'node:os';
+import { sql } from 'kysely';
 import { Worker } from 'node:worker_threads';
 import type { BulkReader } from '../../storage/database.js';
 import { isPostgresUrl, type StoreLocation } from '../../storage/raw-reader.js';
@@ -33,16 +34,31 @@ interface SliceBatch {
   next: [number, number] | null;
 }
 
+/** CSV_SELECTION as a selection: the runs of server-written cells joined by the database (null as an empty cell). */
+const CSV_COLUMNS = [
+  'id',
+  'at',
+  'username',
+  'application',
+  'ip',
+  'auth_type',
+  sql<string>`entry_point || ',' || status || ',' || (case when mfa_required then 'true' else 'false' end)`.as('words1'),
+  'policy',
+  sql<string>`coalesce(method, '') || ',' || coalesce(result_code, '') || ',' || coalesce(detail, '') || ',' || coalesce(push_fatigue, '') || ',' || coalesce(client_type, '')`.as('words2'),
+  'device_id',
+] as const;
+
 /** The query of one batch: oldest first, from one lower bound on time (the slice's start, or the last row read), so the index range starts where the batch does. */
 function sliceQuery(reader: BulkReader, job: SliceJob): WorkerJob {
   const from = Math.max(job.from, job.filters.from ?? job.from, job.after ? job.after[0] : -Infinity);
   const to = Math.min(job.to, job.filters.to ?? job.to);
-  let query = filtered(reader.db, { ...job.filters, from, to }, { scanIpRange: job.scanIpRange }).select([...SIGNIN_EXPORT_COLUMNS]);
+  let query = filtered(reader.db, { ...job.filters, from, to }, { scanIpRange: job.scanIpRange });
   if (job.after) {
     const [at, id] = job.after;
     query = query.where((eb) => eb.or([eb('at', '>', at), eb('id', '>', id)]));
   }
-  const compiled = query.orderBy('at').orderBy('id').limit(job.batch).compile();
+  const batch = query.orderBy('at').orderBy('id').limit(job.batch);
+  const compiled = job.format === 'csv' ? batch.select(CSV_COLUMNS).compile() : batch.select([...SIGNIN_EXPORT_COLUMNS]).compile();
   return { sql: compiled.sql, parameters: [...compiled.parameters], format: job.format };
 }
 
