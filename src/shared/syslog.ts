@@ -1,10 +1,9 @@
-import { X509Certificate } from 'node:crypto';
 import dgram from 'node:dgram';
-import { readFileSync } from 'node:fs';
 import net from 'node:net';
 import { hostname as osHostname } from 'node:os';
 import tls from 'node:tls';
 import { appError } from './errors.js';
+import { readPemCertificate } from './pem.js';
 
 export type SyslogProtocol = 'udp' | 'tcp' | 'tls';
 
@@ -334,17 +333,6 @@ class StreamTransport implements Transport {
   }
 }
 
-function readCa(file: string): string {
-  let pem: string;
-  try {
-    pem = readFileSync(file, 'utf8');
-    new X509Certificate(pem);
-  } catch (error) {
-    const reason = (error as NodeJS.ErrnoException).code ?? (error as Error).message;
-    throw appError('config_invalid', `log.syslog.caFile: cannot use ${file} as a PEM certificate (${reason})`);
-  }
-  return pem;
-}
 
 /** A pino destination that sends each line to a syslog receiver as RFC 5424 over UDP (RFC 5426), TCP (RFC 6587) or TLS (RFC 5425). */
 export function createSyslogStream(options: SyslogOptions): SyslogStream {
@@ -361,7 +349,7 @@ export function createSyslogStream(options: SyslogOptions): SyslogStream {
   const transport =
     options.protocol === 'udp'
       ? new UdpTransport(options, health)
-      : new StreamTransport(options, health, options.protocol === 'tls' && options.caFile ? readCa(options.caFile) : undefined);
+      : new StreamTransport(options, health, options.protocol === 'tls' && options.caFile ? readPemCertificate(options.caFile, 'log.syslog.caFile') : undefined);
   let closing: Promise<void> | undefined;
   const close = () => (closing ??= transport.close());
   return {

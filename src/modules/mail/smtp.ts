@@ -1,9 +1,8 @@
-import { readFileSync } from 'node:fs';
 import { isIPv4 } from 'node:net';
-import { X509Certificate } from 'node:crypto';
 import { createTransport } from 'nodemailer';
 import type { Config } from '../../config/schema.js';
 import { appError } from '../../shared/errors.js';
+import { readPemCertificate } from '../../shared/pem.js';
 import type { MailGateway, MailResult, OutboundMail } from './gateway.js';
 import { validateEmailAddress } from './mail.js';
 
@@ -47,17 +46,6 @@ export function parseFromAddress(text: string): { name: string; address: string 
   return address ? { name: quoted ? quoted[1]! : rawName, address } : null;
 }
 
-function readCa(file: string): string {
-  let pem: string;
-  try {
-    pem = readFileSync(file, 'utf8');
-    new X509Certificate(pem);
-  } catch (error) {
-    const reason = (error as NodeJS.ErrnoException).code ?? (error as Error).message;
-    throw configInvalid('mail.smtp.caFile', `cannot use ${file} as a PEM certificate (${reason})`);
-  }
-  return pem;
-}
 
 /** The configuration's mistakes that would only show at the first e-mail, found at start-up instead. */
 function checkSmtpConfig(config: Config['mail']): { from: { name: string; address: string }; ca: string | undefined } {
@@ -70,7 +58,7 @@ function checkSmtpConfig(config: Config['mail']): { from: { name: string; addres
   }
   if (smtp.user && !smtp.password) throw configInvalid('mail.smtp.password', 'required when mail.smtp.user is set');
   if (smtp.password && !smtp.user) throw configInvalid('mail.smtp.user', 'required when mail.smtp.password is set');
-  return { from, ca: smtp.caFile ? readCa(smtp.caFile) : undefined };
+  return { from, ca: smtp.caFile ? readPemCertificate(smtp.caFile, 'mail.smtp.caFile') : undefined };
 }
 
 /** Base64 of AUTH PLAIN and LOGIN: a server that echoes the command must not put the password into the log. */
