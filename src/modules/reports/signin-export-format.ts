@@ -12,19 +12,9 @@ const AT = 1;
 const MFA_REQUIRED = 8;
 
 /**
- * What a CSV batch selects, in this order (signin-export.ts builds it): the
- * cells that need CSV quoting one by one, and the runs of cells the server
- * itself writes from fixed sets (entry point, status, MFA required; method,
- * result code, detail, push fatigue, client type), joined with commas by the
- * database. Those never hold a comma, quote, line break or formula start; one
- * string per run instead of one per cell is most of what reading a row costs.
- */
-export const CSV_SELECTION = ['id', 'at', 'username', 'application', 'ip', 'auth_type', 'words1', 'policy', 'words2', 'device_id'] as const;
-
-/**
- * A row as one CSV line (CRLF; values in CSV_SELECTION order) or JSON Lines
- * line (values in SIGNIN_EXPORT_COLUMNS order): times in ISO 8601, booleans
- * as true/false.
+ * A row as one CSV line (CRLF; values in the order of CSV_COLUMNS in
+ * signin-export.ts) or JSON Lines line (values in SIGNIN_EXPORT_COLUMNS
+ * order): times in ISO 8601, booleans as true/false.
  */
 export function formatRow(row: unknown[], format: ExportFormat): string {
   const at = isoMillis(Number(row[AT]));

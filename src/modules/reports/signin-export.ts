@@ -34,7 +34,15 @@ interface SliceBatch {
   next: [number, number] | null;
 }
 
-/** CSV_SELECTION as a selection: the runs of server-written cells joined by the database (null as an empty cell). */
+/**
+ * What a CSV batch selects, in the order formatRow reads it: the cells that
+ * need CSV quoting one by one, and the runs of cells the server itself writes
+ * from fixed sets (entry point, status, MFA required; method, result code,
+ * detail, push fatigue, client type), joined with commas by the database (null
+ * as an empty cell). Those never hold a comma, quote, line break or formula
+ * start; one string per run instead of one per cell is most of what reading a
+ * row costs.
+ */
 const CSV_COLUMNS = [
   'id',
   'at',
