@@ -168,6 +168,8 @@ export interface LoadSummary {
   timeouts: number;
   statusCodes: Record<string, number>;
   seconds: number;
+  /** The load client's own CPU time (user + system) per request of the measured run: what the load costs the machine besides the server. */
+  clientCpuMicrosPerRequest: number;
 }
 
 export type LoadOptions = Pick<LoadJob, 'url' | 'paths'> & Partial<Omit<LoadJob, 'url' | 'paths'>>;

@@ -25,7 +25,7 @@ function optionsFor(job: LoadJob, seconds: number, source: SetupRequest | null):
   return options;
 }
 
-function summarise(result: autocannon.Result): LoadSummary {
+function summarise(result: autocannon.Result, cpu: NodeJS.CpuUsage): LoadSummary {
   const statusCodes: Record<string, number> = {};
   for (const [code, stats] of Object.entries(result.statusCodeStats ?? {})) statusCodes[code] = stats.count ?? 0;
   return {
@@ -38,6 +38,7 @@ function summarise(result: autocannon.Result): LoadSummary {
     timeouts: result.timeouts,
     statusCodes,
     seconds: result.duration,
+    clientCpuMicrosPerRequest: (cpu.user + cpu.system) / Math.max(1, result.requests.total),
   };
 }
 
@@ -51,7 +52,9 @@ async function runJob(job: LoadJob): Promise<LoadSummary> {
   const source = await loadSource(job);
   // Warm-up (JIT, connection set-up, database page cache) is run and thrown away.
   if (job.warmupSeconds > 0) await autocannon(optionsFor(job, job.warmupSeconds, source));
-  return summarise(await autocannon(optionsFor(job, job.seconds, source)));
+  const cpu = process.cpuUsage();
+  const result = await autocannon(optionsFor(job, job.seconds, source));
+  return summarise(result, process.cpuUsage(cpu));
 }
 
 process.once('message', (job: LoadJob) => {

@@ -1,6 +1,6 @@
 import SQLite from 'better-sqlite3';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { ReadCache, readCacheOf } from '../src/storage/read-cache.js';
+import { ReadCache, readCacheOf, readThrough } from '../src/storage/read-cache.js';
 import { addToken, authFixture } from './helpers/auth.js';
 import { createTestRuntime, testActor, type TestRuntime } from './helpers/runtime.js';
 import { DIALECTS } from './helpers/storage.js';
@@ -119,6 +119,33 @@ describe('authentication through the read cache on sqlite', () => {
 });
 
 describe.each(DIALECTS.filter((dialect) => dialect === 'postgres'))('no read cache on %s', (dialect) => {
+  it('reads a row once per unit of work, again after a write to a cached table, and never keeps it past the unit', async () => {
+    const t = await createTestRuntime(dialect);
+    try {
+      let loads = 0;
+      const load = async () => ((loads += 1), 'row');
+      await t.runtime.storage.transact(async (trx) => {
+        await readThrough(trx, 'user:alice', load);
+        await readThrough(trx, 'user:alice', load);
+        expect(loads).toBe(1);
+        await trx.updateTable('users').set({ updated_at: 1 }).where('id', '=', 'nobody').execute();
+        await readThrough(trx, 'user:alice', load);
+        expect(loads).toBe(2);
+        // A write to a table nobody caches keeps the memo.
+        await trx.deleteFrom('signins').where('id', '=', -1).execute();
+        await readThrough(trx, 'user:alice', load);
+        expect(loads).toBe(2);
+      });
+      await t.runtime.storage.transact((trx) => readThrough(trx, 'user:alice', load));
+      expect(loads).toBe(3);
+      await readThrough(t.runtime.storage.db, 'user:alice', load);
+      await readThrough(t.runtime.storage.db, 'user:alice', load);
+      expect(loads).toBe(5);
+    } finally {
+      await t.dispose();
+    }
+  });
+
   it('reads from the database every time: other nodes share it', async () => {
     const t = await createTestRuntime(dialect);
     try {

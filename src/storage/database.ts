@@ -5,7 +5,7 @@ import { Kysely, PostgresDialect, SqliteDialect, sql, type Transaction } from 'k
 import pg from 'pg';
 import type { Database } from './schema.js';
 import { GroupCommit } from './group-commit.js';
-import { ReadCache, attachReadCache } from './read-cache.js';
+import { ReadCache, UnitReads, attachReadCache, attachUnitReads } from './read-cache.js';
 import { withStatementCache } from './sqlite-statement-cache.js';
 import { isPostgresUrl, openSqliteReader, pgTypes, postgresRows, sqliteRows, withDefaultUser, type RawReader, type StoreLocation } from './raw-reader.js';
 
@@ -135,7 +135,9 @@ function openPostgres(url: string, poolSize: number, options: StorageOptions): S
   });
   // An idle client losing its connection must not crash the process; the pool replaces it.
   pool.on('error', () => undefined);
-  const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
+  const unitReads = new UnitReads();
+  const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool }), plugins: [unitReads.plugin()] });
+  attachUnitReads(db, unitReads);
   return {
     db,
     dialect: 'postgres',

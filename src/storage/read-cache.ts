@@ -93,26 +93,68 @@ export class ReadCache {
 
   /** A Kysely plugin that empties the cache after every query that may have changed a cached row. */
   plugin(): KyselyPlugin {
-    return {
-      transformQuery: (args: PluginTransformQueryArgs): RootOperationNode => {
-        if (mayChangeCachedRows(args.node)) this.writes.add(args.queryId);
-        return args.node;
-      },
-      transformResult: async (args: PluginTransformResultArgs): Promise<QueryResult<UnknownRow>> => {
-        if (this.writes.has(args.queryId)) this.invalidate();
-        return args.result;
-      },
-    };
+    return invalidatingPlugin(this.writes, () => this.invalidate());
+  }
+}
+
+/** A plugin that calls `invalidate` after every query that may have changed a cached row (`mayChangeCachedRows`). */
+function invalidatingPlugin(writes: WeakSet<object>, invalidate: () => void): KyselyPlugin {
+  return {
+    transformQuery: (args: PluginTransformQueryArgs): RootOperationNode => {
+      if (mayChangeCachedRows(args.node)) writes.add(args.queryId);
+      return args.node;
+    },
+    transformResult: async (args: PluginTransformResultArgs): Promise<QueryResult<UnknownRow>> => {
+      if (writes.has(args.queryId)) invalidate();
+      return args.result;
+    },
+  };
+}
+
+/**
+ * Where the store has no read cache (PostgreSQL, shared between nodes), the
+ * same rows are still read once per unit of work instead of once per reader:
+ * the user's tokens, say, which both choosing the method and verifying the
+ * code look at. Each transaction gets a memo of its own that ends with it.
+ * A write of this process to a cached table empties every memo (the
+ * generation moves on), as it empties the read cache on SQLite.
+ */
+export class UnitReads {
+  private readonly memos = new WeakMap<object, { generation: number; values: Map<string, unknown> }>();
+  private readonly writes = new WeakSet<object>();
+  private generation = 0;
+
+  async get<T>(trx: object, key: string, load: () => Promise<T>): Promise<T> {
+    let memo = this.memos.get(trx);
+    if (!memo || memo.generation !== this.generation) {
+      memo = { generation: this.generation, values: new Map() };
+      this.memos.set(trx, memo);
+    }
+    if (memo.values.has(key)) return memo.values.get(key) as T;
+    const generation = this.generation;
+    const value = await load();
+    if (value !== undefined && generation === this.generation) memo.values.set(key, value);
+    return value;
+  }
+
+  plugin(): KyselyPlugin {
+    return invalidatingPlugin(this.writes, () => (this.generation += 1));
   }
 }
 
 const DATA_VERSION = CompiledQuery.raw('pragma data_version') as CompiledQuery<{ data_version: number }>;
 
 const CACHES = new WeakMap<object, ReadCache>();
+const UNIT_READS = new WeakMap<object, UnitReads>();
 
 /** Makes `cache` the read cache of a database and of every transaction on it. */
 export function attachReadCache(db: Executor, cache: ReadCache): void {
   CACHES.set(db.getExecutor().adapter, cache);
+}
+
+/** Makes `reads` the per-unit memo of a database without a read cache. */
+export function attachUnitReads(db: Executor, reads: UnitReads): void {
+  UNIT_READS.set(db.getExecutor().adapter, reads);
 }
 
 /** The read cache of the database `db` belongs to; null when it has none (PostgreSQL). */
@@ -121,12 +163,15 @@ export function readCacheOf(db: Executor): ReadCache | null {
 }
 
 /**
- * Reads through the read cache of the database `db` belongs to, or straight
- * from the database when it has none (PostgreSQL). Only for reads inside a
- * `Storage.transact` unit: that is where a change by another process has been
- * checked for.
+ * Reads through the read cache of the database `db` belongs to; where it has
+ * none (PostgreSQL), through the memo of the transaction `db` is, or straight
+ * from the database outside one. Only for reads inside a `Storage.transact`
+ * unit: that is where a change by another process has been checked for.
  */
 export function readThrough<T>(db: Executor, key: string, load: () => Promise<T>): Promise<T> {
-  const cache = readCacheOf(db);
-  return cache ? cache.get(key, load) : load();
+  const adapter = db.getExecutor().adapter;
+  const cache = CACHES.get(adapter);
+  if (cache) return cache.get(key, load);
+  const unitReads = db.isTransaction ? UNIT_READS.get(adapter) : undefined;
+  return unitReads ? unitReads.get(db, key, load) : load();
 }

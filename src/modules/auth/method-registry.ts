@@ -45,12 +45,17 @@ export class MethodRegistry {
     return found;
   }
 
-  /** The method for `factor`: the named one if registered; for `auto` the user's default, else the first registered. */
+  /**
+   * The method for `factor`: the named one if registered; for `auto` the
+   * user's default, else the first registered. Methods are asked in that
+   * order and no further than the first the user has.
+   */
   async choose(trx: Executor, user: UserRow, factor: 'auto' | MethodName): Promise<VerificationMethod | null> {
-    const registered = new Set((await this.describe(trx, user, false)).map((description) => description.method));
-    if (factor !== 'auto') return registered.has(factor) ? this.get(factor) : null;
-    const order = [user.default_method as MethodName | null, ...AUTO_ORDER].filter((name): name is MethodName => name !== null);
-    const name = order.find((candidate) => registered.has(candidate));
-    return name ? this.get(name) : null;
+    const order = factor !== 'auto' ? [factor] : [user.default_method as MethodName | null, ...AUTO_ORDER];
+    for (const name of order) {
+      const method = name === null || name === 'questions' ? undefined : this.methods.get(name);
+      if (method && (await method.describe(trx, user))) return method;
+    }
+    return null;
   }
 }
