@@ -75,12 +75,14 @@ async function withPgClient(url: string, work: (client: pg.Client) => Promise<un
   }
 }
 
-/** A PostgreSQL schema of the run's own, dropped at cleanup; the storage is closed by runtime.close(). */
+/** A PostgreSQL schema of the run's own, dropped at cleanup, after its storage is closed (a runtime does not close a storage handed to it). */
 async function openPgStorage(url: string, dataDir: string, cleanup: Cleanup): Promise<{ storage: Storage; schema: string }> {
   const schema = `bench_${randomBytes(6).toString('hex')}`;
   await withPgClient(url, (client) => client.query(`create schema ${schema}`));
   cleanup.defer(`drop schema ${schema}`, () => withPgClient(url, (client) => client.query(`drop schema ${schema} cascade`)));
-  return { storage: openStorage({ url, dataDir, poolSize: 10, pgSchema: schema }), schema };
+  const storage = openStorage({ url, dataDir, poolSize: 10, pgSchema: schema });
+  cleanup.defer('close storage', () => storage.close());
+  return { storage, schema };
 }
 
 /**
@@ -96,10 +98,7 @@ export async function createBenchRuntime(cleanup: Cleanup): Promise<BenchRuntime
     overrides: { dataDir, log: { level: 'warn' }, security: { masterKey: randomBytes(32).toString('base64') }, database: { url } },
   });
   const log = pino({ level: 'warn' }, pino.destination({ dest: 2, sync: true }));
-  const runtime = await buildRuntime(config, { log, ...(pgStore ? { storage: pgStore.storage } : {}) }).catch(async (error: unknown) => {
-    await pgStore?.storage.close(); // not yet owned by a runtime
-    throw error;
-  });
+  const runtime = await buildRuntime(config, { log, ...(pgStore ? { storage: pgStore.storage } : {}) });
   cleanup.defer('close runtime', () => runtime.close());
   return { runtime, dialect: runtime.storage.dialect, location: pgStore?.schema ?? runtime.storage.file ?? '' };
 }

@@ -5,7 +5,8 @@ import { Kysely, PostgresDialect, SqliteDialect, sql, type Transaction } from 'k
 import pg from 'pg';
 import type { Database } from './schema.js';
 import { GroupCommit } from './group-commit.js';
-import { ReadCache, UnitReads, attachReadCache, attachUnitReads } from './read-cache.js';
+import { CATALOG_TABLES, ReadCache, UnitReads, attachReadCache, attachUnitReads, invalidatingPlugin } from './read-cache.js';
+import { SharedReads } from './shared-reads.js';
 import { withStatementCache } from './sqlite-statement-cache.js';
 import { isPostgresUrl, openSqliteReader, pgTypes, postgresRows, sqliteRows, withDefaultUser, type RawReader, type StoreLocation } from './raw-reader.js';
 
@@ -76,7 +77,7 @@ function openSqlite(path: string, readCacheEntries: number, options: StorageOpti
   connection.pragma('cache_size = -262144');
   connection.pragma('mmap_size = 1073741824');
   const cache = new ReadCache(readCacheEntries);
-  const db = new Kysely<Database>({ dialect: new SqliteDialect({ database: withStatementCache(connection) }), plugins: [cache.plugin()] });
+  const db = new Kysely<Database>({ dialect: new SqliteDialect({ database: withStatementCache(connection) }), plugins: [invalidatingPlugin([cache.invalidation()])] });
   attachReadCache(db, cache);
   const groupCommit = new GroupCommit(db, { begin: (batch) => cache.checkDataVersion(batch), rolledBack: () => cache.invalidate() });
   let bulk: BulkReader | null = null;
@@ -127,17 +128,21 @@ function sqliteBulkReader(path: string): BulkReader {
 
 function openPostgres(url: string, poolSize: number, options: StorageOptions): Storage {
   const schema = options.pgSchema;
-  const pool = new pg.Pool({
+  const clientConfig: pg.ClientConfig = {
     connectionString: withDefaultUser(url),
-    max: poolSize,
     types: pgTypes,
     ...(schema ? { options: `-c search_path=${schema}` } : {}),
-  });
+  };
+  const pool = new pg.Pool({ ...clientConfig, max: poolSize });
   // An idle client losing its connection must not crash the process; the pool replaces it.
   pool.on('error', () => undefined);
   const unitReads = new UnitReads();
-  const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool }), plugins: [unitReads.plugin()] });
-  attachUnitReads(db, unitReads);
+  const catalog = new SharedReads({ connect: () => new pg.Client(clientConfig) });
+  const db = new Kysely<Database>({
+    dialect: new PostgresDialect({ pool }),
+    plugins: [invalidatingPlugin([unitReads.invalidation(), { tables: CATALOG_TABLES, invalidate: () => catalog.invalidate() }])],
+  });
+  attachUnitReads(db, unitReads, catalog);
   return {
     db,
     dialect: 'postgres',
@@ -146,9 +151,20 @@ function openPostgres(url: string, poolSize: number, options: StorageOptions): S
     readCache: null,
     bulkDb: db,
     bulk: { db, rows: postgresRows(pool), close: async () => undefined },
-    close: () => db.destroy(),
+    close: async () => {
+      await catalog.close();
+      await db.destroy();
+    },
     ping: () => ping(db),
-    transact: (work) => db.transaction().execute(work),
+    transact: (work) =>
+      db
+        .transaction()
+        .execute(work)
+        .catch((error: unknown) => {
+          // The unit may have read its own catalog change, which is now undone.
+          catalog.invalidate();
+          throw error;
+        }),
   };
 }
 

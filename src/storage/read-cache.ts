@@ -1,5 +1,6 @@
 import { CompiledQuery, type KyselyPlugin, type OperationNode, type PluginTransformQueryArgs, type PluginTransformResultArgs, type QueryResult, type RootOperationNode, type UnknownRow } from 'kysely';
 import type { Executor } from './database.js';
+import type { SharedReads } from './shared-reads.js';
 
 /** The tables whose rows the authentication path keeps in memory: a user, the user's groups and OATH tokens, the conditional access policies and named locations. */
 const CACHED_TABLES = new Set(['users', 'user_groups', 'groups', 'oath_tokens', 'access_policies', 'access_policy_users', 'named_locations']);
@@ -16,12 +17,43 @@ function tablesOf(node: unknown, found = new Set<string>()): Set<string> {
   return found;
 }
 
-/** True when running the query may change a cached row: a write to a cached table, or SQL the builder did not make. */
-function mayChangeCachedRows(node: RootOperationNode): boolean {
-  if (node.kind === 'SelectQueryNode') return false;
-  if (node.kind === 'RawNode') return true;
-  for (const table of tablesOf(node as OperationNode)) if (CACHED_TABLES.has(table)) return true;
-  return false;
+/** The tables of the conditional access catalog, which PostgreSQL nodes keep in memory too (storage/shared-reads.ts). */
+export const CATALOG_TABLES: ReadonlySet<string> = new Set(['access_policies', 'named_locations']);
+
+/** What a memory of rows covers: the tables whose change must empty it, and how to empty it. */
+export interface Invalidation {
+  tables: ReadonlySet<string>;
+  invalidate: () => void;
+}
+
+/** The tables a query may change: those it names when it writes, every table when it is SQL the builder did not make, null when it reads. */
+function changedTables(node: RootOperationNode): ReadonlySet<string> | 'all' | null {
+  if (node.kind === 'SelectQueryNode') return null;
+  if (node.kind === 'RawNode') return 'all';
+  return tablesOf(node as OperationNode);
+}
+
+/**
+ * A Kysely plugin that empties each memory after every query that may have
+ * changed one of its tables. Queries run from compiled SQL (`prepared`) do
+ * not pass through it: the one such write to a kept table, the OATH replay
+ * update, updates the kept row itself.
+ */
+export function invalidatingPlugin(invalidations: Invalidation[]): KyselyPlugin {
+  const pending = new WeakMap<object, Invalidation[]>();
+  return {
+    transformQuery: (args: PluginTransformQueryArgs): RootOperationNode => {
+      const changed = changedTables(args.node);
+      if (changed === null) return args.node;
+      const hit = invalidations.filter(({ tables }) => changed === 'all' || [...tables].some((table) => changed.has(table)));
+      if (hit.length > 0) pending.set(args.queryId, hit);
+      return args.node;
+    },
+    transformResult: async (args: PluginTransformResultArgs): Promise<QueryResult<UnknownRow>> => {
+      pending.get(args.queryId)?.forEach(({ invalidate }) => invalidate());
+      return args.result;
+    },
+  };
 }
 
 /**
@@ -46,7 +78,6 @@ export class ReadCache {
   private readonly entries = new Map<string, unknown>();
   private version = 0;
   private dataVersion: number | null = null;
-  private readonly writes = new WeakSet<object>();
   private hits = 0;
   private misses = 0;
 
@@ -91,24 +122,10 @@ export class ReadCache {
     this.dataVersion = current;
   }
 
-  /** A Kysely plugin that empties the cache after every query that may have changed a cached row. */
-  plugin(): KyselyPlugin {
-    return invalidatingPlugin(this.writes, () => this.invalidate());
+  /** What empties the cache: a change to any table it keeps rows of. */
+  invalidation(): Invalidation {
+    return { tables: CACHED_TABLES, invalidate: () => this.invalidate() };
   }
-}
-
-/** A plugin that calls `invalidate` after every query that may have changed a cached row (`mayChangeCachedRows`). */
-function invalidatingPlugin(writes: WeakSet<object>, invalidate: () => void): KyselyPlugin {
-  return {
-    transformQuery: (args: PluginTransformQueryArgs): RootOperationNode => {
-      if (mayChangeCachedRows(args.node)) writes.add(args.queryId);
-      return args.node;
-    },
-    transformResult: async (args: PluginTransformResultArgs): Promise<QueryResult<UnknownRow>> => {
-      if (writes.has(args.queryId)) invalidate();
-      return args.result;
-    },
-  };
 }
 
 /**
@@ -121,7 +138,6 @@ function invalidatingPlugin(writes: WeakSet<object>, invalidate: () => void): Ky
  */
 export class UnitReads {
   private readonly memos = new WeakMap<object, { generation: number; values: Map<string, unknown> }>();
-  private readonly writes = new WeakSet<object>();
   private generation = 0;
 
   async get<T>(trx: object, key: string, load: () => Promise<T>): Promise<T> {
@@ -137,8 +153,8 @@ export class UnitReads {
     return value;
   }
 
-  plugin(): KyselyPlugin {
-    return invalidatingPlugin(this.writes, () => (this.generation += 1));
+  invalidation(): Invalidation {
+    return { tables: CACHED_TABLES, invalidate: () => (this.generation += 1) };
   }
 }
 
@@ -146,15 +162,17 @@ const DATA_VERSION = CompiledQuery.raw('pragma data_version') as CompiledQuery<{
 
 const CACHES = new WeakMap<object, ReadCache>();
 const UNIT_READS = new WeakMap<object, UnitReads>();
+const SHARED_READS = new WeakMap<object, SharedReads>();
 
 /** Makes `cache` the read cache of a database and of every transaction on it. */
 export function attachReadCache(db: Executor, cache: ReadCache): void {
   CACHES.set(db.getExecutor().adapter, cache);
 }
 
-/** Makes `reads` the per-unit memo of a database without a read cache. */
-export function attachUnitReads(db: Executor, reads: UnitReads): void {
+/** Makes `reads` the per-unit memo of a database without a read cache, and `catalog` its memory of the conditional access catalog. */
+export function attachUnitReads(db: Executor, reads: UnitReads, catalog: SharedReads): void {
   UNIT_READS.set(db.getExecutor().adapter, reads);
+  SHARED_READS.set(db.getExecutor().adapter, catalog);
 }
 
 /** The read cache of the database `db` belongs to; null when it has none (PostgreSQL). */
@@ -174,4 +192,20 @@ export function readThrough<T>(db: Executor, key: string, load: () => Promise<T>
   if (cache) return cache.get(key, load);
   const unitReads = db.isTransaction ? UNIT_READS.get(adapter) : undefined;
   return unitReads ? unitReads.get(db, key, load) : load();
+}
+
+/** The memory of the conditional access catalog of the database `db` belongs to (PostgreSQL), or null. */
+export function sharedReadsOf(db: Executor): SharedReads | null {
+  return SHARED_READS.get(db.getExecutor().adapter) ?? null;
+}
+
+/**
+ * Reads the conditional access catalog (rows of `CATALOG_TABLES` only)
+ * through the read cache on SQLite, through the node's memory of it on
+ * PostgreSQL (kept while changes by other nodes are being heard:
+ * storage/shared-reads.ts), else as `readThrough` does.
+ */
+export function readCatalog<T>(db: Executor, key: string, load: () => Promise<T>): Promise<T> {
+  const shared = SHARED_READS.get(db.getExecutor().adapter);
+  return shared ? shared.get(key, () => readThrough(db, key, load)) : readThrough(db, key, load);
 }

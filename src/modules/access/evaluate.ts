@@ -1,6 +1,6 @@
 import type { Config } from '../../config/schema.js';
 import type { Executor } from '../../storage/database.js';
-import { readThrough } from '../../storage/read-cache.js';
+import { readCatalog, readThrough } from '../../storage/read-cache.js';
 import type { UserRow } from '../../storage/schema.js';
 import { compileLocation, inLocation, type CompiledLocation } from './locations.js';
 import type { ClientType, DeviceState, Grant, StoredConditions } from './policies.js';
@@ -56,9 +56,9 @@ interface Catalog {
   locations: CompiledLocation[];
 }
 
-/** The enabled policies and every named location (a small table), read once per change on a single node (read cache). */
+/** The enabled policies and every named location (small tables), read once per change (read cache on SQLite, NOTIFY on PostgreSQL). */
 function catalog(db: Executor): Promise<Catalog> {
-  return readThrough(db, 'access:catalog', async () => {
+  return readCatalog(db, 'access:catalog', async () => {
     const policies = await db.selectFrom('access_policies').selectAll().where('state', '=', 'enabled').orderBy('name_key').execute();
     const locations = await db.selectFrom('named_locations').selectAll().execute();
     return {

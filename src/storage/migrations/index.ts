@@ -11,6 +11,7 @@ import { conditionalAccess } from './0009-conditional-access.js';
 import { signinRollups } from './0010-signin-rollups.js';
 import { privacy } from './0011-privacy.js';
 import { selfService } from './0012-self-service.js';
+import { catalogNotify } from './0013-catalog-notify.js';
 
 /** Every migration, in order. Add new ones at the end with a higher number. */
-export const migrations: Migration[] = [foundation, authentication, leanAttemptIndexes, telephony, voice, authenticatorApp, signinLog, serverNodes, conditionalAccess, signinRollups, privacy, selfService];
+export const migrations: Migration[] = [foundation, authentication, leanAttemptIndexes, telephony, voice, authenticatorApp, signinLog, serverNodes, conditionalAccess, signinRollups, privacy, selfService, catalogNotify];
