@@ -1,33 +1,26 @@
-import { randomInt } from 'node:crypto';
 import { sql } from 'kysely';
-import type { Config, SSPR_METHODS } from '../../config/schema.js';
 import type { Actor } from '../../shared/actor.js';
-import type { Clock } from '../../shared/clock.js';
 import { appError, assert } from '../../shared/errors.js';
 import { newId } from '../../shared/ids.js';
-import type { Keyring } from '../../shared/keyring.js';
-import type { Db, Executor } from '../../storage/database.js';
+import type { Executor } from '../../storage/database.js';
 import { changesRepository } from '../../storage/repositories/records.js';
 import type { UserRow } from '../../storage/schema.js';
 import { assertMayManageMethods } from '../admin-access/targets.js';
-import type { Applications } from '../applications/applications.js';
 import { writeAudit } from '../audit/audit.js';
-import type { AuthAnswer } from '../auth/answers.js';
-import type { AuthEngine } from '../auth/engine.js';
-import type { ResultCode } from '../auth/result-codes.js';
 import type { Directory } from '../directory/directory.js';
 import { usernameKey } from '../directory/user-input.js';
 import { changeRecord } from '../directory/user-records.js';
-import { validateEmailAddress, type Mail } from '../mail/mail.js';
-import { registeredQuestions, type SecurityQuestions } from '../methods/questions/questions.js';
+import { validateEmailAddress } from '../mail/mail.js';
+import { registeredQuestions } from '../methods/questions/questions.js';
 import type { UserChangeLog } from '../privacy/personal-log.js';
 import { hashPassword, passwordProblem, verifyPassword } from './passwords.js';
+import { PROMPTS, ResetProofs, type Pending, type ProofDeps, type SsprMethod } from './proofs.js';
 
-export type SsprMethod = (typeof SSPR_METHODS)[number];
+export type { SsprMethod } from './proofs.js';
+
 const MINUTE = 60_000;
 const HOUR = 60 * MINUTE;
 const DAY = 24 * HOUR;
-const SSPR_APPLICATION = 'Self-service password reset';
 const FAILURES_PER_SESSION = 5;
 
 /** What the reset answers after each step. */
@@ -43,58 +36,28 @@ export interface ResetState {
   expires_at: string;
 }
 
-interface Pending {
-  method: SsprMethod;
-  txid?: string;
-  codeHash?: string;
-  codeExpiresAt?: number;
-  questionIds?: string[];
-  sentTo?: string;
-  number?: string;
-}
-
-export interface SelfServiceDeps {
-  db: Db;
-  clock: Clock;
-  keyring: Keyring;
-  config: Config['sspr'];
-  questionsConfig: Config['questions'];
-  engine: AuthEngine;
-  mail: Mail;
+export interface SelfServiceDeps extends ProofDeps {
   directory: Directory;
-  applications: Applications;
-  securityQuestions: SecurityQuestions;
   changeLog: UserChangeLog;
 }
 
 /** The actor of a user's own action: recorded in audit and change records like an administrator's. */
 export const selfActor = (user: Pick<UserRow, 'id'>, entryPoint = 'sspr'): Actor => ({ type: 'user', id: user.id, role: null, requestId: null, entryPoint });
 
-/** Codes that prove the method the user was asked for; a bypass, a cache or no code proves nothing. */
-function provedBy(requested: SsprMethod, answer: AuthAnswer): SsprMethod | null {
-  if (answer.result !== 'allow' || answer.result_code === null) return null;
-  const unproven: ResultCode[] = ['SUCCESS_BYPASSED_AUTH', 'SUCCESS_USED_CACHE', 'SUCCESS_USED_IP_BASED_CACHE', 'SUCCESS_USED_APP_BASED_CACHE'];
-  if (unproven.includes(answer.result_code)) return null;
-  if (answer.result_code === 'SUCCESS_FALLBACK_OATH_CODE_VERIFIED') return 'oath';
-  if (answer.result_code === 'SUCCESS_FALLBACK_SECURITY_QUESTIONS_ANSWERED') return 'questions';
-  return requested;
-}
-
-const maskAddress = (address: string) => address.replace(/^(.)[^@]*(@.*)$/, (_all, first: string, domain: string) => `${first}•••${domain}`);
-
 /**
  * Self-service password reset (SPEC.md §6; docs/sspr.md). Users of the local
  * directory have a password; they register an e-mail address and security
  * questions themselves, and reset a forgotten password by proving
- * `sspr.methodsRequired` different methods. Phones, the app and OATH tokens
- * are proved through the authentication engine (entry point `sspr`, so each
- * proof is in the sign-in log); e-mailed codes and questions here. Every step
- * is written to `sspr_events`, which also throttles.
+ * `sspr.methodsRequired` different methods, each as `ResetProofs`
+ * (proofs.ts) has it proved. Every step is written to `sspr_events`, which
+ * also throttles.
  */
 export class SelfService {
-  private application: { id: string; name: string } | null = null;
+  private readonly proofs: ResetProofs;
 
-  constructor(private readonly deps: SelfServiceDeps) {}
+  constructor(private readonly deps: SelfServiceDeps) {
+    this.proofs = new ResetProofs(deps);
+  }
 
   // ---------- passwords and the user's own sign-in ----------
 
@@ -129,7 +92,7 @@ export class SelfService {
     return {
       email: user.sspr_email,
       security_questions: (await registeredQuestions(this.deps.db, user.id)).map((question) => ({ id: question.question_id, text: question.text })),
-      methods_available: await this.available(this.deps.db, user),
+      methods_available: await this.proofs.available(this.deps.db, user),
     };
   }
 
@@ -161,7 +124,7 @@ export class SelfService {
     const user = await this.deps.db.selectFrom('users').selectAll().where('username_key', '=', usernameKey(username)).executeTakeFirst();
     await this.throttle({ userId: user?.id ?? null, ip, step: 'start', failuresOnly: false, since: now - HOUR, userLimit: this.deps.config.maxResetsPerHour, ipLimit: this.deps.config.maxResetsPerHour * 10 });
     await this.throttle({ userId: user?.id ?? null, ip: null, step: 'verify', failuresOnly: true, since: now - DAY, userLimit: this.deps.config.maxFailuresPerDay, ipLimit: 0 });
-    const available = user && user.account_enabled ? await this.available(this.deps.db, user) : [];
+    const available = user && user.account_enabled ? await this.proofs.available(this.deps.db, user) : [];
     if (!user || available.length < this.deps.config.methodsRequired) {
       await this.event(this.deps.db, { user: user ?? null, username, step: 'start', succeeded: false, detail: 'not enough methods registered', ip });
       throw appError('sspr_not_registered', `${username} cannot reset a password here: not enough methods are registered for self-service password reset`);
@@ -187,11 +150,11 @@ export class SelfService {
     const { session, user } = await this.openSession(sessionId);
     const passed = JSON.parse(session.methods_passed) as SsprMethod[];
     assert(session.status === 'open', 'conflict', session.status === 'verified' ? 'the reset is verified: set the new password' : `the reset has ${session.status}`);
-    assert((await this.available(this.deps.db, user)).includes(input.method), 'validation_failed', `method: ${input.method} is not registered for this user or not allowed (sspr.methods)`, { field: 'method' });
+    assert((await this.proofs.available(this.deps.db, user)).includes(input.method), 'validation_failed', `method: ${input.method} is not registered for this user or not allowed (sspr.methods)`, { field: 'method' });
     assert(!passed.includes(input.method), 'conflict', `method: ${input.method} is proved already; prove another one`);
     const pending = session.pending === null ? null : (JSON.parse(session.pending) as Pending);
     const current = pending?.method === input.method ? pending : null;
-    const outcome = await this.step(user, input, current);
+    const outcome = await this.proofs.step(user, input, current);
     if (outcome.kind === 'pending') {
       await this.deps.db.transaction().execute(async (trx) => {
         await trx.updateTable('sspr_sessions').set({ pending: JSON.stringify(outcome.pending) }).where('id', '=', sessionId).execute();
@@ -233,7 +196,7 @@ export class SelfService {
     const { session, user } = await this.openSession(sessionId, false);
     const passed = JSON.parse(session.methods_passed) as SsprMethod[];
     const pending = session.pending === null ? null : (JSON.parse(session.pending) as Pending);
-    const available = (await this.available(this.deps.db, user)).filter((method) => !passed.includes(method));
+    const available = (await this.proofs.available(this.deps.db, user)).filter((method) => !passed.includes(method));
     const questions = pending?.questionIds ? (await registeredQuestions(this.deps.db, user.id)).filter((question) => pending.questionIds!.includes(question.question_id)) : [];
     return {
       session_id: session.id,
@@ -256,123 +219,7 @@ export class SelfService {
     };
   }
 
-  // ---------- the steps of each method ----------
-
-  private async step(user: UserRow, input: { method: SsprMethod; code?: string; answers?: Record<string, string>; waitSeconds?: number }, pending: Pending | null): Promise<StepOutcome> {
-    switch (input.method) {
-      case 'email':
-        return this.emailStep(user, input.code, pending);
-      case 'questions':
-        return this.questionsStep(user, input.answers, pending);
-      case 'oath': {
-        if (input.code === undefined) return { kind: 'pending', pending: { method: 'oath' }, detail: 'code asked' };
-        return this.engineOutcome('oath', await this.deps.engine.auth({ ...(await this.request(user)), factor: 'oath', passcode: input.code }));
-      }
-      case 'sms': {
-        if (!pending?.txid) {
-          const answer = await this.deps.engine.auth({ ...(await this.request(user)), factor: 'sms' });
-          if (answer.result === 'waiting' && answer.txid) return { kind: 'pending', pending: { method: 'sms', txid: answer.txid }, detail: 'code texted' };
-          return this.engineOutcome('sms', answer);
-        }
-        if (input.code === undefined) return { kind: 'retry', detail: 'the code from the text message is required' };
-        return this.engineOutcome('sms', await this.deps.engine.respond(await this.app(), pending.txid, { passcode: input.code }));
-      }
-      case 'app': {
-        if (!pending?.txid) {
-          const answer = await this.deps.engine.auth({ ...(await this.request(user)), factor: 'app' });
-          if (answer.result === 'waiting' && answer.txid) return { kind: 'pending', pending: { method: 'app', txid: answer.txid, ...(answer.number ? { number: answer.number } : {}) }, detail: 'push sent' };
-          return this.engineOutcome('app', answer);
-        }
-        const answer = await this.deps.engine.status(await this.app(), pending.txid, Math.min(Math.max(input.waitSeconds ?? 0, 0), 25));
-        if (answer.result === 'waiting') return { kind: 'pending', pending, detail: 'waiting for the app' };
-        return this.engineOutcome('app', answer);
-      }
-    }
-  }
-
-  private engineOutcome(method: SsprMethod, answer: AuthAnswer): StepOutcome {
-    const proved = provedBy(method, answer);
-    if (proved) return { kind: 'proved', method: proved, detail: answer.result_code };
-    if (answer.result === 'waiting') return { kind: 'retry', detail: answer.status_msg };
-    return { kind: 'failed', detail: answer.result_code ?? answer.detail ?? answer.status_msg };
-  }
-
-  private async emailStep(user: UserRow, code: string | undefined, pending: Pending | null): Promise<StepOutcome> {
-    const now = this.deps.clock.now();
-    if (!pending?.codeHash || code === undefined) {
-      const fresh = String(randomInt(0, 100_000_000)).padStart(8, '0');
-      const to = user.sspr_email!;
-      const state: Pending = { method: 'email', codeHash: this.codeHash(user.id, fresh), codeExpiresAt: now + this.deps.config.codeMinutes * MINUTE, sentTo: maskAddress(to) };
-      let delivery: { send(): Promise<unknown> } | null = null;
-      return {
-        kind: 'pending',
-        pending: state,
-        detail: 'code e-mailed',
-        withinTransaction: async (trx) => {
-          delivery = await this.deps.mail.prepare(trx, {
-            userId: user.id,
-            to,
-            subject: 'Your password reset code',
-            text: `Your code to reset your password is ${fresh}. It expires in ${this.deps.config.codeMinutes} minutes. If you did not ask for it, ignore this message.`,
-          });
-        },
-        afterCommit: async () => void (await delivery?.send()),
-      };
-    }
-    if (pending.codeExpiresAt! <= now) return { kind: 'failed', detail: 'the code has expired; ask for a new one' };
-    if (!this.deps.keyring.verifyKeyedHash('otp', `sspr:${user.id}:${code.trim()}`, pending.codeHash)) return { kind: 'retry', detail: 'wrong code' };
-    return { kind: 'proved', method: 'email', detail: 'code verified' };
-  }
-
-  private async questionsStep(user: UserRow, answers: Record<string, string> | undefined, pending: Pending | null): Promise<StepOutcome> {
-    if (!pending?.questionIds || answers === undefined) {
-      const asked = await registeredQuestions(this.deps.db, user.id);
-      // A random choice of the registered questions (Fisher-Yates), so a guesser cannot count on the same ones.
-      for (let i = asked.length - 1; i > 0; i -= 1) {
-        const j = randomInt(0, i + 1);
-        [asked[i], asked[j]] = [asked[j]!, asked[i]!];
-      }
-      asked.length = Math.min(asked.length, this.deps.questionsConfig.askCount);
-      return { kind: 'pending', pending: { method: 'questions', questionIds: asked.map((question) => question.question_id) }, detail: 'questions asked' };
-    }
-    const given = Object.keys(answers);
-    const exact = given.length === pending.questionIds.length && pending.questionIds.every((id) => given.includes(id));
-    if (!exact) return { kind: 'retry', detail: 'answer exactly the questions asked' };
-    const right = await this.deps.securityQuestions.verifyAnswers(this.deps.db, user.id, answers);
-    return right ? { kind: 'proved', method: 'questions', detail: 'answers verified' } : { kind: 'failed', detail: 'wrong answers' };
-  }
-
   // ---------- helpers ----------
-
-  /** The methods the user has registered, of those the policy allows. */
-  private async available(db: Executor, user: UserRow): Promise<SsprMethod[]> {
-    const has: Record<SsprMethod, () => Promise<boolean>> = {
-      email: async () => user.sspr_email !== null,
-      sms: async () => user.phone_number !== null,
-      oath: async () => Boolean(await db.selectFrom('oath_tokens').select('id').where('user_id', '=', user.id).where('status', '=', 'active').executeTakeFirst()),
-      app: async () => Boolean(await db.selectFrom('app_devices').select('id').where('user_id', '=', user.id).where('status', '=', 'active').executeTakeFirst()),
-      questions: async () => (await registeredQuestions(db, user.id)).length >= this.deps.questionsConfig.askCount,
-    };
-    const methods: SsprMethod[] = [];
-    for (const method of this.deps.config.methods) if (await has[method]()) methods.push(method);
-    return methods;
-  }
-
-  private codeHash(userId: string, code: string): string {
-    return this.deps.keyring.keyedHash('otp', `sspr:${userId}:${code}`);
-  }
-
-  /** The application every proof is recorded under: made on first use. */
-  private async app(): Promise<{ id: string; name: string }> {
-    if (this.application) return this.application;
-    const existing = await this.deps.db.selectFrom('applications').select(['id', 'name']).where('name_key', '=', SSPR_APPLICATION.toLowerCase()).executeTakeFirst();
-    this.application = existing ?? (await this.deps.applications.create({ name: SSPR_APPLICATION }, { type: 'system', id: 'sspr', role: null, requestId: null, entryPoint: 'sspr' })).application;
-    return this.application;
-  }
-
-  private async request(user: UserRow) {
-    return { username: user.username, application: await this.app(), ip: null, authType: 'password_reset', entryPoint: 'sspr', proof: true } as const;
-  }
 
   private async openSession(sessionId: string, mustBeLive = true) {
     const session = await this.deps.db.selectFrom('sspr_sessions').selectAll().where('id', '=', sessionId).executeTakeFirst();
@@ -451,19 +298,3 @@ export class SelfService {
       .execute();
   }
 }
-
-type StepOutcome =
-  | { kind: 'pending'; pending: Pending; detail: string; withinTransaction?: (trx: Executor) => Promise<void>; afterCommit?: () => Promise<void> }
-  | { kind: 'proved'; method: SsprMethod; detail: string | null }
-  /** Wrong, but the same challenge may be answered again (a mistyped code). */
-  | { kind: 'retry'; detail: string }
-  /** Wrong, and the challenge is over: ask for a new one. */
-  | { kind: 'failed'; detail: string };
-
-const PROMPTS: Record<SsprMethod, string> = {
-  email: 'Enter the code e-mailed to you',
-  sms: 'Enter the code sent to your phone',
-  app: 'Approve the request in your authenticator app',
-  oath: 'Enter the code from your authenticator app or token',
-  questions: 'Answer your security questions',
-};
