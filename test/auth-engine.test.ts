@@ -33,6 +33,8 @@ describe.each(DIALECTS)('authentication engine on %s', (dialect) => {
     expect(Boolean((await lastAttempt()).authenticated)).toBe(true);
     const signin = await lastSignin();
     expect(signin).toMatchObject({ status: 'success', policy: 'per-user MFA', method: 'oath', result_code: 'SUCCESS_OATH_CODE_VERIFIED', detail: 'successfully completed' });
+    // Written together (on PostgreSQL in one statement): the sign-in names its attempt record.
+    expect(Number(signin.attempt_id)).toBe(Number((await lastAttempt()).id));
     expect(Boolean(signin.mfa_required)).toBe(true);
     expect(JSON.parse(signin.steps)).toEqual([expect.objectContaining({ method: 'oath', result_code: 'SUCCESS_OATH_CODE_VERIFIED', succeeded: true })]);
     expect(JSON.parse(signin.trace).map((entry: { rule: string }) => entry.rule)).toEqual([

@@ -1,7 +1,7 @@
 import { mkdirSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import SQLite from 'better-sqlite3';
-import { Kysely, PostgresDialect, SqliteDialect, sql, type Transaction } from 'kysely';
+import { Kysely, PostgresAdapter, PostgresDialect, SqliteDialect, sql, type Transaction } from 'kysely';
 import pg from 'pg';
 import type { Database } from './schema.js';
 import { GroupCommit } from './group-commit.js';
@@ -51,6 +51,9 @@ export interface StorageOptions extends StoreLocation {
   /** SQLite: entries of the authentication read cache (storage/read-cache.ts); 0 turns it off. */
   readCacheEntries?: number;
 }
+
+/** True when `db` (a database or a transaction) is PostgreSQL's: for the few statements written per dialect. */
+export const isPostgres = (db: Executor): boolean => db.getExecutor().adapter instanceof PostgresAdapter;
 
 /** Readiness: true when a trivial query answers; never throws. */
 async function ping(db: Db): Promise<boolean> {

@@ -1,4 +1,4 @@
-import type { Executor } from '../../storage/database.js';
+import { isPostgres, type Executor } from '../../storage/database.js';
 import { groupsRepository } from '../../storage/repositories/groups.js';
 import { ipKey } from '../../shared/ip-key.js';
 import { prepared } from '../../storage/prepared.js';
@@ -82,11 +82,21 @@ const SIGNIN_COLUMNS = columnsOf<SigninValues>({
   counted_failure: true, steps: true, trace: true, push_fatigue: true, ip_key: true, client_type: true, device_id: true,
 });
 
+type Sources<Values> = Partial<Values>[];
+
+/** A column's value: from the first source that has it, else null (a column without a value is written as null). */
+function valueIn<Values>(sources: Sources<Values>, column: keyof Values): unknown {
+  for (const source of sources) if (column in source) return source[column] ?? null;
+  return null;
+}
+
 /**
  * An insert of every column, each value a parameter: prepared once, since
  * every authentication writes one. A column without a value is written as
  * null (the phone fields of an OATH attempt); a value the method set to
- * undefined too.
+ * undefined too. The values are looked up column by column in their sources:
+ * merging thirty-odd columns into one object costs more than the insert's
+ * bookkeeping.
  */
 function insertEvery<Values extends Record<string, unknown>>(table: 'auth_attempts' | 'signins', columns: readonly (keyof Values & string)[]) {
   const insert = prepared<Values, { id: number }>((db, param) =>
@@ -95,18 +105,43 @@ function insertEvery<Values extends Record<string, unknown>>(table: 'auth_attemp
       .values(Object.fromEntries(columns.map((column) => [column, param(column)])) as never)
       .returning('id'),
   );
-  return async (db: Executor, ...sources: Partial<Values>[]): Promise<number> => {
-    // Looked up column by column: merging thirty-odd columns into one object costs more than the insert's bookkeeping.
-    const valueOf = <K extends keyof Values & string>(column: K): Values[K] => {
-      for (const source of sources) if (column in source) return (source[column] ?? null) as Values[K];
-      return null as Values[K];
-    };
-    return Number((await insert(db, valueOf)).rows[0]!.id);
-  };
+  return async (db: Executor, ...sources: Sources<Values>): Promise<number> =>
+    Number((await insert(db, <K extends keyof Values & string>(column: K) => valueIn(sources, column) as Values[K])).rows[0]!.id);
 }
 
 const insertAttempt = insertEvery<AttemptValues>('auth_attempts', ATTEMPT_COLUMNS);
 const insertSignin = insertEvery<SigninValues>('signins', SIGNIN_COLUMNS);
+
+/**
+ * PostgreSQL: the attempt record and the sign-in event that names it in one
+ * statement (the attempt's insert in a WITH), one round trip instead of two.
+ * Parameters are named `attempt.<column>` and `signin.<column>`.
+ */
+const insertAttemptAndSignin = prepared<Record<string, unknown>, { id: number; attempt_id: number }>((db, param) =>
+  db
+    .with('attempt', (qb) =>
+      qb
+        .insertInto('auth_attempts')
+        .values(Object.fromEntries(ATTEMPT_COLUMNS.map((column) => [column, param(`attempt.${column}`)])) as never)
+        .returning('id'),
+    )
+    .insertInto('signins')
+    .values((eb) => ({
+      ...Object.fromEntries(SIGNIN_COLUMNS.filter((column) => column !== 'attempt_id').map((column) => [column, param(`signin.${column}`)])),
+      attempt_id: eb.selectFrom('attempt').select('attempt.id'),
+    }) as never)
+    .returning(['id', 'attempt_id']),
+);
+
+async function insertRecords(db: Executor, attempt: Sources<AttemptValues>, signin: Omit<SigninValues, 'attempt_id'>): Promise<{ signinId: number; attemptId: number }> {
+  if (isPostgres(db)) {
+    const valueOf = (name: string) => (name.startsWith('attempt.') ? valueIn(attempt, name.slice('attempt.'.length) as keyof AttemptValues) : valueIn<SigninValues>([signin], name.slice('signin.'.length) as keyof SigninValues));
+    const row = (await insertAttemptAndSignin(db, valueOf)).rows[0]!;
+    return { signinId: Number(row.id), attemptId: Number(row.attempt_id) };
+  }
+  const attemptId = await insertAttempt(db, ...attempt);
+  return { signinId: await insertSignin(db, signin, { attempt_id: attemptId }), attemptId };
+}
 
 const methodColumn = (method: MethodName | null, code: ResultCode): string | null => {
   if (method) return method;
@@ -120,28 +155,7 @@ const methodColumn = (method: MethodName | null, code: ResultCode): string | nul
  * that made the state change the outcome depends on.
  */
 export async function writeOutcome(db: Executor, at: number, user: UserRow | null, username: string, request: RequestContext, outcome: Outcome): Promise<{ signinId: number; attemptId: number | null }> {
-  let attemptId: number | null = null;
-  if (user && outcome.code) {
-    const groups = await readThrough(db, `groups:${user.id}`, () => groupsRepository.namesOfUser(db, user.id));
-    const values: Omit<AttemptValues, keyof AttemptFields> = {
-      at,
-      user_id: user.id,
-      username: user.username,
-      first_name: user.first_name,
-      last_name: user.last_name,
-      email: user.email,
-      user_group: groups.length > 0 ? groups.join(';') : null,
-      method: methodColumn(outcome.method, outcome.code),
-      auth_type: request.authType,
-      application: request.application.name,
-      authenticated: outcome.status === 'success' ? 1 : 0,
-      result: outcome.code,
-      caller_ip: request.ip,
-      entry_point: request.entryPoint,
-    };
-    attemptId = await insertAttempt(db, outcome.fields, values);
-  }
-  const signin: SigninValues = {
+  const signin: Omit<SigninValues, 'attempt_id'> = {
     at,
     user_id: user?.id ?? null,
     username: user?.username ?? username,
@@ -156,7 +170,6 @@ export async function writeOutcome(db: Executor, at: number, user: UserRow | nul
     method: outcome.method,
     result_code: outcome.code,
     detail: outcome.detail,
-    attempt_id: attemptId,
     counted_failure: outcome.countedFailure ? 1 : 0,
     steps: JSON.stringify(outcome.steps),
     trace: JSON.stringify(outcome.trace),
@@ -165,5 +178,24 @@ export async function writeOutcome(db: Executor, at: number, user: UserRow | nul
     client_type: request.clientType ?? 'modern',
     device_id: request.deviceId ?? null,
   };
-  return { signinId: await insertSignin(db, signin), attemptId };
+  if (!user || !outcome.code) return { signinId: await insertSignin(db, signin, { attempt_id: null }), attemptId: null };
+  const groups = await readThrough(db, `groups:${user.id}`, () => groupsRepository.namesOfUser(db, user.id));
+  const attempt: Omit<AttemptValues, keyof AttemptFields> = {
+    at,
+    user_id: user.id,
+    username: user.username,
+    first_name: user.first_name,
+    last_name: user.last_name,
+    email: user.email,
+    user_group: groups.length > 0 ? groups.join(';') : null,
+    method: methodColumn(outcome.method, outcome.code),
+    auth_type: request.authType,
+    application: request.application.name,
+    authenticated: outcome.status === 'success' ? 1 : 0,
+    result: outcome.code,
+    caller_ip: request.ip,
+    entry_point: request.entryPoint,
+  };
+  // What the method filled in first: a method's fields name its own attempt (its mode, its phone, its device).
+  return insertRecords(db, [outcome.fields, attempt], signin);
 }
