@@ -35,6 +35,7 @@ describe.each(DIALECTS)('authentication engine on %s', (dialect) => {
     expect(signin).toMatchObject({ status: 'success', policy: 'per-user MFA', method: 'oath', result_code: 'SUCCESS_OATH_CODE_VERIFIED', detail: 'successfully completed' });
     // Written together (on PostgreSQL in one statement): the sign-in names its attempt record.
     expect(Number(signin.attempt_id)).toBe(Number((await lastAttempt()).id));
+    expect((await lastAttempt()).user_group).toBeNull();
     expect(Boolean(signin.mfa_required)).toBe(true);
     expect(JSON.parse(signin.steps)).toEqual([expect.objectContaining({ method: 'oath', result_code: 'SUCCESS_OATH_CODE_VERIFIED', succeeded: true })]);
     expect(JSON.parse(signin.trace).map((entry: { rule: string }) => entry.rule)).toEqual([
@@ -53,6 +54,15 @@ describe.each(DIALECTS)('authentication engine on %s', (dialect) => {
       'phone_busy',
     ]);
     expect(JSON.parse(signin.trace)[4]).toEqual({ rule: 'conditional_access', policy: 'per-user MFA', applied: true, outcome: 'continue', reason: 'applied: requires MFA' });
+  });
+
+  it("names the user's groups in the attempt record, by name", async () => {
+    const { token, request } = await authFixture(t.runtime);
+    for (const name of ['vpn users', 'Finance']) await t.runtime.groups.create({ name }, testActor);
+    await t.runtime.groups.addMembers('vpn users', ['alice@contoso.com'], testActor);
+    await t.runtime.groups.addMembers('Finance', ['alice@contoso.com'], testActor);
+    expect((await t.runtime.engine.auth(request({ passcode: token.code(t.clock.now()) }))).result_code).toBe('SUCCESS_OATH_CODE_VERIFIED');
+    expect((await lastAttempt()).user_group).toBe('Finance;vpn users');
   });
 
   it('refuses a used code as duplicate, an older one as old, and a wrong one as incorrect', async () => {

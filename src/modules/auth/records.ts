@@ -1,3 +1,4 @@
+import { sql } from 'kysely';
 import { isPostgres, type Executor } from '../../storage/database.js';
 import { groupsRepository } from '../../storage/repositories/groups.js';
 import { ipKey } from '../../shared/ip-key.js';
@@ -114,15 +115,24 @@ const insertSignin = insertEvery<SigninValues>('signins', SIGNIN_COLUMNS);
 
 /**
  * PostgreSQL: the attempt record and the sign-in event that names it in one
- * statement (the attempt's insert in a WITH), one round trip instead of two.
- * Parameters are named `attempt.<column>` and `signin.<column>`.
+ * statement (the attempt's insert in a WITH), with the user's groups read by
+ * the same statement: one round trip instead of three. Parameters are named
+ * `attempt.<column>` and `signin.<column>`.
  */
 const insertAttemptAndSignin = prepared<Record<string, unknown>, { id: number; attempt_id: number }>((db, param) =>
   db
     .with('attempt', (qb) =>
       qb
         .insertInto('auth_attempts')
-        .values(Object.fromEntries(ATTEMPT_COLUMNS.map((column) => [column, param(`attempt.${column}`)])) as never)
+        .values((eb) => ({
+          ...Object.fromEntries(ATTEMPT_COLUMNS.map((column) => [column, param(`attempt.${column}`)])),
+          // As groupsRepository.namesOfUser lists them, joined with ';' (null for none).
+          user_group: eb
+            .selectFrom('user_groups')
+            .innerJoin('groups', 'groups.id', 'user_groups.group_id')
+            .select(sql<string | null>`string_agg(groups.name, ';' order by groups.name_key)`.as('names'))
+            .where('user_groups.user_id', '=', param('attempt.user_id') as string),
+        }) as never)
         .returning('id'),
     )
     .insertInto('signins')
@@ -133,13 +143,16 @@ const insertAttemptAndSignin = prepared<Record<string, unknown>, { id: number; a
     .returning(['id', 'attempt_id']),
 );
 
+/** The attempt record (its columns but the user's groups, in `attempt`) and the sign-in event that names it. */
 async function insertRecords(db: Executor, attempt: Sources<AttemptValues>, signin: Omit<SigninValues, 'attempt_id'>): Promise<{ signinId: number; attemptId: number }> {
   if (isPostgres(db)) {
     const valueOf = (name: string) => (name.startsWith('attempt.') ? valueIn(attempt, name.slice('attempt.'.length) as keyof AttemptValues) : valueIn<SigninValues>([signin], name.slice('signin.'.length) as keyof SigninValues));
     const row = (await insertAttemptAndSignin(db, valueOf)).rows[0]!;
     return { signinId: Number(row.id), attemptId: Number(row.attempt_id) };
   }
-  const attemptId = await insertAttempt(db, ...attempt);
+  const userId = valueIn(attempt, 'user_id') as string;
+  const groups = await readThrough(db, `groups:${userId}`, () => groupsRepository.namesOfUser(db, userId));
+  const attemptId = await insertAttempt(db, ...attempt, { user_group: groups.length > 0 ? groups.join(';') : null });
   return { signinId: await insertSignin(db, signin, { attempt_id: attemptId }), attemptId };
 }
 
@@ -179,15 +192,13 @@ export async function writeOutcome(db: Executor, at: number, user: UserRow | nul
     device_id: request.deviceId ?? null,
   };
   if (!user || !outcome.code) return { signinId: await insertSignin(db, signin, { attempt_id: null }), attemptId: null };
-  const groups = await readThrough(db, `groups:${user.id}`, () => groupsRepository.namesOfUser(db, user.id));
-  const attempt: Omit<AttemptValues, keyof AttemptFields> = {
+  const attempt: Omit<AttemptValues, keyof AttemptFields | 'user_group'> = {
     at,
     user_id: user.id,
     username: user.username,
     first_name: user.first_name,
     last_name: user.last_name,
     email: user.email,
-    user_group: groups.length > 0 ? groups.join(';') : null,
     method: methodColumn(outcome.method, outcome.code),
     auth_type: request.authType,
     application: request.application.name,
