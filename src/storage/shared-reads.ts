@@ -13,7 +13,7 @@ export interface SharedReadsOptions {
 /**
  * The conditional access catalog (enabled policies and named locations) in
  * memory on a PostgreSQL node, which otherwise reads it on every
- * authentication: two round trips of about fifteen.
+ * authentication: two more round trips each.
  *
  * Other nodes, the CLI and plain SQL change the catalog too; a trigger
  * (migration 0013) announces each change at its commit with NOTIFY, and this

@@ -6,16 +6,17 @@ import { next, type Rule, type RuleInput } from './rule.js';
 const DAY_MS = 24 * 3600 * 1000;
 
 /** Failed sign-ins of one user or one client IP counted towards throttling since a time, and the oldest one's time. */
+const failuresSince = (db: Executor, column: 'user_id' | 'ip', value: string | null, since: number) =>
+  db
+    .selectFrom('signins')
+    .select([sql<number>`count(*)`.as('count'), sql<number | null>`min(at)`.as('oldest')])
+    .where(column, '=', value)
+    .where('at', '>', since)
+    // The literal (not a bound parameter) matches the partial index's condition, so the index is used.
+    .where(sql.ref('counted_failure'), '=', sql.lit(true));
+
 const failuresBy = (column: 'user_id' | 'ip') =>
-  prepared<{ value: string; since: number }, { count: number; oldest: number | null }>((db, param) =>
-    db
-      .selectFrom('signins')
-      .select([sql<number>`count(*)`.as('count'), sql<number | null>`min(at)`.as('oldest')])
-      .where(column, '=', param('value'))
-      .where('at', '>', param('since'))
-      // The literal (not a bound parameter) matches the partial index's condition, so the index is used.
-      .where(sql.ref('counted_failure'), '=', sql.lit(true)),
-  );
+  prepared<{ value: string; since: number }, { count: number; oldest: number | null }>((db, param) => failuresSince(db, column, param('value'), param('since')));
 const FAILURES = { user_id: failuresBy('user_id'), ip: failuresBy('ip') };
 
 /**
@@ -23,18 +24,11 @@ const FAILURES = { user_id: failuresBy('user_id'), ip: failuresBy('ip') };
  * hours and the client IP's in its window, in one statement: on PostgreSQL
  * each statement is a round trip. An IP of null matches no row.
  */
-const userDayAndIp = prepared<{ user: string; daySince: number; ip: string | null; ipSince: number }, { user_count: number; user_oldest: number | null; ip_count: number; ip_oldest: number | null }>((db, param) => {
-  const counted = (column: 'user_id' | 'ip', value: string | null, since: number) =>
-    db
-      .selectFrom('signins')
-      .select([sql<number>`count(*)`.as('count'), sql<number | null>`min(at)`.as('oldest')])
-      .where(column, '=', value)
-      .where('at', '>', since)
-      .where(sql.ref('counted_failure'), '=', sql.lit(true));
-  return db
-    .selectFrom([counted('user_id', param('user'), param('daySince')).as('u'), counted('ip', param('ip'), param('ipSince')).as('i')])
-    .select(['u.count as user_count', 'u.oldest as user_oldest', 'i.count as ip_count', 'i.oldest as ip_oldest']);
-});
+const userDayAndIp = prepared<{ user: string; daySince: number; ip: string | null; ipSince: number }, { user_count: number; user_oldest: number | null; ip_count: number; ip_oldest: number | null }>((db, param) =>
+  db
+    .selectFrom([failuresSince(db, 'user_id', param('user'), param('daySince')).as('u'), failuresSince(db, 'ip', param('ip'), param('ipSince')).as('i')])
+    .select(['u.count as user_count', 'u.oldest as user_oldest', 'i.count as ip_count', 'i.oldest as ip_oldest']),
+);
 
 interface Counted {
   count: number;
