@@ -46,7 +46,9 @@ import { Keyring } from './shared/keyring.js';
 import { closeServiceLog, createServiceLog } from './shared/logger.js';
 import { decodeMasterKey, loadOrCreateMasterKeyFile } from './shared/master-key.js';
 import { openStorage, type Storage } from './storage/database.js';
-import { migrateToLatest } from './storage/migrator.js';
+import { isMigrated, migrateToLatest } from './storage/migrator.js';
+import { cluster } from './storage/migrations/0014-cluster.js';
+import { checkMasterKey } from './modules/cluster/master-key-check.js';
 
 /** Everything the protocols and the CLI work with, built once from the configuration. */
 export interface Runtime {
@@ -148,13 +150,24 @@ export async function buildRuntime(config: Config, options: RuntimeOptions = {})
   const mailGateway = options.mailGateway ?? mailGatewayOf(config.mail);
   const ownsStorage = options.storage === undefined;
   const storage =
-    options.storage ?? openStorage({ url: config.database.url, dataDir: config.dataDir, poolSize: config.database.poolSize, readCacheEntries: config.database.readCacheEntries });
+    options.storage ??
+    openStorage({
+      url: config.database.url,
+      dataDir: config.dataDir,
+      poolSize: config.database.poolSize,
+      readCacheEntries: config.database.readCacheEntries,
+      sqliteSynchronous: config.database.sqliteSynchronous,
+      timeouts: { connectMs: config.database.connectTimeoutMs, statementMs: config.database.statementTimeoutMs },
+      onConnectionError: (error) => log.warn({ err: error, event: 'database.connection_lost' }, 'a database connection was lost; it is replaced'),
+    });
   if (options.migrate !== false) {
     const applied = await migrateToLatest(storage.db, storage.dialect, clock);
     if (applied.length > 0) log.info({ event: 'storage.migrated', applied }, 'database migrated');
   }
+  // Before anything reads a secret: a node with another master key than the database's must not start.
+  if (await isMigrated(storage.db, cluster.name)) await checkMasterKey(storage.transact, keyring, clock);
   const rules = config.directory;
-  const telephony = new Telephony({ db: storage.db, clock, gateway: options.gateway ?? gatewayOf(config.telephony, config.voice) });
+  const telephony = new Telephony({ db: storage.db, transact: storage.transact, clock, gateway: options.gateway ?? gatewayOf(config.telephony, config.voice) });
   const templates = config.telephony.templatesFile ? loadTemplatesFile(config.telephony.templatesFile) : new Templates();
   const claimIssuers = config.access.claimIssuersFile ? ClaimIssuers.fromFile(config.access.claimIssuersFile) : ClaimIssuers.none();
   // Blocks are built below, after the directory that needs every method's data cleaner; a fraud report only comes later, during a sign-in.
@@ -181,11 +194,11 @@ export async function buildRuntime(config: Config, options: RuntimeOptions = {})
   const userDataCleaners = methods.map((method) => (db: Parameters<typeof method.deleteUserData>[0], userId: string) => method.deleteUserData(db, userId));
   const personalLog = new PersonalLog({ keyring, clock });
   const changeLog = new UserChangeLog({ log, personal: personalLog, enabled: config.log.userChanges });
-  const directory = new Directory({ db: storage.db, keyring, clock, rules, changeLog, userDataCleaners });
-  const blocks = new Blocks({ db: storage.db, clock, directory });
-  const applications = new Applications({ db: storage.db, keyring, clock });
-  const engine = new AuthEngine({ db: storage.db, transact: (work) => storage.transact(work), clock, keyring, config, blocks, log, methods, claimIssuers });
-  const securityQuestions = new SecurityQuestions({ db: storage.db, clock, config: config.questions, directory, changeLog });
+  const directory = new Directory({ db: storage.db, transact: storage.transact, keyring, clock, rules, changeLog, userDataCleaners });
+  const blocks = new Blocks({ db: storage.db, transact: storage.transact, clock, directory });
+  const applications = new Applications({ db: storage.db, transact: storage.transact, keyring, clock });
+  const engine = new AuthEngine({ db: storage.db, transact: storage.transact, clock, keyring, config, blocks, log, methods, claimIssuers });
+  const securityQuestions = new SecurityQuestions({ db: storage.db, transact: storage.transact, clock, config: config.questions, directory, changeLog });
   const mail = new Mail({ db: storage.db, clock, gateway: mailGateway });
   // Downloads of the sign-in log read in worker threads, each through a bulk connection of its own.
   const exporter = new SigninExporter({ reader: storage.bulk, location: storage.options });
@@ -196,31 +209,31 @@ export async function buildRuntime(config: Config, options: RuntimeOptions = {})
     storage,
     keyring,
     directory,
-    groups: new Groups({ db: storage.db, clock, directory }),
-    csvImport: new CsvImport({ db: storage.db, keyring, clock, log, rules, changeLog }),
-    adminKeys: new AdminKeys({ db: storage.db, keyring, clock }),
-    oathTokens: new OathTokens({ db: storage.db, keyring, clock, config: config.oath }),
+    groups: new Groups({ db: storage.db, transact: storage.transact, clock, directory }),
+    csvImport: new CsvImport({ db: storage.db, transact: storage.transact, keyring, clock, log, rules, changeLog }),
+    adminKeys: new AdminKeys({ db: storage.db, transact: storage.transact, keyring, clock }),
+    oathTokens: new OathTokens({ db: storage.db, transact: storage.transact, keyring, clock, config: config.oath }),
     applications,
     blocks,
-    bypasses: new Bypasses({ db: storage.db, clock, directory }),
+    bypasses: new Bypasses({ db: storage.db, transact: storage.transact, clock, directory }),
     engine,
-    namedLocations: new NamedLocations({ db: storage.db, clock }),
-    policies: new AccessPolicies({ db: storage.db, clock }),
-    appPasswords: new AppPasswords({ db: storage.db, clock, keyring, directory }),
+    namedLocations: new NamedLocations({ db: storage.db, transact: storage.transact, clock }),
+    policies: new AccessPolicies({ db: storage.db, transact: storage.transact, clock }),
+    appPasswords: new AppPasswords({ db: storage.db, transact: storage.transact, clock, keyring, directory }),
     securityQuestions,
     telephony,
     mail,
-    selfService: new SelfService({ db: storage.db, clock, keyring, config: config.sspr, questionsConfig: config.questions, engine, mail, directory, applications, securityQuestions, changeLog }),
-    appDevices: new AppDevices({ db: storage.db, keyring, clock, config: config.app, oathIssuer: config.oath.issuer, directory }),
+    selfService: new SelfService({ db: storage.db, transact: storage.transact, clock, keyring, config: config.sspr, questionsConfig: config.questions, engine, mail, directory, applications, securityQuestions, changeLog }),
+    appDevices: new AppDevices({ db: storage.db, transact: storage.transact, keyring, clock, config: config.app, oathIssuer: config.oath.issuer, directory }),
     pushBoard,
     signinLog,
     // Downloads read through the bulk connection: a long export does not hold the authentications' connection.
     exports: new Exports({ db: storage.bulkDb, signinLog: new SigninLog({ db: storage.bulkDb }), exporter }),
-    reports: new Reports({ db: storage.db, clock, heartbeatSeconds: config.cluster.heartbeatSeconds }),
+    reports: new Reports({ db: storage.db, transact: storage.transact, clock, heartbeatSeconds: config.cluster.heartbeatSeconds, nodeRetentionHours: config.cluster.nodeRetentionHours }),
     personalLog,
     changeLog,
-    retention: new Retention({ db: storage.db, clock, config: config.retention }),
-    privacy: new Privacy({ db: storage.db, dialect: storage.dialect, clock, keyring, personalLog, methods, logFiles: config.log.file ? [config.log.file] : [] }),
+    retention: new Retention({ db: storage.db, transact: storage.transact, clock, config: config.retention }),
+    privacy: new Privacy({ db: storage.db, transact: storage.transact, dialect: storage.dialect, clock, keyring, personalLog, methods, logFiles: config.log.file ? [config.log.file] : [] }),
     masterKeyCreated: created,
     // A storage handed in belongs to the caller, who closes it.
     close: async () => {

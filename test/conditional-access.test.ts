@@ -164,7 +164,7 @@ describe.each(DIALECTS)('conditional access on %s', (dialect) => {
       expect((await lastSignin()).trace.find((entry) => entry.rule === 'remembered_device')).toMatchObject({ reason: 'the remembered-device token is not valid for this user' });
 
       t.clock.advance(1000);
-      await revokeRememberedDevices({ db: t.runtime.storage.db, clock: t.runtime.clock, directory: t.runtime.directory }, 'alice@contoso.com', testActor);
+      await revokeRememberedDevices({ transact: t.runtime.storage.transact, clock: t.runtime.clock, directory: t.runtime.directory }, 'alice@contoso.com', testActor);
       t.clock.advance(1000);
       expect(await t.runtime.engine.auth(request({ rememberToken: done.remember_token! }))).toMatchObject({ result: 'waiting' });
     });

@@ -123,7 +123,8 @@ describe('operations endpoints', () => {
     await t.runtime.storage.close();
     const down = await t.app.inject({ url: '/readyz' });
     expect(down.statusCode).toBe(503);
-    expect(down.json()).toMatchObject({ code: 'service_unavailable' });
+    expect(down.json()).toMatchObject({ code: 'database_unavailable' });
+    expect(down.headers['retry-after']).toBe('2');
   });
 
   it('exposes Prometheus metrics with per-route request counts', async () => {

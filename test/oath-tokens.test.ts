@@ -24,7 +24,7 @@ describe.each(DIALECTS)('OATH tokens on %s', (dialect) => {
   let oath: OathTokens;
   const setUp = async (overrides: Record<string, unknown> = {}) => {
     t = await createTestRuntime(dialect, overrides);
-    oath = new OathTokens({ db: t.runtime.storage.db, keyring: t.runtime.keyring, clock: t.clock, config: t.runtime.config.oath });
+    oath = new OathTokens({ db: t.runtime.storage.db, transact: t.runtime.storage.transact, keyring: t.runtime.keyring, clock: t.clock, config: t.runtime.config.oath });
     await t.runtime.directory.create({ username: 'alice@contoso.com' }, testActor);
     await t.runtime.directory.create({ username: 'bob@contoso.com' }, testActor);
   };

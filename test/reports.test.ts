@@ -133,29 +133,52 @@ describe.each(DIALECTS)('reports on %s', (dialect) => {
     expect((await t.app.inject({ url: '/admin/v1/reports/insights?from=last-week', headers: reader })).statusCode).toBe(400);
   });
 
-  it('shows every server node: up while it beats, down after three missed heartbeats, stopped after a clean stop', async () => {
+  it('shows every server node: up while it beats, down after three of its own missed heartbeats, stopped after a clean stop', async () => {
     t = await createTestApp(dialect, { cluster: { heartbeatSeconds: 10 } });
-    const first = new Heartbeat({ db: t.runtime.storage.db, clock: t.clock, log: t.runtime.log, version: VERSION, host: 'mfa-1' });
-    const stopFirst = await first.start(10);
+    const node = (host: string, seconds: number) => new Heartbeat({ db: t.runtime.storage.db, clock: t.clock, log: t.runtime.log, version: VERSION, host, seconds, retentionHours: 24 });
+    const first = node('mfa-1', 10);
+    const stopFirst = await first.start();
     t.clock.advance(1000);
-    const second = new Heartbeat({ db: t.runtime.storage.db, clock: t.clock, log: t.runtime.log, version: VERSION, host: 'mfa-2' });
-    const stopSecond = await second.start(10);
-    expect((await t.runtime.reports.serverStatus()).map((node) => [node.host, node.status])).toEqual([
-      ['mfa-2', 'up'],
-      ['mfa-1', 'up'],
+    const second = node('mfa-2', 10);
+    const stopSecond = await second.start();
+    // A node configured to beat every 60 s is judged by its own interval, not this node's 10 s.
+    t.clock.advance(1000);
+    const slow = node('mfa-3', 60);
+    const stopSlow = await slow.start();
+    expect((await t.runtime.reports.serverStatus()).map((row) => [row.host, row.status, row.heartbeat_seconds])).toEqual([
+      ['mfa-3', 'up', 60],
+      ['mfa-2', 'up', 10],
+      ['mfa-1', 'up', 10],
     ]);
     t.clock.advance(25_000);
     await second.beat();
     t.clock.advance(10_000);
-    expect((await t.runtime.reports.serverStatus()).map((node) => [node.host, node.status, node.version, node.database_reachable])).toEqual([
+    expect((await t.runtime.reports.serverStatus()).map((row) => [row.host, row.status, row.version, row.database_reachable])).toEqual([
+      ['mfa-3', 'up', VERSION, true],
       ['mfa-2', 'up', VERSION, true],
       ['mfa-1', 'down', VERSION, true],
     ]);
+    t.clock.advance(150_000);
+    expect((await t.runtime.reports.serverStatus()).find((row) => row.host === 'mfa-3')?.status).toBe('down');
     await stopSecond();
     await stopFirst();
-    expect((await t.runtime.reports.serverStatus()).map((node) => node.status)).toEqual(['stopped', 'stopped']);
+    await stopSlow();
+    expect((await t.runtime.reports.serverStatus()).map((row) => row.status)).toEqual(['stopped', 'stopped', 'stopped']);
     const listed = await t.app.inject({ url: '/admin/v1/reports/server-status', headers: await t.as('reports_reader') });
-    expect(listed.json()).toHaveLength(2);
+    expect(listed.json()).toHaveLength(3);
+  });
+
+  it('forgets nodes silent for longer than cluster.nodeRetentionHours', async () => {
+    t = await createTestApp(dialect, { cluster: { nodeRetentionHours: 24 } });
+    const node = (host: string) => new Heartbeat({ db: t.runtime.storage.db, clock: t.clock, log: t.runtime.log, version: VERSION, host, seconds: 30, retentionHours: 24 });
+    await (await node('old-stopped').start())();
+    await node('old-crashed').beat();
+    t.clock.advance(25 * 3_600_000);
+    // Left out of the report at once, and deleted by the next heartbeat of any node.
+    expect(await t.runtime.reports.serverStatus()).toEqual([]);
+    await node('current').beat();
+    expect((await t.runtime.reports.serverStatus()).map((row) => row.host)).toEqual(['current']);
+    expect(await t.runtime.storage.db.selectFrom('server_nodes').select('host').execute()).toEqual([{ host: 'current' }]);
   });
 });
 

@@ -24,7 +24,7 @@ describe.each(DIALECTS)('security questions on %s', (dialect) => {
   beforeEach(async () => {
     t = await createTestRuntime(dialect);
     const { storage, clock, config, directory, changeLog } = t.runtime;
-    questions = new SecurityQuestions({ db: storage.db, clock, config: config.questions, directory, changeLog });
+    questions = new SecurityQuestions({ db: storage.db, transact: storage.transact, clock, config: config.questions, directory, changeLog });
     ids = [];
     for (const text of ['Name of your first pet?', 'City you were born in?', 'Favourite café?', 'Street you grew up on?']) {
       ids.push((await questions.addQuestion(text, testActor)).id);
@@ -83,7 +83,7 @@ describe.each(DIALECTS)('security questions on %s', (dialect) => {
     });
 
     it('refuses an askCount above registerCount at start-up', () => {
-      const deps = { db: db(), clock: t.clock, directory: t.runtime.directory, changeLog: t.runtime.changeLog };
+      const deps = { db: db(), transact: t.runtime.storage.transact, clock: t.clock, directory: t.runtime.directory, changeLog: t.runtime.changeLog };
       expect(() => new SecurityQuestions({ ...deps, config: { registerCount: 2, askCount: 3 } })).toThrow(/askCount \(3\) must not exceed questions.registerCount \(2\)/);
     });
   });

@@ -24,6 +24,24 @@ export const ConfigSchema = Type.Object(
           description: 'Empty for SQLite at <dataDir>/countersign.db; sqlite:<path> for another SQLite file; postgres://... for PostgreSQL.',
         }),
         poolSize: Type.Integer({ minimum: 1, maximum: 200, default: 10, description: 'PostgreSQL connection pool size.' }),
+        connectTimeoutMs: Type.Integer({
+          minimum: 100,
+          maximum: 60000,
+          default: 3000,
+          description: 'PostgreSQL: how long to wait to open a connection, or for a free one in the pool, before the request answers 503 database_unavailable.',
+        }),
+        statementTimeoutMs: Type.Integer({
+          minimum: 100,
+          maximum: 600000,
+          default: 10000,
+          description:
+            'Longest run of one statement. PostgreSQL: statement_timeout, and the node gives up on a database that stopped answering 1 s later (503 database_unavailable); SQLite: the longest wait for another process (a CLI command) to release the write lock.',
+        }),
+        sqliteSynchronous: Type.Union([Type.Literal('full'), Type.Literal('normal'), Type.Literal('extra')], {
+          default: 'full',
+          description:
+            'SQLite: full makes every commit durable before it is answered (a used code stays used after a power loss); normal is faster to commit but may lose the last commits, and with them used codes, on a power loss or OS crash. See docs/configuration.md.',
+        }),
         readCacheEntries: Type.Integer({
           minimum: 0,
           maximum: 10000000,
@@ -38,6 +56,12 @@ export const ConfigSchema = Type.Object(
       {
         host: Type.String({ minLength: 1, default: '127.0.0.1', description: 'Address the HTTP server binds to.' }),
         port: Type.Integer({ minimum: 0, maximum: 65535, default: 8080, description: 'TCP port; 0 picks a free one.' }),
+        requestTimeoutSeconds: Type.Integer({
+          minimum: 1,
+          maximum: 3600,
+          default: 60,
+          description: 'Longest time a client may take to send a whole request (headers and body); a slower one is answered 408 and disconnected.',
+        }),
         bodyLimit: Type.Integer({ minimum: 1024, default: 1048576, description: 'Largest JSON request body in bytes.' }),
         importBodyLimit: Type.Integer({ minimum: 1024, default: 67108864, description: 'Largest CSV import body in bytes.' }),
         trustProxy: Type.Boolean({ default: false, description: 'Take the client IP from X-Forwarded-For (only behind a proxy you run).' }),
@@ -262,7 +286,13 @@ export const ConfigSchema = Type.Object(
           minimum: 1,
           maximum: 3600,
           default: 30,
-          description: 'How often a running server writes its heartbeat (server status report); a node silent for three heartbeats shows as down.',
+          description: 'How often a running server writes its heartbeat (server status report); a node silent for three of its own heartbeats shows as down.',
+        }),
+        nodeRetentionHours: Type.Integer({
+          minimum: 1,
+          maximum: 87600,
+          default: 168,
+          description: 'A node whose last heartbeat is older than this (it stopped, or died) drops out of the server status report.',
         }),
       },
       { additionalProperties: false, default: {} },

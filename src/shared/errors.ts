@@ -71,6 +71,7 @@ export const ERRORS = {
   config_invalid: 500,
   internal_error: 500,
   service_unavailable: 503,
+  database_unavailable: 503,
 } as const satisfies Record<string, number>;
 
 export type ErrorCode = keyof typeof ERRORS;

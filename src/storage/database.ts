@@ -4,6 +4,7 @@ import SQLite from 'better-sqlite3';
 import { Kysely, PostgresAdapter, PostgresDialect, SqliteDialect, sql, type Transaction } from 'kysely';
 import pg from 'pg';
 import type { Database } from './schema.js';
+import { guardedPool } from './availability.js';
 import { GroupCommit } from './group-commit.js';
 import { CATALOG_TABLES, ReadCache, UnitReads, attachReadCache, attachUnitReads, invalidatingPlugin } from './read-cache.js';
 import { SharedReads } from './shared-reads.js';
@@ -16,6 +17,26 @@ export type DialectName = 'sqlite' | 'postgres';
 export type Db = Kysely<Database>;
 /** Anything queries can run on: the database or an open transaction. */
 export type Executor = Kysely<Database> | Transaction<Database>;
+
+declare const unitBrand: unique symbol;
+/**
+ * The executor of a unit of work: only `Storage.transact` makes one, so a
+ * function that takes a `Unit` (a row lock, a read through the cache) can
+ * only run inside a transaction. A unit must use only this executor: on
+ * SQLite the unit holds the one connection, and a query on the database
+ * itself would wait for it forever.
+ */
+export type Unit = Executor & { readonly [unitBrand]: true };
+
+/**
+ * Runs `work` as one unit of work and resolves once it has committed.
+ * On SQLite the unit runs while this process holds the write lock (taken
+ * with BEGIN IMMEDIATE by the group commit), so units never interleave and
+ * another process's write cannot slip in between a unit's read and its
+ * write; on PostgreSQL it is a transaction of its own, and units that touch
+ * one user serialise on that user's row lock (`usersRepository.lock*`).
+ */
+export type UnitOfWork = <T>(work: (unit: Unit) => Promise<T>) => Promise<T>;
 
 export interface Storage {
   db: Db;
@@ -36,18 +57,37 @@ export interface Storage {
   /** What the storage was opened with: a download's worker threads open their own connections from it. */
   readonly options: StorageOptions;
   close(): Promise<void>;
-  /** True when a trivial query succeeds (readiness probe). */
-  ping(): Promise<boolean>;
+  /** True when a trivial query succeeds within `timeoutMs` (readiness probe); never waits longer. */
+  ping(timeoutMs?: number): Promise<boolean>;
   /**
-   * Runs a unit of work in a transaction and resolves once it is committed.
-   * On SQLite concurrent units share one commit (group commit); on PostgreSQL
-   * each is its own transaction. The unit must use only the executor it gets.
+   * Runs a unit of work in a transaction and resolves once it is committed
+   * (`UnitOfWork`). On SQLite concurrent units share one commit (group
+   * commit); on PostgreSQL each is its own transaction. Every write of every
+   * module goes through it.
    */
-  transact<T>(work: (trx: Executor) => Promise<T>): Promise<T>;
+  transact: UnitOfWork;
 }
+
+/** SQLite's `synchronous` setting (docs/configuration.md, database.sqliteSynchronous). */
+export type SqliteSynchronous = 'full' | 'normal' | 'extra';
+
+/** How long the store waits (docs/configuration.md, database.*). */
+export interface StoreTimeouts {
+  /** PostgreSQL: to open a connection, or to wait for a free one in the pool. */
+  connectMs: number;
+  /** A statement's longest run (PostgreSQL statement_timeout; the client gives up a little later); SQLite: the longest wait for another process's write lock. */
+  statementMs: number;
+}
+
+export const DEFAULT_TIMEOUTS: StoreTimeouts = { connectMs: 3_000, statementMs: 10_000 };
 
 export interface StorageOptions extends StoreLocation {
   poolSize?: number;
+  /** SQLite: `full` (the default) makes every commit durable before it is answered; see docs/configuration.md. */
+  sqliteSynchronous?: SqliteSynchronous;
+  timeouts?: StoreTimeouts;
+  /** Called with errors of PostgreSQL connections that broke while in use (they are replaced); for the service log. */
+  onConnectionError?: (error: Error) => void;
   /** SQLite: entries of the authentication read cache (storage/read-cache.ts); 0 turns it off. */
   readCacheEntries?: number;
 }
@@ -55,12 +95,20 @@ export interface StorageOptions extends StoreLocation {
 /** True when `db` (a database or a transaction) is PostgreSQL's: for the few statements written per dialect. */
 export const isPostgres = (db: Executor): boolean => db.getExecutor().adapter instanceof PostgresAdapter;
 
-/** Readiness: true when a trivial query answers; never throws. */
-async function ping(db: Db): Promise<boolean> {
+/** Readiness: true when a trivial query answers within `timeoutMs`; never throws. */
+async function ping(db: Db, timeoutMs: number): Promise<boolean> {
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<boolean>((resolve) => {
+    timer = setTimeout(() => resolve(false), timeoutMs);
+  });
+  const answered = sql<{ ok: number }>`select 1 as ok`
+    .execute(db)
+    .then((result) => result.rows[0]?.ok === 1)
+    .catch(() => false);
   try {
-    return (await sql<{ ok: number }>`select 1 as ok`.execute(db)).rows[0]?.ok === 1;
-  } catch {
-    return false;
+    return await Promise.race([answered, late]);
+  } finally {
+    clearTimeout(timer);
   }
 }
 
@@ -68,10 +116,14 @@ function openSqlite(path: string, readCacheEntries: number, options: StorageOpti
   // The database holds personal data: its folder is private to the server's user.
   mkdirSync(dirname(path), { recursive: true, mode: 0o700 });
   const connection = new SQLite(path);
+  const timeouts = options.timeouts ?? DEFAULT_TIMEOUTS;
   connection.pragma('journal_mode = WAL');
-  connection.pragma('synchronous = NORMAL');
+  // FULL: a commit is on disk before it is answered, so a used OATH step or bypass survives a power loss
+  // (NORMAL could roll the last commits back). Group commit makes it one sync per batch, not per unit.
+  connection.pragma(`synchronous = ${options.sqliteSynchronous ?? 'full'}`);
   connection.pragma('foreign_keys = ON');
-  connection.pragma('busy_timeout = 5000');
+  // Another process's write (a CLI command) holds the lock for a moment: wait for it, up to the statement timeout.
+  connection.pragma(`busy_timeout = ${timeouts.statementMs}`);
   // Deleted rows are overwritten with zeros, not left in free space: a privacy delete or a retention
   // purge leaves nothing readable in the file (docs/privacy.md). Deletes are rare; inserts pay nothing.
   connection.pragma('secure_delete = ON');
@@ -102,8 +154,8 @@ function openSqlite(path: string, readCacheEntries: number, options: StorageOpti
       await bulk?.close();
       await db.destroy();
     },
-    ping: () => ping(db),
-    transact: (work) => groupCommit.run(work),
+    ping: (timeoutMs = 1_500) => ping(db, timeoutMs),
+    transact: (work) => groupCommit.run((connection) => work(connection as Unit)),
   };
 }
 
@@ -131,18 +183,28 @@ function sqliteBulkReader(path: string): BulkReader {
 
 function openPostgres(url: string, poolSize: number, options: StorageOptions): Storage {
   const schema = options.pgSchema;
+  const timeouts = options.timeouts ?? DEFAULT_TIMEOUTS;
+  const onError = options.onConnectionError ?? (() => undefined);
+  // Server side: a statement runs at most statementMs, and a transaction left idle by a node that froze
+  // or lost its connection is ended, so the user locks it holds do not outlive it for long.
+  const settings = [`statement_timeout=${timeouts.statementMs}`, `idle_in_transaction_session_timeout=${Math.max(30_000, 3 * timeouts.statementMs)}`, ...(schema ? [`search_path=${schema}`] : [])];
   const clientConfig: pg.ClientConfig = {
     connectionString: withDefaultUser(url),
     types: pgTypes,
-    ...(schema ? { options: `-c search_path=${schema}` } : {}),
+    options: settings.map((setting) => `-c ${setting}`).join(' '),
+    connectionTimeoutMillis: timeouts.connectMs,
+    // Client side, a little later: a database that stopped answering altogether (frozen, cut off) is given up on too.
+    query_timeout: timeouts.statementMs + 1_000,
+    keepAlive: true,
   };
   const pool = new pg.Pool({ ...clientConfig, max: poolSize });
   // An idle client losing its connection must not crash the process; the pool replaces it.
-  pool.on('error', () => undefined);
+  pool.on('error', onError);
   const unitReads = new UnitReads();
-  const catalog = new SharedReads({ connect: () => new pg.Client(clientConfig) });
+  // The listening connection waits for notifications indefinitely: no read timeout on it.
+  const catalog = new SharedReads({ connect: () => new pg.Client({ ...clientConfig, query_timeout: undefined }) });
   const db = new Kysely<Database>({
-    dialect: new PostgresDialect({ pool }),
+    dialect: new PostgresDialect({ pool: guardedPool(pool, onError) }),
     plugins: [invalidatingPlugin([unitReads.invalidation(), { tables: CATALOG_TABLES, invalidate: () => catalog.invalidate() }])],
   });
   attachUnitReads(db, unitReads, catalog);
@@ -158,11 +220,11 @@ function openPostgres(url: string, poolSize: number, options: StorageOptions): S
       await catalog.close();
       await db.destroy();
     },
-    ping: () => ping(db),
+    ping: (timeoutMs = 1_500) => ping(db, timeoutMs),
     transact: (work) =>
       db
         .transaction()
-        .execute(work)
+        .execute((trx) => work(trx as unknown as Unit))
         .catch((error: unknown) => {
           // The unit may have read its own catalog change, which is now undone.
           catalog.invalidate();

@@ -70,6 +70,12 @@ export async function rollbackLast(db: Db, dialect: DialectName, list: Migration
   });
 }
 
+/** Whether the migration `name` has been applied (false also when no migration ever ran). */
+export async function isMigrated(db: Db, name: string): Promise<boolean> {
+  await ensureTable(db);
+  return isApplied(db, name);
+}
+
 /** Every known migration and when it was applied. */
 export async function migrationStatus(db: Db, list: Migration[] = migrations): Promise<MigrationStatus[]> {
   await ensureTable(db);

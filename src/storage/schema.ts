@@ -329,6 +329,7 @@ export interface Database {
   app_activations: AppActivationsTable;
   app_nonces: AppNoncesTable;
   server_nodes: ServerNodesTable;
+  server_settings: ServerSettingsTable;
   named_locations: NamedLocationsTable;
   access_policies: AccessPoliciesTable;
   access_policy_users: AccessPolicyUsersTable;
@@ -495,6 +496,15 @@ export interface ServerNodesTable {
   database_reachable: Bool;
   /** Set when the node stopped cleanly. */
   stopped_at: Millis | null;
+  /** How often the node beats (cluster.heartbeatSeconds when it started); null for rows written before migration 0014. */
+  heartbeat_seconds: number | null;
+}
+
+/** Values every node of a deployment shares (migration 0014): the master key check. */
+export interface ServerSettingsTable {
+  key: string;
+  value: string;
+  updated_at: Millis;
 }
 
 export type AppDeviceRow = Selectable<AppDevicesTable>;
@@ -556,6 +566,8 @@ export interface SsprSessionsTable {
   created_at: Millis;
   expires_at: Millis;
 }
+
+export type SsprSessionRow = Selectable<SsprSessionsTable>;
 
 /** A step of a self-service password reset (or registration), for throttling and the record. */
 export interface SsprEventsTable {

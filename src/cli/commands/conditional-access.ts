@@ -284,7 +284,7 @@ export function rememberedDevicesCommand(io: CliIo, globals: () => GlobalOptions
     .description('forget every device that remembers MFA for the user: each asks for MFA at its next sign-in')
     .action(async (username: string) => {
       const revokedAt = await withRuntime(io, globals(), (runtime) =>
-        revokeRememberedDevices({ db: runtime.storage.db, clock: runtime.clock, directory: runtime.directory }, username, cliActor()),
+        revokeRememberedDevices({ transact: runtime.storage.transact, clock: runtime.clock, directory: runtime.directory }, username, cliActor()),
       );
       if (globals().json) printJson(io, { revoked_at: revokedAt });
       else io.stdout.write(`remembered devices of ${username} revoked: tokens issued until ${revokedAt} are no longer honoured\n`);

@@ -32,7 +32,8 @@ export function serveCommand(io: CliIo, globals: () => GlobalOptions): Command {
       // Challenges nobody asks about any more still end, with their timeout code and records.
       const stopSweeper = runtime.engine.startSweeper(5_000);
       // The server status report: this node's heartbeat.
-      const stopHeartbeat = await new Heartbeat({ db: runtime.storage.db, clock: runtime.clock, log: runtime.log, version: VERSION }).start(config.cluster.heartbeatSeconds);
+      const heartbeat = new Heartbeat({ db: runtime.storage.db, clock: runtime.clock, log: runtime.log, version: VERSION, seconds: config.cluster.heartbeatSeconds, retentionHours: config.cluster.nodeRetentionHours });
+      const stopHeartbeat = await heartbeat.start();
       // The reports' daily roll-ups: each past day is counted once, soon after it ends (at start, then hourly).
       const stopRollups = runtime.reports.startRollups(3_600_000, (error) => runtime.log.warn({ err: error, event: 'reports.rollup_failed' }, 'daily roll-up not made'));
       // The retention purge of SPEC.md §5: at start, then every retention.intervalMinutes.

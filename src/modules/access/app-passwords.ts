@@ -5,7 +5,7 @@ import type { Clock } from '../../shared/clock.js';
 import { appError } from '../../shared/errors.js';
 import { newId } from '../../shared/ids.js';
 import type { Keyring } from '../../shared/keyring.js';
-import type { Db, Executor } from '../../storage/database.js';
+import type { Db, Executor, UnitOfWork } from '../../storage/database.js';
 import type { UserRow } from '../../storage/schema.js';
 import { writeAudit } from '../audit/audit.js';
 import { iso } from '../auth/record-helpers.js';
@@ -36,15 +36,15 @@ const normalise = (password: string): string => password.replace(/[\s-]/g, '').t
  * when created, kept as keyed hashes; an administrator lists and revokes them.
  */
 export class AppPasswords {
-  constructor(private readonly deps: { db: Db; clock: Clock; keyring: Keyring; directory: Directory }) {}
+  constructor(private readonly deps: { db: Db; transact: UnitOfWork; clock: Clock; keyring: Keyring; directory: Directory }) {}
 
   async create(username: string, name: unknown, actor: Actor): Promise<AppPasswordView & { password: string }> {
     const now = this.deps.clock.now();
     const clean = cleanName(name);
     const password = newPassword();
     const id = newId();
-    await this.deps.db.transaction().execute(async (trx) => {
-      const user = await this.deps.directory.find(trx, username);
+    await this.deps.transact(async (trx) => {
+      const user = await this.deps.directory.lock(trx, username);
       const count = await trx.selectFrom('app_passwords').select((eb) => eb.fn.countAll<number>().as('n')).where('user_id', '=', user.id).executeTakeFirstOrThrow();
       if (Number(count.n) >= MAX_PER_USER) throw appError('conflict', `user ${user.username} has ${MAX_PER_USER} app passwords already: revoke one first`);
       await trx.insertInto('app_passwords').values({ id, user_id: user.id, name: clean, secret_hash: this.deps.keyring.keyedHash('app-password', password), created_at: now, last_used_at: null }).execute();
@@ -60,8 +60,8 @@ export class AppPasswords {
   }
 
   async revoke(username: string, id: string, actor: Actor): Promise<void> {
-    await this.deps.db.transaction().execute(async (trx) => {
-      const user = await this.deps.directory.find(trx, username);
+    await this.deps.transact(async (trx) => {
+      const user = await this.deps.directory.lock(trx, username);
       assertMayManageMethods(actor, user);
       const removed = await trx.deleteFrom('app_passwords').where('id', '=', id).where('user_id', '=', user.id).executeTakeFirst();
       if (Number(removed.numDeletedRows) === 0) throw appError('app_password_not_found', `user ${user.username} has no app password ${id}`);

@@ -3,7 +3,7 @@ import type { Clock } from '../../shared/clock.js';
 import { appError, assert } from '../../shared/errors.js';
 import { newId } from '../../shared/ids.js';
 import { cidrRange, ipKey } from '../../shared/ip-key.js';
-import type { Db, Executor } from '../../storage/database.js';
+import type { Db, Executor, UnitOfWork } from '../../storage/database.js';
 import { isUniqueViolation } from '../../storage/errors.js';
 import type { NamedLocationsTable } from '../../storage/schema.js';
 import { writeAudit } from '../audit/audit.js';
@@ -76,7 +76,7 @@ export function inLocation(location: CompiledLocation, ip: string | null): boole
  * policy names cannot be deleted.
  */
 export class NamedLocations {
-  constructor(private readonly deps: { db: Db; clock: Clock }) {}
+  constructor(private readonly deps: { db: Db; transact: UnitOfWork; clock: Clock }) {}
 
   async list(): Promise<NamedLocationView[]> {
     const rows = await this.deps.db.selectFrom('named_locations').selectAll().orderBy('name_key').execute();
@@ -99,7 +99,7 @@ export class NamedLocations {
       created_at: now,
       updated_at: now,
     };
-    await this.deps.db.transaction().execute(async (trx) => {
+    await this.deps.transact(async (trx) => {
       await this.guardUnique(() => trx.insertInto('named_locations').values(row).execute(), name);
       await writeAudit(trx, this.deps.clock, actor, { action: 'named_location.create', targetType: 'named_location', targetId: row.id, details: { name, ranges: JSON.parse(row.ranges), trusted: Boolean(row.trusted) } });
     });
@@ -108,7 +108,7 @@ export class NamedLocations {
 
   async update(current: string, fields: NamedLocationFields, actor: Actor): Promise<NamedLocationView> {
     const now = this.deps.clock.now();
-    return this.deps.db.transaction().execute(async (trx) => {
+    return this.deps.transact(async (trx) => {
       const location = await this.find(trx, current);
       const patch: Partial<NamedLocationRow> = { updated_at: now };
       if (fields.name !== undefined) {
@@ -124,7 +124,7 @@ export class NamedLocations {
   }
 
   async delete(name: string, actor: Actor): Promise<void> {
-    await this.deps.db.transaction().execute(async (trx) => {
+    await this.deps.transact(async (trx) => {
       const location = await this.find(trx, name);
       const policies = await trx.selectFrom('access_policies').select(['name', 'conditions']).execute();
       const users = policies.filter((policy) => policy.conditions.includes(`"${location.id}"`)).map((policy) => policy.name);

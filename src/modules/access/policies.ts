@@ -2,7 +2,7 @@ import type { Actor } from '../../shared/actor.js';
 import type { Clock } from '../../shared/clock.js';
 import { appError, assert } from '../../shared/errors.js';
 import { newId } from '../../shared/ids.js';
-import type { Db, Executor } from '../../storage/database.js';
+import type { Db, Executor, UnitOfWork } from '../../storage/database.js';
 import { isUniqueViolation } from '../../storage/errors.js';
 import type { AccessPoliciesTable } from '../../storage/schema.js';
 import { writeAudit } from '../audit/audit.js';
@@ -108,7 +108,7 @@ const KNOWN_FIELDS = new Set(['name', 'state', 'users', 'groups', 'applications'
  * remember it for some days. Evaluation is in `evaluate.ts`.
  */
 export class AccessPolicies {
-  constructor(private readonly deps: { db: Db; clock: Clock }) {}
+  constructor(private readonly deps: { db: Db; transact: UnitOfWork; clock: Clock }) {}
 
   async list(): Promise<PolicyView[]> {
     const rows = await this.deps.db.selectFrom('access_policies').selectAll().orderBy('name_key').execute();
@@ -121,7 +121,7 @@ export class AccessPolicies {
 
   async create(fields: PolicyFields, actor: Actor): Promise<PolicyView> {
     const now = this.deps.clock.now();
-    const row = await this.deps.db.transaction().execute(async (trx) => {
+    const row = await this.deps.transact(async (trx) => {
       const { row, users } = await this.resolve(trx, fields, { id: newId(), created_at: now, updated_at: now });
       await this.guardUnique(() => trx.insertInto('access_policies').values(row).execute(), row.name);
       await this.saveUsers(trx, row.id, users);
@@ -134,7 +134,7 @@ export class AccessPolicies {
   /** Changes the fields given; the rest keep their values. */
   async update(name: string, fields: PolicyFields, actor: Actor): Promise<PolicyView> {
     const now = this.deps.clock.now();
-    const row = await this.deps.db.transaction().execute(async (trx) => {
+    const row = await this.deps.transact(async (trx) => {
       const existing = await this.find(trx, name);
       const current = await this.view(trx, existing);
       // Groups and applications deleted since the policy was saved drop out of it.
@@ -155,7 +155,7 @@ export class AccessPolicies {
   }
 
   async delete(name: string, actor: Actor): Promise<void> {
-    await this.deps.db.transaction().execute(async (trx) => {
+    await this.deps.transact(async (trx) => {
       const policy = await this.find(trx, name);
       await trx.deleteFrom('access_policy_users').where('policy_id', '=', policy.id).execute();
       await trx.deleteFrom('access_policies').where('id', '=', policy.id).execute();

@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import type { Actor } from '../../shared/actor.js';
 import type { Clock } from '../../shared/clock.js';
 import type { Keyring } from '../../shared/keyring.js';
-import type { Db } from '../../storage/database.js';
+import type { UnitOfWork } from '../../storage/database.js';
 import { writeAudit } from '../audit/audit.js';
 import type { Directory } from '../directory/directory.js';
 
@@ -55,10 +55,10 @@ export function readRememberToken(keyring: Keyring, token: string): RememberedDe
 export const daysToMs = (days: number): number => days * DAY_MS;
 
 /** Stops honouring every remembered-device token of the user issued until now; returns that moment. */
-export async function revokeRememberedDevices(deps: { db: Db; clock: Clock; directory: Directory }, username: string, actor: Actor): Promise<string> {
+export async function revokeRememberedDevices(deps: { transact: UnitOfWork; clock: Clock; directory: Directory }, username: string, actor: Actor): Promise<string> {
   const now = deps.clock.now();
-  await deps.db.transaction().execute(async (trx) => {
-    const user = await deps.directory.find(trx, username);
+  await deps.transact(async (trx) => {
+    const user = await deps.directory.lock(trx, username);
     await trx.updateTable('users').set({ remembered_devices_revoked_at: now }).where('id', '=', user.id).execute();
     await writeAudit(trx, deps.clock, actor, { action: 'user.remembered_devices_revoke', targetType: 'user', targetId: user.id });
   });

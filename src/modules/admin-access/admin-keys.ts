@@ -4,7 +4,7 @@ import { appError, assert } from '../../shared/errors.js';
 import { shortId } from '../../shared/ids.js';
 import type { Keyring } from '../../shared/keyring.js';
 import { randomBytes } from 'node:crypto';
-import type { Db } from '../../storage/database.js';
+import type { Db, UnitOfWork } from '../../storage/database.js';
 import { adminKeysRepository } from '../../storage/repositories/admin-keys.js';
 import { settingsRepository } from '../../storage/repositories/records.js';
 import type { AdminKeyRow } from '../../storage/schema.js';
@@ -49,7 +49,7 @@ export const toAdminKeyView = (row: AdminKeyRow): AdminKeyView => ({
 export class AdminKeys {
   private readonly lastTouched = new Map<string, number>();
 
-  constructor(private readonly deps: { db: Db; keyring: Keyring; clock: Clock }) {}
+  constructor(private readonly deps: { db: Db; transact: UnitOfWork; keyring: Keyring; clock: Clock }) {}
 
   async create(input: { name: string; role: string }, actor: Actor): Promise<{ key: AdminKeyView; secret: string }> {
     const name = input.name.trim();
@@ -58,7 +58,7 @@ export class AdminKeys {
     assert(role, 'validation_failed', `role: must be one of global_administrator, privileged_authentication_administrator, authentication_administrator, reports_reader`, {
       field: 'role',
     });
-    return this.deps.db.transaction().execute(async (trx) => {
+    return this.deps.transact(async (trx) => {
       const issued = await this.issue(trx, name, role, actor);
       await writeAudit(trx, this.deps.clock, actor, { action: 'admin_key.create', targetType: 'admin_key', targetId: issued.key.id, details: { name, role } });
       return issued;
@@ -70,7 +70,7 @@ export class AdminKeys {
    * its secret, or null when a first key was issued before (even if revoked since).
    */
   async bootstrap(actor: Actor): Promise<string | null> {
-    return this.deps.db.transaction().execute(async (trx) => {
+    return this.deps.transact(async (trx) => {
       if (!(await settingsRepository.insertIfAbsent(trx, BOOTSTRAP_SETTING, new Date(this.deps.clock.now()).toISOString()))) return null;
       const { key, secret } = await this.issue(trx, 'initial global administrator', 'global_administrator', actor);
       await writeAudit(trx, this.deps.clock, actor, { action: 'admin_key.create', targetType: 'admin_key', targetId: key.id, details: { role: key.role, bootstrap: true } });
@@ -83,7 +83,7 @@ export class AdminKeys {
   }
 
   async revoke(id: string, actor: Actor): Promise<AdminKeyView> {
-    return this.deps.db.transaction().execute(async (trx) => {
+    return this.deps.transact(async (trx) => {
       const row = await adminKeysRepository.findById(trx, id);
       if (!row) throw appError('admin_key_not_found', `admin key ${id} does not exist`);
       if (row.revoked_at !== null) return toAdminKeyView(row);

@@ -4,7 +4,7 @@ import type { Clock } from '../../shared/clock.js';
 import { appError, assert } from '../../shared/errors.js';
 import { newId } from '../../shared/ids.js';
 import type { Keyring } from '../../shared/keyring.js';
-import type { Db, Executor } from '../../storage/database.js';
+import type { Db, Executor, UnitOfWork } from '../../storage/database.js';
 import { isUniqueViolation } from '../../storage/errors.js';
 import { applicationsRepository } from '../../storage/repositories/applications.js';
 import type { ApplicationRow } from '../../storage/schema.js';
@@ -56,7 +56,7 @@ const newIntegrationKey = () => 'CI' + randomBytes(12).toString('base64url').rep
 export class Applications {
   private readonly cache = new Map<string, { row: ApplicationRow; until: number }>();
 
-  constructor(private readonly deps: { db: Db; keyring: Keyring; clock: Clock }) {}
+  constructor(private readonly deps: { db: Db; transact: UnitOfWork; keyring: Keyring; clock: Clock }) {}
 
   async list(): Promise<ApplicationView[]> {
     return (await applicationsRepository.list(this.deps.db)).map(toView);
@@ -80,7 +80,7 @@ export class Applications {
       created_at: now,
       updated_at: now,
     };
-    await this.deps.db.transaction().execute(async (trx) => {
+    await this.deps.transact(async (trx) => {
       assert(!(await applicationsRepository.findByKey(trx, row.name_key)), 'application_name_taken', `name: application ${name} already exists`, { field: 'name' });
       try {
         await applicationsRepository.insert(trx, row);
@@ -97,7 +97,7 @@ export class Applications {
   async update(current: string, input: { name?: string; enabled?: boolean; rotateSecret?: boolean }, actor: Actor): Promise<{ application: ApplicationView; secret: string | null }> {
     const now = this.deps.clock.now();
     const secret = input.rotateSecret ? randomBytes(30).toString('base64url') : null;
-    const row = await this.deps.db.transaction().execute(async (trx) => {
+    const row = await this.deps.transact(async (trx) => {
       const existing = await this.find(trx, current);
       const patch: Partial<Omit<ApplicationRow, 'enabled'>> & { enabled?: number } = { updated_at: now };
       if (input.name !== undefined) {
@@ -119,7 +119,7 @@ export class Applications {
   }
 
   async delete(name: string, actor: Actor): Promise<void> {
-    const row = await this.deps.db.transaction().execute(async (trx) => {
+    const row = await this.deps.transact(async (trx) => {
       const existing = await this.find(trx, name);
       await applicationsRepository.delete(trx, existing.id);
       await writeAudit(trx, this.deps.clock, actor, { action: 'application.delete', targetType: 'application', targetId: existing.id, details: { name: existing.name } });

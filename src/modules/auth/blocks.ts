@@ -1,7 +1,7 @@
 import type { Actor } from '../../shared/actor.js';
 import type { Clock } from '../../shared/clock.js';
 import { appError } from '../../shared/errors.js';
-import type { Db, Executor } from '../../storage/database.js';
+import type { Db, Executor, UnitOfWork } from '../../storage/database.js';
 import { blocksRepository } from '../../storage/repositories/blocks.js';
 import { usersRepository } from '../../storage/repositories/users.js';
 import type { BlockRow, UserRow } from '../../storage/schema.js';
@@ -58,7 +58,7 @@ const actorName = (actor: Actor) => `${actor.type}:${actor.id}`;
  * the user, and the two are written in one transaction.
  */
 export class Blocks {
-  constructor(private readonly deps: { db: Db; clock: Clock; directory: Directory }) {}
+  constructor(private readonly deps: { db: Db; transact: UnitOfWork; clock: Clock; directory: Directory }) {}
 
   /** Blocks a user inside an existing transaction (the engine's, or the admin action's). */
   async blockInTransaction(db: Executor, user: UserRow, options: BlockOptions): Promise<number> {
@@ -119,8 +119,8 @@ export class Blocks {
   }
 
   async block(username: string, reason: string, actor: Actor): Promise<BlockView> {
-    return this.deps.db.transaction().execute(async (trx) => {
-      const user = await this.deps.directory.find(trx, username);
+    return this.deps.transact(async (trx) => {
+      const user = await this.deps.directory.lock(trx, username);
       const id = await this.blockInTransaction(trx, user, { reason, blockedBy: actorName(actor) });
       await writeAudit(trx, this.deps.clock, actor, { action: 'user.block', targetType: 'user', targetId: user.id, details: { block_id: id } });
       return toBlockView((await blocksRepository.findById(trx, id))!);
@@ -128,8 +128,8 @@ export class Blocks {
   }
 
   async unblock(username: string, reason: string, actor: Actor): Promise<BlockView> {
-    return this.deps.db.transaction().execute(async (trx) => {
-      const user = await this.deps.directory.find(trx, username);
+    return this.deps.transact(async (trx) => {
+      const user = await this.deps.directory.lock(trx, username);
       if (user.block_id === null) throw appError('not_blocked', `user ${username} is not blocked`);
       const id = Number(user.block_id);
       await this.unblockInTransaction(trx, user, reason);

@@ -1,7 +1,7 @@
 import type { Actor } from '../../shared/actor.js';
 import type { Clock } from '../../shared/clock.js';
 import { appError, assert } from '../../shared/errors.js';
-import type { Db } from '../../storage/database.js';
+import type { Db, UnitOfWork } from '../../storage/database.js';
 import { bypassesRepository } from '../../storage/repositories/blocks.js';
 import { usersRepository } from '../../storage/repositories/users.js';
 import type { BypassRow } from '../../storage/schema.js';
@@ -41,7 +41,7 @@ export const MAX_BYPASS_SECONDS = 30 * 24 * 3600;
  * "used"; an unused one completes as "expired" or "cancelled".
  */
 export class Bypasses {
-  constructor(private readonly deps: { db: Db; clock: Clock; directory: Directory }) {}
+  constructor(private readonly deps: { db: Db; transact: UnitOfWork; clock: Clock; directory: Directory }) {}
 
   async grant(username: string, input: { seconds: number; reason: string }, actor: Actor): Promise<BypassView> {
     assert(Number.isInteger(input.seconds) && input.seconds >= 1 && input.seconds <= MAX_BYPASS_SECONDS, 'validation_failed', `seconds: must be 1 to ${MAX_BYPASS_SECONDS}`, {
@@ -50,8 +50,8 @@ export class Bypasses {
     const reason = input.reason.trim();
     assert(reason.length >= 1 && reason.length <= 500, 'validation_failed', 'reason: must be 1 to 500 characters', { field: 'reason' });
     const now = this.deps.clock.now();
-    return this.deps.db.transaction().execute(async (trx) => {
-      const user = await this.deps.directory.find(trx, username);
+    return this.deps.transact(async (trx) => {
+      const user = await this.deps.directory.lock(trx, username);
       if (user.bypass_id !== null) await bypassesRepository.complete(trx, Number(user.bypass_id), now, 'replaced');
       const id = await bypassesRepository.insert(trx, {
         bypassed_at: now,
@@ -74,8 +74,8 @@ export class Bypasses {
 
   async cancel(username: string, actor: Actor): Promise<BypassView> {
     const now = this.deps.clock.now();
-    return this.deps.db.transaction().execute(async (trx) => {
-      const user = await this.deps.directory.find(trx, username);
+    return this.deps.transact(async (trx) => {
+      const user = await this.deps.directory.lock(trx, username);
       if (user.bypass_id === null) throw appError('not_found', `user ${username} has no open bypass`);
       const id = Number(user.bypass_id);
       await bypassesRepository.complete(trx, id, now, 'cancelled');

@@ -5,8 +5,7 @@ import type { Config } from '../../config/schema.js';
 import type { Clock } from '../../shared/clock.js';
 import { appError, assert } from '../../shared/errors.js';
 import type { Keyring } from '../../shared/keyring.js';
-import type { Db, Executor } from '../../storage/database.js';
-import { readThrough } from '../../storage/read-cache.js';
+import type { Db, Executor, Unit, UnitOfWork } from '../../storage/database.js';
 import { challengesRepository } from '../../storage/repositories/challenges.js';
 import { telephonyRepository } from '../../storage/repositories/telephony.js';
 import { usersRepository } from '../../storage/repositories/users.js';
@@ -65,7 +64,7 @@ export interface AuthInput extends AuthRequest, MethodResponse {
 export interface EngineDeps {
   db: Db;
   /** Runs a unit of work in a transaction, answering after its commit (Storage.transact). */
-  transact: <T>(work: (trx: Executor) => Promise<T>) => Promise<T>;
+  transact: UnitOfWork;
   clock: Clock;
   keyring: Keyring;
   config: Config;
@@ -75,10 +74,13 @@ export interface EngineDeps {
   claimIssuers: ClaimIssuers;
 }
 
-/** The user an authentication names, through the read cache. */
-function findUser(trx: Executor, username: string): Promise<UserRow | undefined> {
-  const key = usernameKey(username);
-  return readThrough(trx, `user:${key}`, () => usersRepository.findByKey(trx, key));
+/**
+ * The user an authentication names, locked for the rest of its unit (through
+ * the read cache on SQLite): the first thing every unit for a user does, so
+ * that the units of one user run one after another on every node.
+ */
+function lockUser(unit: Unit, username: string): Promise<UserRow | undefined> {
+  return usersRepository.lockByKey(unit, usernameKey(username));
 }
 
 /** Codes by which the user reported fraud: the sign-in ends denied, with no fallback offered. */
@@ -106,6 +108,12 @@ interface Continued<Answer = AuthAnswer> {
   answer: Answer;
   script?: CallScript;
   delivery?: Delivery;
+}
+
+/** A challenge read after its user was locked; the user is undefined when deleted. */
+interface LockedChallenge {
+  challenge: ChallengeRow;
+  user: UserRow | undefined;
 }
 
 /** The challenge a step belongs to: its transaction id, and its row once saved. */
@@ -157,7 +165,7 @@ export class AuthEngine {
   /** Whether and how the user can authenticate. A final answer (allow, deny, enroll) is recorded as the sign-in. */
   async preauth(request: AuthRequest): Promise<PreauthAnswer> {
     return this.deps.transact(async (trx) => {
-      const user = await findUser(trx, request.username);
+      const user = await lockUser(trx, request.username);
       const now = this.deps.clock.now();
       if (!user) {
         await this.record(trx, null, request, userNotFoundOutcome(false));
@@ -196,8 +204,8 @@ export class AuthEngine {
   }
 
   /** The unit of work of `auth`: the rules, then the chosen method's first step. Ends the user's expired challenges on the way (their ids go to `finished`). */
-  private async begin(trx: Executor, input: AuthInput, finished: string[]): Promise<Continued> {
-    const user = await findUser(trx, input.username);
+  private async begin(trx: Unit, input: AuthInput, finished: string[]): Promise<Continued> {
+    const user = await lockUser(trx, input.username);
     if (!user) return { answer: await this.unknownUser(trx, input) };
     const { ended, open } = await this.settleChallenges(trx, user);
     finished.push(...ended);
@@ -240,7 +248,7 @@ export class AuthEngine {
    * challenge or make another delivery (the backup phone). What the first
    * unit said to a call (its script) is kept.
    */
-  private async commitAndDeliver<Answer extends AuthAnswer | null>(work: (trx: Executor) => Promise<Continued<Answer>>): Promise<Continued<Answer>> {
+  private async commitAndDeliver<Answer extends AuthAnswer | null>(work: (trx: Unit) => Promise<Continued<Answer>>): Promise<Continued<Answer>> {
     const first = await this.deps.transact(work);
     let outcome: Continued<Answer | AuthAnswer> = first;
     while (outcome.delivery) {
@@ -249,10 +257,9 @@ export class AuthEngine {
       if (result.status !== 'failed') break;
       const previous = outcome.answer;
       outcome = await this.deps.transact(async (trx) => {
-        const challenge = await challengesRepository.findById(trx, delivery.challengeId);
-        if (!challenge) return { answer: previous };
-        const application = { id: challenge.application_id, name: await this.applicationName(trx, challenge.application_id) };
-        return this.continueChallenge(trx, challenge, application, { delivered: { id: delivery.id, invalidNumber: result.invalidNumber === true } });
+        const locked = await this.lockChallenge(trx, delivery.challengeId);
+        if (!locked) return { answer: previous };
+        return this.continueChallenge(trx, locked, await this.applicationOf(trx, locked.challenge), { delivered: { id: delivery.id, invalidNumber: result.invalidNumber === true } });
       });
     }
     // Only a unit that answered with a challenge makes a delivery, so a later answer is of the same kind.
@@ -262,7 +269,12 @@ export class AuthEngine {
   /** The user's answer to an open challenge: a passcode, or security-question answers during fallback. */
   async respond(application: AuthenticatedApplication, txid: string, response: MethodResponse): Promise<AuthAnswer> {
     assert(response.call === undefined, 'validation_failed', 'call events come from the telephony gateway');
-    const { answer } = await this.commitAndDeliver(async (trx) => this.continueChallenge(trx, await this.findChallenge(trx, application, txid), application, response));
+    const { answer } = await this.commitAndDeliver(async (trx) => {
+      const locked = await this.lockChallenge(trx, txid);
+      // Another application's transaction is as unknown as a made-up one.
+      if (!locked || locked.challenge.application_id !== application.id) throw appError('not_found', `transaction ${txid} does not exist`);
+      return this.continueChallenge(trx, locked, application, response);
+    });
     if (answer.result !== 'waiting' && answer.txid) this.events.emit(answer.txid);
     return answer;
   }
@@ -282,14 +294,16 @@ export class AuthEngine {
    */
   async answerReply(from: string, text: string): Promise<AuthAnswer | null> {
     const { answer } = await this.commitAndDeliver(async (trx): Promise<Continued<AuthAnswer | null>> => {
-      const waiting = await challengesRepository.pendingForPhone(trx, from);
+      // Every user with this primary phone and an open challenge, locked (in id order) before their challenges are read.
+      const users = await usersRepository.lockWaitingOnPhone(trx, from);
+      const waiting = users.length === 0 ? [] : await challengesRepository.pendingForPhone(trx, from);
       const challenge = waiting.find((candidate) => {
         const method = this.methods.has(candidate.method as MethodName) ? this.methods.get(candidate.method as MethodName) : null;
         return candidate.stage === 'primary' && method?.awaitsReply?.((JSON.parse(candidate.state) as ChallengeState).step) === true;
       });
-      if (!challenge) return { answer: null };
-      const application = { id: challenge.application_id, name: await this.applicationName(trx, challenge.application_id) };
-      return this.continueChallenge(trx, challenge, application, { passcode: text, reply: true });
+      const user = challenge && users.find((candidate) => candidate.id === challenge.user_id);
+      if (!challenge || !user) return { answer: null };
+      return this.continueChallenge(trx, { challenge, user }, await this.applicationOf(trx, challenge), { passcode: text, reply: true });
     });
     if (answer && answer.result !== 'waiting' && answer.txid) this.events.emit(answer.txid);
     return answer;
@@ -304,10 +318,10 @@ export class AuthEngine {
   async callEvent(callId: string, event: CallEvent): Promise<CallScript | null> {
     const { answer, script } = await this.commitAndDeliver(async (trx): Promise<Continued<AuthAnswer | null>> => {
       const call = await telephonyRepository.findById(trx, callId);
-      const challenge = call?.challenge_id ? await challengesRepository.findById(trx, call.challenge_id) : undefined;
-      if (!challenge || challenge.status !== 'pending' || challenge.stage !== 'primary' || challenge.method !== 'voice') return { answer: null };
-      const application = { id: challenge.application_id, name: await this.applicationName(trx, challenge.application_id) };
-      return this.continueChallenge(trx, challenge, application, { call: { id: callId, event } });
+      const locked = call?.challenge_id ? await this.lockChallenge(trx, call.challenge_id) : null;
+      const challenge = locked?.challenge;
+      if (!locked || !challenge || challenge.status !== 'pending' || challenge.stage !== 'primary' || challenge.method !== 'voice') return { answer: null };
+      return this.continueChallenge(trx, locked, await this.applicationOf(trx, challenge), { call: { id: callId, event } });
     });
     if (answer && answer.result !== 'waiting' && answer.txid) this.events.emit(answer.txid);
     return script ?? null;
@@ -320,10 +334,9 @@ export class AuthEngine {
    */
   async deviceAnswer(txid: string, answer: DeviceAnswer): Promise<AuthAnswer | null> {
     const { answer: result } = await this.commitAndDeliver(async (trx): Promise<Continued<AuthAnswer | null>> => {
-      const challenge = await challengesRepository.findById(trx, txid);
-      if (!challenge || challenge.method !== 'app' || challenge.stage !== 'primary') return { answer: null };
-      const application = { id: challenge.application_id, name: await this.applicationName(trx, challenge.application_id) };
-      return this.continueChallenge(trx, challenge, application, { app: answer });
+      const locked = await this.lockChallenge(trx, txid);
+      if (!locked || locked.challenge.method !== 'app' || locked.challenge.stage !== 'primary') return { answer: null };
+      return this.continueChallenge(trx, locked, await this.applicationOf(trx, locked.challenge), { app: answer });
     });
     if (result && result.result !== 'waiting' && result.txid) this.events.emit(result.txid);
     return result;
@@ -369,17 +382,13 @@ export class AuthEngine {
   }
 
   /** The user's answer to a challenge: the method's next step (and, on a call, what the call says next), or a fallback's. */
-  private async continueChallenge(
-    trx: Executor,
-    challenge: ChallengeRow,
-    application: AuthenticatedApplication,
-    response: MethodResponse,
-  ): Promise<Continued> {
+  private async continueChallenge(trx: Unit, locked: LockedChallenge, application: AuthenticatedApplication, response: MethodResponse): Promise<Continued> {
+    const { challenge, user } = locked;
     const txid = challenge.id;
     const slot = { txid, existing: challenge };
-    if (!(await challengesRepository.claim(trx, txid))) return { answer: answerOfChallenge(challenge) };
+    // Ended by an earlier answer (or on another node): every later answer gets how it ended.
+    if (challenge.status !== 'pending') return { answer: this.answerWithToken(challenge) };
     if (challenge.expires_at <= this.deps.clock.now()) return { answer: await this.expire(trx, challenge) };
-    const user = await usersRepository.findById(trx, challenge.user_id);
     if (!user) return { answer: await this.expire(trx, challenge) };
     const state = JSON.parse(challenge.state) as ChallengeState;
     const request = this.requestOf(challenge, application, user.username);
@@ -444,22 +453,24 @@ export class AuthEngine {
 
   private async expireById(txid: string): Promise<AuthAnswer> {
     const answer = await this.deps.transact(async (trx) => {
-      const challenge = (await challengesRepository.findById(trx, txid))!;
-      if (!(await challengesRepository.claim(trx, txid))) return answerOfChallenge(challenge);
-      return this.expire(trx, challenge);
+      const locked = await this.lockChallenge(trx, txid);
+      if (!locked) throw appError('not_found', `transaction ${txid} does not exist`);
+      if (locked.challenge.status !== 'pending') return this.answerWithToken(locked.challenge);
+      return this.expire(trx, locked.challenge, locked.user);
     });
     this.events.emit(txid);
     return answer;
   }
 
   /** Ends the user's challenges that ran out of time; returns those ended and those still open. */
-  private async settleChallenges(trx: Executor, user: UserRow): Promise<{ ended: string[]; open: string[] }> {
+  private async settleChallenges(trx: Unit, user: UserRow): Promise<{ ended: string[]; open: string[] }> {
     const now = this.deps.clock.now();
+    // The user is locked: these are the challenges as the user's last unit left them.
     const pending = await challengesRepository.pendingForUser(trx, user.id);
     const ended = pending.filter((challenge) => challenge.expires_at <= now).map((challenge) => challenge.id);
     for (const id of ended) {
       const challenge = await challengesRepository.findById(trx, id);
-      if (challenge && (await challengesRepository.claim(trx, id))) await this.expire(trx, challenge, user);
+      if (challenge?.status === 'pending') await this.expire(trx, challenge, user);
     }
     return { ended, open: pending.filter((challenge) => challenge.expires_at > now).map((challenge) => challenge.id) };
   }
@@ -480,8 +491,9 @@ export class AuthEngine {
   }
 
   /** Ends a claimed challenge that ran out of time. */
-  private async expire(trx: Executor, challenge: ChallengeRow, knownUser?: UserRow): Promise<AuthAnswer> {
-    const user = knownUser ?? (await usersRepository.findById(trx, challenge.user_id)) ?? null;
+  /** Ends a pending challenge that ran out of time; its user is locked (undefined when deleted meanwhile). */
+  private async expire(trx: Unit, challenge: ChallengeRow, knownUser?: UserRow): Promise<AuthAnswer> {
+    const user = knownUser ?? null;
     const state = JSON.parse(challenge.state) as ChallengeState;
     const code = this.timeoutCode(challenge, state);
     const method = challenge.method as MethodName;
@@ -502,9 +514,9 @@ export class AuthEngine {
       trace: state.trace,
       pushFatigue: state.pushFatigue ?? null,
     };
-    const request = this.requestOf(challenge, { id: challenge.application_id, name: await this.applicationName(trx, challenge.application_id) }, user?.username ?? '(deleted user)');
+    const request = this.requestOf(challenge, await this.applicationOf(trx, challenge), user?.username ?? '(deleted user)');
     const { signinId } = await writeOutcome(trx, now, user, request.username, request, outcome);
-    await challengesRepository.update(trx, challenge.id, { status: 'deny', result_code: code, completed_at: now, signin_id: signinId });
+    await challengesRepository.end(trx, challenge.id, { status: 'deny', result_code: code, completed_at: now, signin_id: signinId });
     return finalAnswer(challenge.id, false, code, null, RESULT_CODES[code].shortText);
   }
 
@@ -551,7 +563,7 @@ export class AuthEngine {
     const days = step.authenticated && state.remember ? state.requirement?.rememberDays ?? null : null;
     const remembered = days ? issueRememberToken(this.deps.keyring, user.id, now, days) : null;
     if (challenge) {
-      await challengesRepository.update(trx, challenge.id, {
+      await challengesRepository.end(trx, challenge.id, {
         status: step.authenticated ? 'allow' : 'deny',
         result_code: step.code,
         completed_at: now,
@@ -604,7 +616,7 @@ export class AuthEngine {
     const now = this.deps.clock.now();
     const expiresAt = Math.min(now + this.deps.config.auth.challengeTimeoutSeconds * 1000, state.deadline);
     if (slot.existing) {
-      await challengesRepository.update(trx, slot.existing.id, { stage, result_code: code, primary_code: primaryCode, state: JSON.stringify(state), expires_at: expiresAt });
+      await challengesRepository.advance(trx, slot.existing.id, { stage, result_code: code, primary_code: primaryCode, state: JSON.stringify(state), expires_at: expiresAt });
       return { txid: slot.existing.id, expiresAt };
     }
     const id = slot.txid;
@@ -722,9 +734,21 @@ export class AuthEngine {
     return { username, application, ip: challenge.ip, authType: challenge.auth_type, entryPoint: challenge.entry_point, clientType: client?.type ?? 'modern', deviceId: client?.device ?? null };
   }
 
-  private async applicationName(db: Executor, id: string): Promise<string> {
-    const row = await db.selectFrom('applications').select('name').where('id', '=', id).executeTakeFirst();
-    return row?.name ?? '(deleted application)';
+  /** The application a challenge was opened for, as its records name it. */
+  private async applicationOf(db: Executor, challenge: ChallengeRow): Promise<AuthenticatedApplication> {
+    const row = await db.selectFrom('applications').select('name').where('id', '=', challenge.application_id).executeTakeFirst();
+    return { id: challenge.application_id, name: row?.name ?? '(deleted application)' };
+  }
+
+  /**
+   * A challenge for an answer: its user is locked first, then the challenge
+   * is read, so it is as the last unit of that user left it (an answer on
+   * another node included). Null when there is no such challenge.
+   */
+  private async lockChallenge(trx: Unit, txid: string): Promise<LockedChallenge | null> {
+    const user = await usersRepository.lockOwner(trx, 'challenges', txid);
+    const challenge = await challengesRepository.findById(trx, txid);
+    return challenge ? { challenge, user } : null;
   }
 
   private record(trx: Executor, user: UserRow | null, request: AuthRequest, outcome: Outcome) {

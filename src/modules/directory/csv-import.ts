@@ -5,7 +5,7 @@ import type { Clock } from '../../shared/clock.js';
 import { appError } from '../../shared/errors.js';
 import { newId } from '../../shared/ids.js';
 import type { Keyring } from '../../shared/keyring.js';
-import type { Db } from '../../storage/database.js';
+import type { Db, UnitOfWork } from '../../storage/database.js';
 import { isUniqueViolation } from '../../storage/errors.js';
 import { groupsRepository } from '../../storage/repositories/groups.js';
 import { changesRepository } from '../../storage/repositories/records.js';
@@ -120,7 +120,7 @@ function fieldsOf(record: Partial<Record<Column, string>>): { fields: UserFields
  * record) or not at all.
  */
 export class CsvImport {
-  constructor(private readonly deps: { db: Db; keyring: Keyring; clock: Clock; log: Logger; rules: InputRules; changeLog: UserChangeLog }) {}
+  constructor(private readonly deps: { db: Db; transact: UnitOfWork; keyring: Keyring; clock: Clock; log: Logger; rules: InputRules; changeLog: UserChangeLog }) {}
 
   async run(input: string | Buffer | NodeJS.ReadableStream, actor: Actor, options: ImportOptions = {}): Promise<ImportReport> {
     const report: ImportReport = { rows: 0, created: 0, failed: 0, groups_created: [], errors: [] };
@@ -218,7 +218,7 @@ export class CsvImport {
 
   private async write(rows: PendingRow[], actor: Actor, options: ImportOptions, report: ImportReport, fail: (error: ImportRowError) => void): Promise<void> {
     const now = this.deps.clock.now();
-    const outcome = await this.deps.db.transaction().execute(async (trx) => {
+    const outcome = await this.deps.transact(async (trx) => {
       const names = [...new Map(rows.flatMap((pending) => pending.groups).map((name) => [groupKey(name), name])).values()];
       const groupIds = new Map((await groupsRepository.findByKeys(trx, names.map(groupKey))).map((group) => [group.name_key, group.id]));
       const groupsCreated: string[] = [];

@@ -4,7 +4,7 @@ import { decodeCursor, encodeCursor } from '../../shared/cursor.js';
 import { appError, assert } from '../../shared/errors.js';
 import { newId } from '../../shared/ids.js';
 import type { Keyring } from '../../shared/keyring.js';
-import type { Db, Executor } from '../../storage/database.js';
+import type { Db, Executor, Unit, UnitOfWork } from '../../storage/database.js';
 import { isUniqueViolation } from '../../storage/errors.js';
 import { groupsRepository } from '../../storage/repositories/groups.js';
 import { changesRepository } from '../../storage/repositories/records.js';
@@ -20,6 +20,8 @@ import { toChangeRecordView, toUserView, type ChangeRecordView, type UserView } 
 
 export interface DirectoryDeps {
   db: Db;
+  /** Runs a unit of work (Storage.transact): every write goes through one. */
+  transact: UnitOfWork;
   keyring: Keyring;
   clock: Clock;
   rules: InputRules;
@@ -96,7 +98,7 @@ export class Directory {
     const now = this.deps.clock.now();
     const row = newUserRow(newId(), value as CleanUserFields & { username: string }, this.deps.keyring, now);
     const fields = givenFields(value);
-    const { groupNames, logLine } = await this.deps.db.transaction().execute(async (trx) => {
+    const { groupNames, logLine } = await this.deps.transact(async (trx) => {
       assert(!(await usersRepository.findByKey(trx, row.username_key)), 'username_taken', `username: ${row.username} already exists`, { field: 'username' });
       const groups = await resolveGroupIds(trx, value.groups ?? []);
       await this.insertUser(trx, row);
@@ -112,8 +114,8 @@ export class Directory {
     throwFieldErrors(errors);
     if (value.adminRole !== undefined) assertMayAssignRoles(actor);
     const now = this.deps.clock.now();
-    const { row, logLine } = await this.deps.db.transaction().execute(async (trx) => {
-      const current = await this.find(trx, username);
+    const { row, logLine } = await this.deps.transact(async (trx) => {
+      const current = await this.lock(trx, username);
       const patch = this.patchFor(current, value);
       if (value.username !== undefined && usernameKey(value.username) !== current.username_key) {
         assert(!(await usersRepository.findByKey(trx, patch.username_key!)), 'username_taken', `username: ${value.username} already exists`, { field: 'username' });
@@ -134,8 +136,8 @@ export class Directory {
 
   async delete(username: string, actor: Actor): Promise<void> {
     const now = this.deps.clock.now();
-    const logLine = await this.deps.db.transaction().execute(async (trx) => {
-      const current = await this.find(trx, username);
+    const logLine = await this.deps.transact(async (trx) => {
+      const current = await this.lock(trx, username);
       for (const clean of this.deps.userDataCleaners ?? []) await clean(trx, current.id);
       await usersRepository.delete(trx, current.id);
       return this.record(trx, current, 'delete', [], actor, now);
@@ -169,6 +171,25 @@ export class Directory {
   /** SPEC.md §5 change records after `afterId`, oldest first: the feed other nodes synchronise from. */
   async changesSince(afterId: number, limit: number): Promise<ChangeRecordView[]> {
     return (await changesRepository.listSince(this.deps.db, afterId, limit)).map(toChangeRecordView);
+  }
+
+  /**
+   * Finds a user by username inside a unit of work and locks the row until
+   * the unit ends, or fails with user_not_found: a unit that changes a user
+   * waits for the user's authentications and other changes to finish, and
+   * they for it (docs/architecture.md, "One unit of work per user").
+   */
+  async lock(unit: Unit, username: string): Promise<UserRow> {
+    const row = await usersRepository.lockByKey(unit, usernameKey(username));
+    if (!row) throw appError('user_not_found', `user ${username} does not exist`);
+    return row;
+  }
+
+  /** `lock` by the user's id. */
+  async lockById(unit: Unit, id: string): Promise<UserRow> {
+    const row = await usersRepository.lockById(unit, id);
+    if (!row) throw appError('user_not_found', `user ${id} does not exist`);
+    return row;
   }
 
   /** Finds a user by username (case-insensitive) or fails with user_not_found. */

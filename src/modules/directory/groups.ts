@@ -3,7 +3,7 @@ import type { Clock } from '../../shared/clock.js';
 import { decodeCursor, encodeCursor } from '../../shared/cursor.js';
 import { appError, assert } from '../../shared/errors.js';
 import { newId } from '../../shared/ids.js';
-import type { Db, Executor } from '../../storage/database.js';
+import type { Db, Executor, UnitOfWork } from '../../storage/database.js';
 import { isUniqueViolation } from '../../storage/errors.js';
 import { groupsRepository } from '../../storage/repositories/groups.js';
 import { changesRepository } from '../../storage/repositories/records.js';
@@ -39,7 +39,7 @@ const toGroupView = (row: GroupRow, memberCount: number): GroupView => ({
 
 /** Groups of users; membership changes are user changes and write change records. */
 export class Groups {
-  constructor(private readonly deps: { db: Db; clock: Clock; directory: Directory }) {}
+  constructor(private readonly deps: { db: Db; transact: UnitOfWork; clock: Clock; directory: Directory }) {}
 
   async get(name: string): Promise<GroupView> {
     return this.view(this.deps.db, await this.find(this.deps.db, name));
@@ -62,7 +62,7 @@ export class Groups {
     const now = this.deps.clock.now();
     const name = cleanName(fields.name);
     const row: GroupRow = { id: newId(), name, name_key: groupKey(name), description: fields.description?.trim() || null, created_at: now, updated_at: now };
-    await this.deps.db.transaction().execute(async (trx) => {
+    await this.deps.transact(async (trx) => {
       assert(!(await groupsRepository.findByKey(trx, row.name_key)), 'group_name_taken', `name: group ${name} already exists`, { field: 'name' });
       await this.guardUnique(() => groupsRepository.insert(trx, row), name);
       await writeAudit(trx, this.deps.clock, actor, { action: 'group.create', targetType: 'group', targetId: row.id, details: { name } });
@@ -72,7 +72,7 @@ export class Groups {
 
   async update(current: string, fields: GroupFields, actor: Actor): Promise<GroupView> {
     const now = this.deps.clock.now();
-    const row = await this.deps.db.transaction().execute(async (trx) => {
+    const row = await this.deps.transact(async (trx) => {
       const group = await this.find(trx, current);
       const patch: Partial<GroupRow> = { updated_at: now };
       if (fields.name !== undefined) {
@@ -92,7 +92,7 @@ export class Groups {
 
   async delete(name: string, actor: Actor): Promise<void> {
     const now = this.deps.clock.now();
-    await this.deps.db.transaction().execute(async (trx) => {
+    await this.deps.transact(async (trx) => {
       const group = await this.find(trx, name);
       const members = await trx.selectFrom('user_groups').innerJoin('users', 'users.id', 'user_groups.user_id').selectAll('users').where('group_id', '=', group.id).execute();
       await groupsRepository.delete(trx, group.id);
@@ -104,10 +104,10 @@ export class Groups {
   /** Adds users to a group; users already in it are left alone. */
   async addMembers(name: string, usernames: string[], actor: Actor): Promise<GroupView> {
     const now = this.deps.clock.now();
-    const group = await this.deps.db.transaction().execute(async (trx) => {
+    const group = await this.deps.transact(async (trx) => {
       const group = await this.find(trx, name);
       const users = [];
-      for (const username of new Set(usernames)) users.push(await this.deps.directory.find(trx, username));
+      for (const username of new Set(usernames)) users.push(await this.deps.directory.lock(trx, username));
       await groupsRepository.addMembers(trx, users.map((user) => ({ user_id: user.id, group_id: group.id })));
       await changesRepository.insertMany(trx, users.map((user) => changeRecord(user, 'update', ['groups'], actor, now)));
       await writeAudit(trx, this.deps.clock, actor, { action: 'group.add_members', targetType: 'group', targetId: group.id, details: { user_ids: users.map((user) => user.id) } });
@@ -118,9 +118,9 @@ export class Groups {
 
   async removeMember(name: string, username: string, actor: Actor): Promise<void> {
     const now = this.deps.clock.now();
-    await this.deps.db.transaction().execute(async (trx) => {
+    await this.deps.transact(async (trx) => {
       const group = await this.find(trx, name);
-      const user = await this.deps.directory.find(trx, username);
+      const user = await this.deps.directory.lock(trx, username);
       const removed = await groupsRepository.removeMember(trx, user.id, group.id);
       if (removed === 0) throw appError('not_found', `user ${username} is not a member of group ${group.name}`);
       await changesRepository.insertMany(trx, [changeRecord(user, 'update', ['groups'], actor, now)]);

@@ -5,8 +5,9 @@ import type { Clock } from '../../shared/clock.js';
 import { appError } from '../../shared/errors.js';
 import { orderedId } from '../../shared/ids.js';
 import type { Keyring } from '../../shared/keyring.js';
-import type { Db, DialectName, Executor } from '../../storage/database.js';
+import type { Db, DialectName, Executor, UnitOfWork } from '../../storage/database.js';
 import type { AuditRow } from '../../storage/schema.js';
+import { usersRepository } from '../../storage/repositories/users.js';
 import { toAuditView, writeAudit } from '../audit/audit.js';
 import { toBlockView } from '../auth/blocks.js';
 import { toBypassView } from '../auth/bypasses.js';
@@ -23,6 +24,8 @@ export const PRIVACY_EXPORT_SCHEMA = 'urn:countersign:privacy-export:1';
 
 export interface PrivacyDeps {
   db: Db;
+  /** Runs a unit of work (Storage.transact): every write goes through one. */
+  transact: UnitOfWork;
   dialect: DialectName;
   clock: Clock;
   keyring: Keyring;
@@ -122,12 +125,13 @@ export class Privacy {
    * already zeroed in the database pages by secure_delete, are in no file.
    */
   async erase(username: string, actor: Actor): Promise<ErasureReceipt> {
-    const { db } = this.deps;
     const receiptId = orderedId();
     const now = this.deps.clock.now();
     const salt = randomBytes(16).toString('base64url');
     const usernameHash = this.usernameHash(salt, username);
-    const { counts, users } = await db.transaction().execute(async (trx) => {
+    const { counts, users } = await this.deps.transact(async (trx) => {
+      // The user's authentications and changes finish before the erase, and none starts during it.
+      await usersRepository.lockByKey(trx, usernameKey(username.trim()));
       const subject = await this.subjectOrThrow(trx, username);
       const counts = await eraseSubject(trx, subject, this.deps.methods, `erased:${receiptId}`);
       const receipt = { receipt_id: receiptId, username_hash: usernameHash, salt, users: subject.userIds.length, counts };

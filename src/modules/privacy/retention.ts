@@ -2,7 +2,7 @@ import { type Expression, type ExpressionBuilder, type SqlBool } from 'kysely';
 import type { Config } from '../../config/schema.js';
 import type { Actor } from '../../shared/actor.js';
 import type { Clock } from '../../shared/clock.js';
-import type { Db } from '../../storage/database.js';
+import type { Db, UnitOfWork } from '../../storage/database.js';
 import type { Database } from '../../storage/schema.js';
 import { writeAudit } from '../audit/audit.js';
 import { DAY_MS } from './personal-log.js';
@@ -69,6 +69,8 @@ export interface RetentionReport {
 
 export interface RetentionDeps {
   db: Db;
+  /** Runs a unit of work (Storage.transact): every write goes through one. */
+  transact: UnitOfWork;
   clock: Clock;
   config: RetentionConfig;
 }
@@ -124,7 +126,7 @@ export class Retention {
       let total = 0;
       for (;;) {
         const begun = performance.now();
-        const n = await this.deps.db.transaction().execute(async (trx) => {
+        const n = await this.deps.transact(async (trx) => {
           const keys = trx
             .selectFrom(spec.table)
             .select(spec.key as never)
@@ -144,10 +146,10 @@ export class Retention {
     }
     // Daily counts of users' repeated failures name users: they go with the sign-ins.
     const signinDay = Math.floor(cutoff('signins') / DAY_MS);
-    deleted.signin_rollup_failures = await this.deps.db.transaction().execute(async (trx) => Number((await trx.deleteFrom('signin_rollup_failures').where('day', '<', signinDay).executeTakeFirst()).numDeletedRows));
+    deleted.signin_rollup_failures = await this.deps.transact(async (trx) => Number((await trx.deleteFrom('signin_rollup_failures').where('day', '<', signinDay).executeTakeFirst()).numDeletedRows));
     // Service-log keys of past days: their lines become unreadable in every copy of the log.
     const logDay = Math.floor(cutoff('serviceLog') / DAY_MS);
-    deleted.log_keys = await this.deps.db.transaction().execute(async (trx) => Number((await trx.deleteFrom('log_keys').where('day', '<', logDay).executeTakeFirst()).numDeletedRows));
+    deleted.log_keys = await this.deps.transact(async (trx) => Number((await trx.deleteFrom('log_keys').where('day', '<', logDay).executeTakeFirst()).numDeletedRows));
     batches += 2;
     const report: RetentionReport = {
       started_at: new Date(started).toISOString(),

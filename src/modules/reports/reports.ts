@@ -3,7 +3,7 @@ import type { Clock } from '../../shared/clock.js';
 import { decodeCursor, encodeCursor } from '../../shared/cursor.js';
 import { csvLine, UTF8_BOM } from '../../shared/csv-write.js';
 import { assert } from '../../shared/errors.js';
-import type { Db } from '../../storage/database.js';
+import type { Db, UnitOfWork } from '../../storage/database.js';
 import type { Database } from '../../storage/schema.js';
 import type { MethodName } from '../methods/contract.js';
 import { DAY, SigninRollups } from './rollups.js';
@@ -42,6 +42,8 @@ export interface NodeStatus {
   started_at: string;
   last_seen_at: string;
   database_reachable: boolean;
+  /** The node's own heartbeat interval: it is down after missing three. */
+  heartbeat_seconds: number;
   status: 'up' | 'down' | 'stopped';
 }
 
@@ -92,7 +94,7 @@ function period(from: string | undefined, to: string | undefined, now: number): 
 export class Reports {
   private readonly rollups: SigninRollups;
 
-  constructor(private readonly deps: { db: Db; clock: Clock; heartbeatSeconds: number }) {
+  constructor(private readonly deps: { db: Db; transact: UnitOfWork; clock: Clock; heartbeatSeconds: number; nodeRetentionHours: number }) {
     this.rollups = new SigninRollups(deps);
   }
 
@@ -192,10 +194,21 @@ export class Reports {
     };
   }
 
-  /** Every node that has run: up while its heartbeats arrive, down when three have been missed, stopped when it shut down cleanly. */
+  /**
+   * Every node seen within `cluster.nodeRetentionHours`: up while its
+   * heartbeats arrive, down when it has missed three of its own, stopped when
+   * it shut down cleanly.
+   */
   async serverStatus(): Promise<NodeStatus[]> {
     const now = this.deps.clock.now();
-    const rows = await this.deps.db.selectFrom('server_nodes').selectAll().orderBy('started_at', 'desc').orderBy('id').execute();
+    const rows = await this.deps.db
+      .selectFrom('server_nodes')
+      .selectAll()
+      .where('last_seen_at', '>=', now - this.deps.nodeRetentionHours * 3_600_000)
+      .orderBy('started_at', 'desc')
+      .orderBy('id')
+      .execute();
+    const down = (row: (typeof rows)[number]) => now - Number(row.last_seen_at) > 3 * (row.heartbeat_seconds ?? this.deps.heartbeatSeconds) * 1000;
     return rows.map((row) => ({
       id: row.id,
       host: row.host,
@@ -203,7 +216,8 @@ export class Reports {
       started_at: new Date(Number(row.started_at)).toISOString(),
       last_seen_at: new Date(Number(row.last_seen_at)).toISOString(),
       database_reachable: Boolean(row.database_reachable),
-      status: row.stopped_at !== null ? 'stopped' : now - Number(row.last_seen_at) > 3 * this.deps.heartbeatSeconds * 1000 ? 'down' : 'up',
+      heartbeat_seconds: row.heartbeat_seconds ?? this.deps.heartbeatSeconds,
+      status: row.stopped_at !== null ? 'stopped' : down(row) ? 'down' : 'up',
     }));
   }
 

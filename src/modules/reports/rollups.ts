@@ -1,6 +1,6 @@
 import { sql } from 'kysely';
 import type { Clock } from '../../shared/clock.js';
-import type { Db, Executor } from '../../storage/database.js';
+import type { Db, Executor, UnitOfWork } from '../../storage/database.js';
 import { isUniqueViolation } from '../../storage/errors.js';
 
 export const DAY = 86_400_000;
@@ -67,7 +67,7 @@ async function failuresOf(db: Executor, from: number, to: number): Promise<DayFa
  * them, and by the server in the background (`rollUp`).
  */
 export class SigninRollups {
-  constructor(private readonly deps: { db: Db; clock: Clock }) {}
+  constructor(private readonly deps: { db: Db; transact: UnitOfWork; clock: Clock }) {}
 
   /** The last day whose roll-up can be made now (exclusive end). */
   private settledUntil(): number {
@@ -129,7 +129,7 @@ export class SigninRollups {
   /** One day's roll-up, in one transaction; false when another node made it meanwhile. */
   private async rollUpDay(day: number): Promise<boolean> {
     try {
-      await this.deps.db.transaction().execute(async (trx) => {
+      await this.deps.transact(async (trx) => {
         const groups = await groupsOf(trx, day * DAY, (day + 1) * DAY);
         const failures = await failuresOf(trx, day * DAY, (day + 1) * DAY);
         for (let index = 0; index < groups.length; index += 500) {

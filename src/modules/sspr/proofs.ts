@@ -2,7 +2,7 @@ import { randomInt } from 'node:crypto';
 import type { Config, SSPR_METHODS } from '../../config/schema.js';
 import type { Clock } from '../../shared/clock.js';
 import type { Keyring } from '../../shared/keyring.js';
-import type { Db, Executor } from '../../storage/database.js';
+import type { Db, Executor, UnitOfWork } from '../../storage/database.js';
 import type { UserRow } from '../../storage/schema.js';
 import type { Applications } from '../applications/applications.js';
 import type { AuthAnswer } from '../auth/answers.js';
@@ -28,6 +28,8 @@ export interface Pending {
 
 export interface ProofDeps {
   db: Db;
+  /** Runs a unit of work (Storage.transact). */
+  transact: UnitOfWork;
   clock: Clock;
   keyring: Keyring;
   config: Config['sspr'];

@@ -2,9 +2,10 @@ import { sql } from 'kysely';
 import type { Actor } from '../../shared/actor.js';
 import { appError, assert } from '../../shared/errors.js';
 import { newId } from '../../shared/ids.js';
-import type { Executor } from '../../storage/database.js';
+import type { Executor, Unit } from '../../storage/database.js';
+import { usersRepository } from '../../storage/repositories/users.js';
 import { changesRepository } from '../../storage/repositories/records.js';
-import type { UserRow } from '../../storage/schema.js';
+import type { SsprSessionRow, UserRow } from '../../storage/schema.js';
 import { assertMayManageMethods } from '../admin-access/targets.js';
 import { writeAudit } from '../audit/audit.js';
 import type { Directory } from '../directory/directory.js';
@@ -73,14 +74,27 @@ export class SelfService {
     await this.writePassword(user, hashed, actor, null);
   }
 
-  /** The user of a self-service request, by username and password; throttled per user and per client IP. */
+  /**
+   * The user of a self-service request, by username and password; throttled
+   * per user and per client IP. Each try is counted as a failure before the
+   * password is checked (a slow hash, outside the unit of work) and turned
+   * into a success after, so simultaneous guesses cannot all get past the
+   * limit: at most `sspr.maxSignInFailures` are ever being checked or failed.
+   */
   async signIn(username: string, password: string, ip: string | null): Promise<UserRow> {
     const now = this.deps.clock.now();
-    const user = await this.deps.db.selectFrom('users').selectAll().where('username_key', '=', usernameKey(username)).executeTakeFirst();
-    await this.throttle({ userId: user?.id ?? null, ip, step: 'sign_in', failuresOnly: true, since: now - 15 * MINUTE, userLimit: this.deps.config.maxSignInFailures, ipLimit: this.deps.config.maxSignInFailures * 10 });
+    const attempt = await this.deps.transact(async (trx) => {
+      const user = await usersRepository.lockByKey(trx, usernameKey(username));
+      const limit = { userId: user?.id ?? null, ip, step: 'sign_in', failuresOnly: true, since: now - 15 * MINUTE, userLimit: this.deps.config.maxSignInFailures, ipLimit: this.deps.config.maxSignInFailures * 10 };
+      if (await this.throttled(trx, limit)) return null;
+      const eventId = await this.event(trx, { user: user ?? null, username, step: 'sign_in', succeeded: false, detail: 'wrong username or password', ip });
+      return { user, eventId };
+    });
+    if (!attempt) throw appError('throttled', 'too many attempts: try again later');
+    const { user } = attempt;
     const right = await verifyPassword(user?.password_hash ?? null, password);
     const usable = right && user !== undefined && Boolean(user.account_enabled);
-    await this.event(this.deps.db, { user: user ?? null, username, step: 'sign_in', succeeded: usable, detail: usable ? null : 'wrong username or password', ip });
+    if (usable) await this.deps.transact((trx) => this.settleEvent(trx, attempt.eventId, { succeeded: true, detail: null }));
     // The same answer for an unknown user, a wrong password and a disabled account: no way to tell which.
     if (!usable) throw appError('unauthenticated', 'wrong username or password');
     return user;
@@ -121,23 +135,28 @@ export class SelfService {
   async start(username: string, ip: string | null): Promise<ResetState> {
     assert(this.deps.config.enabled, 'forbidden', 'self-service password reset is turned off (sspr.enabled)');
     const now = this.deps.clock.now();
-    const user = await this.deps.db.selectFrom('users').selectAll().where('username_key', '=', usernameKey(username)).executeTakeFirst();
-    await this.throttle({ userId: user?.id ?? null, ip, step: 'start', failuresOnly: false, since: now - HOUR, userLimit: this.deps.config.maxResetsPerHour, ipLimit: this.deps.config.maxResetsPerHour * 10 });
-    await this.throttle({ userId: user?.id ?? null, ip: null, step: 'verify', failuresOnly: true, since: now - DAY, userLimit: this.deps.config.maxFailuresPerDay, ipLimit: 0 });
-    const available = user && user.account_enabled ? await this.proofs.available(this.deps.db, user) : [];
-    if (!user || available.length < this.deps.config.methodsRequired) {
-      await this.event(this.deps.db, { user: user ?? null, username, step: 'start', succeeded: false, detail: 'not enough methods registered', ip });
-      throw appError('sspr_not_registered', `${username} cannot reset a password here: not enough methods are registered for self-service password reset`);
-    }
     const id = newId();
     const expiresAt = now + this.deps.config.sessionMinutes * MINUTE;
-    await this.deps.db.transaction().execute(async (trx) => {
+    // One unit: the limits are counted and the session started while the user is locked, so simultaneous starts see each other.
+    const outcome = await this.deps.transact(async (trx): Promise<'started' | 'throttled' | 'not_registered'> => {
+      const user = await usersRepository.lockByKey(trx, usernameKey(username));
+      const userId = user?.id ?? null;
+      if (await this.throttled(trx, { userId, ip, step: 'start', failuresOnly: false, since: now - HOUR, userLimit: this.deps.config.maxResetsPerHour, ipLimit: this.deps.config.maxResetsPerHour * 10 })) return 'throttled';
+      if (await this.throttled(trx, { userId, ip: null, step: 'verify', failuresOnly: true, since: now - DAY, userLimit: this.deps.config.maxFailuresPerDay, ipLimit: 0 })) return 'throttled';
+      const available = user && user.account_enabled ? await this.proofs.available(trx, user) : [];
+      if (!user || available.length < this.deps.config.methodsRequired) {
+        await this.event(trx, { user: user ?? null, username, step: 'start', succeeded: false, detail: 'not enough methods registered', ip });
+        return 'not_registered';
+      }
       await trx
         .insertInto('sspr_sessions')
         .values({ id, user_id: user.id, status: 'open', methods_required: this.deps.config.methodsRequired, methods_passed: '[]', pending: null, ip, created_at: now, expires_at: expiresAt })
         .execute();
       await this.event(trx, { user, username: user.username, sessionId: id, step: 'start', succeeded: true, ip });
+      return 'started';
     });
+    if (outcome === 'throttled') throw appError('throttled', 'too many attempts: try again later');
+    if (outcome === 'not_registered') throw appError('sspr_not_registered', `${username} cannot reset a password here: not enough methods are registered for self-service password reset`);
     return this.state(id);
   }
 
@@ -145,44 +164,59 @@ export class SelfService {
    * One step of proving a method: the first call for a method sends the code,
    * asks the questions or pushes to the app; the next one (with the code or
    * the answers; for the app, again after approving) proves it or fails.
+   *
+   * A step runs in three parts: a unit that checks the session and counts
+   * the step as a failure in advance (the user locked), the proof itself
+   * (which may wait for the engine, the mail gateway or a slow hash), and a
+   * unit that records how it went. So at most five steps of one reset are
+   * ever being checked or failed, however many arrive at once.
    */
   async verify(sessionId: string, input: { method: SsprMethod; code?: string; answers?: Record<string, string>; waitSeconds?: number }, ip: string | null): Promise<ResetState> {
-    const { session, user } = await this.openSession(sessionId);
-    const passed = JSON.parse(session.methods_passed) as SsprMethod[];
-    assert(session.status === 'open', 'conflict', session.status === 'verified' ? 'the reset is verified: set the new password' : `the reset has ${session.status}`);
-    assert((await this.proofs.available(this.deps.db, user)).includes(input.method), 'validation_failed', `method: ${input.method} is not registered for this user or not allowed (sspr.methods)`, { field: 'method' });
-    assert(!passed.includes(input.method), 'conflict', `method: ${input.method} is proved already; prove another one`);
-    const pending = session.pending === null ? null : (JSON.parse(session.pending) as Pending);
-    const current = pending?.method === input.method ? pending : null;
-    const outcome = await this.proofs.step(user, input, current);
-    if (outcome.kind === 'pending') {
-      await this.deps.db.transaction().execute(async (trx) => {
-        await trx.updateTable('sspr_sessions').set({ pending: JSON.stringify(outcome.pending) }).where('id', '=', sessionId).execute();
-        await this.event(trx, { user, username: user.username, sessionId, step: 'challenge', method: input.method, succeeded: true, detail: outcome.detail, ip });
+    const reserved = await this.deps.transact(async (trx) => {
+      const { session, user } = await this.lockSession(trx, sessionId);
+      const passed = JSON.parse(session.methods_passed) as SsprMethod[];
+      assert(session.status !== 'expired', 'conflict', 'the password reset has expired; start again');
+      assert(session.status === 'open', 'conflict', session.status === 'verified' ? 'the reset is verified: set the new password' : `the reset has ${session.status}`);
+      assert((await this.proofs.available(trx, user)).includes(input.method), 'validation_failed', `method: ${input.method} is not registered for this user or not allowed (sspr.methods)`, { field: 'method' });
+      assert(!passed.includes(input.method), 'conflict', `method: ${input.method} is proved already; prove another one`);
+      if ((await this.count(trx, { sessionId, step: 'verify', failuresOnly: true, since: session.created_at })) >= FAILURES_PER_SESSION) return null;
+      const eventId = await this.event(trx, { user, username: user.username, sessionId, step: 'verify', method: input.method, succeeded: false, detail: 'in progress', ip });
+      const pending = session.pending === null ? null : (JSON.parse(session.pending) as Pending);
+      return { user, eventId, current: pending?.method === input.method ? pending : null };
+    });
+    if (!reserved) throw appError('throttled', 'too many attempts at this reset at once: try again later');
+    const { user, eventId } = reserved;
+    const outcome = await this.proofs.step(user, input, reserved.current);
+    await this.deps.transact(async (trx) => {
+      const { session } = await this.lockSession(trx, sessionId);
+      if (outcome.kind === 'pending') {
+        await this.settleEvent(trx, eventId, { step: 'challenge', succeeded: true, detail: outcome.detail });
+        if (session.status === 'open') await trx.updateTable('sspr_sessions').set({ pending: JSON.stringify(outcome.pending) }).where('id', '=', sessionId).execute();
         await outcome.withinTransaction?.(trx);
-      });
-      await outcome.afterCommit?.();
-      return this.state(sessionId);
-    }
-    await this.deps.db.transaction().execute(async (trx) => {
-      if (outcome.kind === 'proved') {
-        const next = [...passed, outcome.method].filter((method, index, all) => all.indexOf(method) === index);
-        const status = next.length >= session.methods_required ? 'verified' : 'open';
-        await trx.updateTable('sspr_sessions').set({ methods_passed: JSON.stringify(next), pending: null, status }).where('id', '=', sessionId).execute();
-        await this.event(trx, { user, username: user.username, sessionId, step: 'verify', method: input.method, succeeded: true, detail: outcome.detail, ip });
         return;
       }
-      await this.event(trx, { user, username: user.username, sessionId, step: 'verify', method: input.method, succeeded: false, detail: outcome.detail, ip });
+      if (outcome.kind === 'proved') {
+        await this.settleEvent(trx, eventId, { succeeded: true, detail: outcome.detail });
+        // Failed meanwhile (five wrong answers that were checked first): a proof no longer opens it.
+        if (session.status !== 'open') return;
+        const next = [...(JSON.parse(session.methods_passed) as SsprMethod[]), outcome.method].filter((method, index, all) => all.indexOf(method) === index);
+        const status = next.length >= session.methods_required ? 'verified' : 'open';
+        await trx.updateTable('sspr_sessions').set({ methods_passed: JSON.stringify(next), pending: null, status }).where('id', '=', sessionId).execute();
+        return;
+      }
+      await this.settleEvent(trx, eventId, { succeeded: false, detail: outcome.detail });
+      if (session.status !== 'open') return;
       const failures = await this.count(trx, { sessionId, step: 'verify', failuresOnly: true, since: session.created_at });
       const keep = outcome.kind === 'retry' && failures < FAILURES_PER_SESSION;
       await trx.updateTable('sspr_sessions').set({ pending: keep ? session.pending : null, ...(failures >= FAILURES_PER_SESSION ? { status: 'failed' } : {}) }).where('id', '=', sessionId).execute();
     });
+    if (outcome.kind === 'pending') await outcome.afterCommit?.();
     const state = await this.state(sessionId);
-    if (outcome.kind !== 'proved') throw appError('sspr_not_verified', `${input.method}: ${outcome.detail}`, { state });
+    if (outcome.kind !== 'proved' && outcome.kind !== 'pending') throw appError('sspr_not_verified', `${input.method}: ${outcome.detail}`, { state });
     return state;
   }
 
-  /** Sets the new password once enough methods are proved; the reset then ends. */
+  /** Sets the new password once enough methods are proved; the reset then ends, and the session cannot set another. */
   async complete(sessionId: string, password: string, ip: string | null): Promise<void> {
     const { session, user } = await this.openSession(sessionId);
     assert(session.status === 'verified', 'conflict', `prove ${session.methods_required} method(s) first`);
@@ -226,16 +260,44 @@ export class SelfService {
     if (!session) throw appError('not_found', `password reset ${sessionId} does not exist`);
     const user = await this.deps.db.selectFrom('users').selectAll().where('id', '=', session.user_id).executeTakeFirst();
     if (!user) throw appError('not_found', `password reset ${sessionId} does not exist`);
-    if (mustBeLive && session.expires_at <= this.deps.clock.now() && session.status !== 'completed') {
-      if (session.status !== 'expired') await this.deps.db.updateTable('sspr_sessions').set({ status: 'expired' }).where('id', '=', sessionId).execute();
+    if (mustBeLive && this.expired(session)) {
+      await this.deps.transact((trx) => this.lockSession(trx, sessionId));
       throw appError('conflict', 'the password reset has expired; start again');
+    }
+    return { session, user };
+  }
+
+  private expired(session: SsprSessionRow): boolean {
+    return session.expires_at <= this.deps.clock.now() && session.status !== 'completed';
+  }
+
+  /**
+   * The session and its user inside a unit, the user locked first: the
+   * session is as the user's last unit left it. A session past its time is
+   * marked expired here (and refused).
+   */
+  private async lockSession(trx: Unit, sessionId: string): Promise<{ session: SsprSessionRow; user: UserRow }> {
+    const user = await usersRepository.lockOwner(trx, 'sspr_sessions', sessionId);
+    const session = await trx.selectFrom('sspr_sessions').selectAll().where('id', '=', sessionId).executeTakeFirst();
+    if (!session || !user) throw appError('not_found', `password reset ${sessionId} does not exist`);
+    if (this.expired(session)) {
+      if (session.status !== 'expired') await trx.updateTable('sspr_sessions').set({ status: 'expired' }).where('id', '=', sessionId).execute();
+      return { session: { ...session, status: 'expired' }, user };
     }
     return { session, user };
   }
 
   private async writePassword(user: UserRow, hashed: string | null, actor: Actor, reset: { sessionId: string; ip: string | null } | null): Promise<void> {
     const now = this.deps.clock.now();
-    const logLine = await this.deps.db.transaction().execute(async (trx) => {
+    const logLine = await this.deps.transact(async (trx) => {
+      if (reset) {
+        // Checked again with the user locked: of simultaneous completions of one reset, only the first sets a password.
+        const { session } = await this.lockSession(trx, reset.sessionId);
+        assert(session.status !== 'expired', 'conflict', 'the password reset has expired; start again');
+        assert(session.status === 'verified', 'conflict', `the reset has ${session.status}`);
+      } else {
+        await usersRepository.lockById(trx, user.id);
+      }
       await trx.updateTable('users').set({ password_hash: hashed, password_changed_at: now, updated_at: now }).where('id', '=', user.id).execute();
       await changesRepository.insertMany(trx, [changeRecord(user, 'update', ['password'], actor, now)]);
       await writeAudit(trx, this.deps.clock, actor, { action: reset ? 'user.password_reset' : 'user.password_set', targetType: 'user', targetId: user.id, details: {} });
@@ -250,7 +312,7 @@ export class SelfService {
 
   private async changeEmail(user: UserRow, address: string | null, actor: Actor, ip: string | null): Promise<void> {
     const now = this.deps.clock.now();
-    const logLine = await this.deps.db.transaction().execute(async (trx) => {
+    const logLine = await this.deps.transact(async (trx) => {
       await trx.updateTable('users').set({ sspr_email: address, updated_at: now }).where('id', '=', user.id).execute();
       await changesRepository.insertMany(trx, [changeRecord(user, 'update', ['sspr_email'], actor, now)]);
       await writeAudit(trx, this.deps.clock, actor, { action: address ? 'sspr.email_register' : 'sspr.email_remove', targetType: 'user', targetId: user.id, details: {} });
@@ -260,13 +322,18 @@ export class SelfService {
     logLine();
   }
 
-  private async throttle(limit: { userId: string | null; ip: string | null; step: string; failuresOnly: boolean; since: number; userLimit: number; ipLimit: number }): Promise<void> {
-    const byUser = limit.userId === null ? 0 : await this.count(this.deps.db, { userId: limit.userId, step: limit.step, failuresOnly: limit.failuresOnly, since: limit.since });
-    const byIp = limit.ip === null || limit.ipLimit === 0 ? 0 : await this.count(this.deps.db, { ip: limit.ip, step: limit.step, failuresOnly: limit.failuresOnly, since: limit.since });
-    if (byUser >= limit.userLimit || (limit.ipLimit > 0 && byIp >= limit.ipLimit)) {
-      await this.event(this.deps.db, { user: null, userId: limit.userId, username: '', step: `${limit.step}_throttled`, succeeded: false, detail: 'too many attempts', ip: limit.ip });
-      throw appError('throttled', 'too many attempts: try again later');
-    }
+  /** Whether a limit is reached: if so the refusal is recorded (in the caller's unit) and true returned, for the caller to refuse after the commit. */
+  private async throttled(db: Unit, limit: { userId: string | null; ip: string | null; step: string; failuresOnly: boolean; since: number; userLimit: number; ipLimit: number }): Promise<boolean> {
+    const byUser = limit.userId === null ? 0 : await this.count(db, { userId: limit.userId, step: limit.step, failuresOnly: limit.failuresOnly, since: limit.since });
+    const byIp = limit.ip === null || limit.ipLimit === 0 ? 0 : await this.count(db, { ip: limit.ip, step: limit.step, failuresOnly: limit.failuresOnly, since: limit.since });
+    if (byUser < limit.userLimit && (limit.ipLimit === 0 || byIp < limit.ipLimit)) return false;
+    await this.event(db, { user: null, userId: limit.userId, username: '', step: `${limit.step}_throttled`, succeeded: false, detail: 'too many attempts', ip: limit.ip });
+    return true;
+  }
+
+  /** Turns an event counted in advance into what happened. */
+  private async settleEvent(db: Unit, id: number, outcome: { step?: string; succeeded: boolean; detail: string | null }): Promise<void> {
+    await db.updateTable('sspr_events').set({ ...(outcome.step ? { step: outcome.step } : {}), succeeded: outcome.succeeded ? 1 : 0, detail: outcome.detail }).where('id', '=', id).execute();
   }
 
   private async count(db: Executor, filter: { userId?: string; ip?: string; sessionId?: string; step: string; failuresOnly: boolean; since: number }): Promise<number> {
@@ -281,8 +348,8 @@ export class SelfService {
   private async event(
     db: Executor,
     event: { user: Pick<UserRow, 'id'> | null; userId?: string | null; username: string; sessionId?: string; step: string; method?: SsprMethod; succeeded: boolean; detail?: string | null; ip: string | null },
-  ): Promise<void> {
-    await db
+  ): Promise<number> {
+    const row = await db
       .insertInto('sspr_events')
       .values({
         at: this.deps.clock.now(),
@@ -295,6 +362,8 @@ export class SelfService {
         detail: event.detail ?? null,
         ip: event.ip,
       })
-      .execute();
+      .returning('id')
+      .executeTakeFirstOrThrow();
+    return Number(row.id);
   }
 }

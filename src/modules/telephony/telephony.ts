@@ -3,7 +3,7 @@ import { decodeCursor, encodeCursor } from '../../shared/cursor.js';
 import { appError, assert } from '../../shared/errors.js';
 import { orderedId } from '../../shared/ids.js';
 import { sql } from 'kysely';
-import type { Db, Executor } from '../../storage/database.js';
+import type { Db, Executor, UnitOfWork } from '../../storage/database.js';
 import { telephonyRepository } from '../../storage/repositories/telephony.js';
 import type { TelephonyLogRow, UserRow } from '../../storage/schema.js';
 import type { Page } from '../directory/directory.js';
@@ -73,7 +73,7 @@ export function telephonyUserData(kind: 'sms' | 'call', key: string): Pick<Verif
  * its provider id, status history and cost).
  */
 export class Telephony {
-  constructor(private readonly deps: { db: Db; clock: Clock; gateway: TelephonyGateway }) {}
+  constructor(private readonly deps: { db: Db; transact: UnitOfWork; clock: Clock; gateway: TelephonyGateway }) {}
 
   get gatewayName(): string {
     return this.deps.gateway.name;
@@ -130,7 +130,7 @@ export class Telephony {
       result = { status: 'failed', providerId: null, error: error instanceof Error ? error.message : String(error) };
     }
     const now = this.deps.clock.now();
-    await this.deps.db.transaction().execute(async (trx) => {
+    await this.deps.transact(async (trx) => {
       const current = await telephonyRepository.findById(trx, id);
       if (!current) return; // deleted meanwhile (the user was erased): nothing to record
       const history = [{ status: result.status, at: new Date(now).toISOString() }, ...(JSON.parse(current.history) as { status: string; at: string }[])];
@@ -230,7 +230,7 @@ export class Telephony {
    * (not_found), so a forged or misrouted report changes nothing.
    */
   async recordStatus(logId: string, report: { gateway: string; providerId: string | null; status: string; error?: string | null; cost?: string | null }): Promise<TelephonyLogView> {
-    const row = await this.deps.db.transaction().execute(async (trx) => {
+    const row = await this.deps.transact(async (trx) => {
       const current = await telephonyRepository.findById(trx, logId);
       if (!current || current.gateway !== report.gateway || (current.provider_id !== null && report.providerId !== null && current.provider_id !== report.providerId)) {
         throw appError('not_found', `message ${logId} is not one this gateway sent`);

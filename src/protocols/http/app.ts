@@ -49,6 +49,8 @@ export async function buildHttpApp(runtime: Runtime): Promise<FastifyInstance> {
     childLoggerFactory: (logger, bindings, options) =>
       logger.child(bindings, { ...options, serializers: { ...options.serializers, req: (request: FastifyRequest) => ({ method: request.method, route: request.routeOptions.url ?? null }) } }),
     bodyLimit: config.http.bodyLimit,
+    // A client that sends its request too slowly holds a connection and memory: it gets this long in all.
+    requestTimeout: config.http.requestTimeoutSeconds * 1000,
     trustProxy: config.http.trustProxy,
     requestIdHeader: false,
     // A caller's request id is kept when it is a plain token, so logs can be correlated across services.

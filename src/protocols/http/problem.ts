@@ -1,5 +1,6 @@
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { AppError } from '../../shared/errors.js';
+import { isDatabaseUnavailable } from '../../storage/availability.js';
 
 interface AjvIssue {
   instancePath: string;
@@ -26,6 +27,7 @@ const TITLES: Record<number, string> = {
   403: 'Forbidden',
   404: 'Not Found',
   405: 'Method Not Allowed',
+  408: 'Request Timeout',
   409: 'Conflict',
   413: 'Content Too Large',
   415: 'Unsupported Media Type',
@@ -60,6 +62,10 @@ function toProblem(error: FastifyError | AppError, request: FastifyRequest): Pro
     const detail = error.expose ? error.message : 'the server could not complete the request';
     return { type: `urn:countersign:problem:${error.code}`, title: TITLES[error.status] ?? 'Error', status: error.status, detail, code: error.code, ...base, ...(error.expose ? error.details : {}) };
   }
+  // The database is down, restarting or too slow: the request may succeed if sent again (Retry-After).
+  if (isDatabaseUnavailable(error)) {
+    return { type: 'urn:countersign:problem:database_unavailable', title: 'Service Unavailable', status: 503, detail: 'the database is unavailable; try again shortly', code: 'database_unavailable', ...base };
+  }
   const validation = (error as FastifyError & { validation?: AjvIssue[]; validationContext?: string }).validation;
   if (validation && validation[0]) {
     const { field, message } = describeValidation(validation[0], (error as { validationContext?: string }).validationContext ?? 'body');
@@ -71,7 +77,11 @@ function toProblem(error: FastifyError | AppError, request: FastifyRequest): Pro
   return { type: `urn:countersign:problem:${code}`, title: TITLES[status] ?? 'Error', status, detail, code, ...base };
 }
 
+/** Seconds a client is asked to wait before sending a request again that failed with 503. */
+export const RETRY_AFTER_SECONDS = 2;
+
 export function sendProblem(reply: FastifyReply, problem: Problem): FastifyReply {
+  if (problem.status === 503) reply.header('retry-after', String(RETRY_AFTER_SECONDS));
   return reply.code(problem.status).type('application/problem+json').send(problem);
 }
 
@@ -79,7 +89,8 @@ export function sendProblem(reply: FastifyReply, problem: Problem): FastifyReply
 export function installProblemHandlers(app: FastifyInstance): void {
   app.setErrorHandler((error: FastifyError | AppError, request, reply) => {
     const problem = toProblem(error, request);
-    if (problem.status >= 500) request.log.error({ err: error }, 'request failed');
+    if (problem.code === 'database_unavailable') request.log.warn({ err: error, event: 'database.unavailable' }, 'request refused: the database is unavailable');
+    else if (problem.status >= 500) request.log.error({ err: error }, 'request failed');
     // The code and field only: a detail may quote what the caller sent, a username for one (docs/privacy.md).
     else request.log.info({ code: problem.code, field: problem.field }, 'request refused');
     return sendProblem(reply, problem);

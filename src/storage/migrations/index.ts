@@ -12,6 +12,7 @@ import { signinRollups } from './0010-signin-rollups.js';
 import { privacy } from './0011-privacy.js';
 import { selfService } from './0012-self-service.js';
 import { catalogNotify } from './0013-catalog-notify.js';
+import { cluster } from './0014-cluster.js';
 
 /** Every migration, in order. Add new ones at the end with a higher number. */
-export const migrations: Migration[] = [foundation, authentication, leanAttemptIndexes, telephony, voice, authenticatorApp, signinLog, serverNodes, conditionalAccess, signinRollups, privacy, selfService, catalogNotify];
+export const migrations: Migration[] = [foundation, authentication, leanAttemptIndexes, telephony, voice, authenticatorApp, signinLog, serverNodes, conditionalAccess, signinRollups, privacy, selfService, catalogNotify, cluster];

@@ -19,8 +19,10 @@ export const blocksRepository = {
     return db.selectFrom('blocks').selectAll().where('id', '=', id).executeTakeFirst();
   },
 
-  async complete(db: Executor, id: number, at: number, reason: string): Promise<void> {
-    await db.updateTable('blocks').set({ completed_at: at, completion_reason: reason, blocked: 0 }).where('id', '=', id).where('completed_at', 'is', null).execute();
+  /** Completes an open block; false when it had been completed already (nothing changed). */
+  async complete(db: Executor, id: number, at: number, reason: string): Promise<boolean> {
+    const result = await db.updateTable('blocks').set({ completed_at: at, completion_reason: reason, blocked: 0 }).where('id', '=', id).where('completed_at', 'is', null).executeTakeFirst();
+    return Number(result.numUpdatedRows) === 1;
   },
 
   list(db: Executor, query: HistoryQuery): Promise<BlockRow[]> {
@@ -41,13 +43,15 @@ export const bypassesRepository = {
     return db.selectFrom('bypasses').selectAll().where('id', '=', id).executeTakeFirst();
   },
 
-  async complete(db: Executor, id: number, at: number, reason: 'used' | 'expired' | 'cancelled' | 'replaced'): Promise<void> {
-    await db
+  /** Completes an open bypass; false when it had been completed already (nothing changed). */
+  async complete(db: Executor, id: number, at: number, reason: 'used' | 'expired' | 'cancelled' | 'replaced'): Promise<boolean> {
+    const result = await db
       .updateTable('bypasses')
       .set({ completed_at: at, completion_reason: reason, bypass_used: reason === 'used' ? 1 : 0 })
       .where('id', '=', id)
       .where('completed_at', 'is', null)
-      .execute();
+      .executeTakeFirst();
+    return Number(result.numUpdatedRows) === 1;
   },
 
   list(db: Executor, query: HistoryQuery): Promise<BypassRow[]> {

@@ -8,6 +8,11 @@ const pendingOfUser = prepared<{ userId: string }, Pick<ChallengeRow, 'id' | 'ex
   db.selectFrom('challenges').select(['id', 'expires_at']).where('user_id', '=', param('userId')).where('status', '=', 'pending'),
 );
 
+async function pendingOnly(db: Executor, id: string, patch: Updateable<ChallengesTable>): Promise<void> {
+  const result = await db.updateTable('challenges').set(patch).where('id', '=', id).where('status', '=', 'pending').executeTakeFirst();
+  if (Number(result.numUpdatedRows) !== 1) throw new Error(`challenge ${id} is no longer pending: its user's lock was not held`);
+}
+
 export const challengesRepository = {
   async insert(db: Executor, row: Insertable<ChallengesTable>): Promise<void> {
     await db.insertInto('challenges').values(row).execute();
@@ -18,17 +23,17 @@ export const challengesRepository = {
   },
 
   /**
-   * Claims a pending challenge for this transaction: a no-op update that, on
-   * PostgreSQL, takes the row lock, so a concurrent claimer waits and then
-   * finds the challenge no longer pending. False when it is not pending.
+   * Saves the next step of a pending challenge. Conditional on its still
+   * being pending: the caller holds its user's lock, so it is, and a unit
+   * that finds otherwise fails rather than write over another's end.
    */
-  async claim(db: Executor, id: string): Promise<boolean> {
-    const result = await db.updateTable('challenges').set({ status: 'pending' }).where('id', '=', id).where('status', '=', 'pending').executeTakeFirst();
-    return Number(result.numUpdatedRows) === 1;
+  async advance(db: Executor, id: string, patch: Omit<Updateable<ChallengesTable>, 'status'>): Promise<void> {
+    await pendingOnly(db, id, patch);
   },
 
-  async update(db: Executor, id: string, patch: Updateable<ChallengesTable>): Promise<void> {
-    await db.updateTable('challenges').set(patch).where('id', '=', id).execute();
+  /** Ends a pending challenge (allow or deny), on the same condition as `advance`. */
+  async end(db: Executor, id: string, patch: Updateable<ChallengesTable> & { status: 'allow' | 'deny' }): Promise<void> {
+    await pendingOnly(db, id, patch);
   },
 
   /** The user's pending challenges, expired or not (one index lookup on user and status). */

@@ -1,6 +1,7 @@
 import { sql } from 'kysely';
-import type { Executor } from '../database.js';
+import { isPostgres, type Executor, type Unit } from '../database.js';
 import { prepared } from '../prepared.js';
+import { readThrough } from '../read-cache.js';
 import { LIKE_ESCAPE, likeEscape } from '../dialect.js';
 import type { NewUserRow, UserRow, UserRowUpdate } from '../schema.js';
 
@@ -15,6 +16,35 @@ export interface UserListQuery {
 }
 
 const byKey = prepared<{ usernameKey: string }, UserRow>((db, param) => db.selectFrom('users').selectAll().where('username_key', '=', param('usernameKey')));
+
+/*
+ * The user row, locked for the rest of the unit of work (PostgreSQL). Every
+ * unit that reads and changes what belongs to one user (an authentication, an
+ * answer to its challenge, an administrator's change) takes this lock first,
+ * so such units run one after another for that user on every node: a bypass
+ * is used once, failures are counted before the next guess is checked, a
+ * challenge's state is the one the previous answer left. NO KEY UPDATE leaves
+ * foreign-key checks (inserts of the user's records) unblocked. On SQLite the
+ * unit already holds the database's write lock, and a plain read does.
+ */
+const lockedByKey = prepared<{ usernameKey: string }, UserRow>((db, param) =>
+  db.selectFrom('users').selectAll().where('username_key', '=', param('usernameKey')).forNoKeyUpdate(),
+);
+const lockedById = prepared<{ id: string }, UserRow>((db, param) => db.selectFrom('users').selectAll().where('id', '=', param('id')).forNoKeyUpdate());
+/** Rows that belong to one user and are found by their own id: a challenge, a password reset session. */
+type OwnedTable = 'challenges' | 'sspr_sessions';
+const ownerOf = (table: OwnedTable, locked: boolean) =>
+  prepared<{ id: string }, UserRow>((db, param) => {
+    const query = db
+      .selectFrom('users')
+      .selectAll()
+      .where('id', '=', (eb) => eb.selectFrom(table).select(`${table}.user_id`).where(`${table}.id`, '=', param('id')));
+    return locked ? query.forNoKeyUpdate() : query;
+  });
+const OWNERS = {
+  challenges: { locked: ownerOf('challenges', true), plain: ownerOf('challenges', false) },
+  sspr_sessions: { locked: ownerOf('sspr_sessions', true), plain: ownerOf('sspr_sessions', false) },
+};
 
 export const usersRepository = {
   async insert(db: Executor, row: NewUserRow): Promise<void> {
@@ -31,6 +61,46 @@ export const usersRepository = {
   /** Prepared: every authentication starts with it. */
   async findByKey(db: Executor, usernameKey: string): Promise<UserRow | undefined> {
     return (await byKey(db, { usernameKey })).rows[0];
+  },
+
+  /**
+   * The user named by `usernameKey`, locked for the rest of the unit (see
+   * `lockedByKey`); through the read cache on SQLite, where the unit holds
+   * the write lock already.
+   */
+  lockByKey(unit: Unit, usernameKey: string): Promise<UserRow | undefined> {
+    const load = isPostgres(unit) ? async () => (await lockedByKey(unit, { usernameKey })).rows[0] : () => usersRepository.findByKey(unit, usernameKey);
+    return readThrough(unit, `user:${usernameKey}`, load);
+  },
+
+  /** The user with `id`, locked for the rest of the unit. */
+  async lockById(unit: Unit, id: string): Promise<UserRow | undefined> {
+    if (!isPostgres(unit)) return usersRepository.findById(unit, id);
+    return (await lockedById(unit, { id })).rows[0];
+  },
+
+  /**
+   * The user a challenge or a password reset session belongs to, locked for
+   * the rest of the unit: read the row itself after this, so it is as the
+   * user's last unit left it.
+   */
+  async lockOwner(unit: Unit, table: OwnedTable, id: string): Promise<UserRow | undefined> {
+    return (await OWNERS[table][isPostgres(unit) ? 'locked' : 'plain'](unit, { id })).rows[0];
+  },
+
+  /**
+   * The users whose primary phone is `e164` and who have a pending challenge
+   * (a reply to a text message answers one), locked in id order so that two
+   * units locking several users cannot wait for each other.
+   */
+  lockWaitingOnPhone(unit: Unit, e164: string): Promise<UserRow[]> {
+    const query = unit
+      .selectFrom('users')
+      .selectAll()
+      .where('id', 'in', (eb) => eb.selectFrom('challenges').select('challenges.user_id').where('challenges.status', '=', 'pending'))
+      .where(sql<string>`'+' || phone_country_code || phone_number`, '=', e164)
+      .orderBy('id');
+    return (isPostgres(unit) ? query.forNoKeyUpdate() : query).execute();
   },
 
   findById(db: Executor, id: string): Promise<UserRow | undefined> {

@@ -6,7 +6,7 @@ import type { Clock } from '../../../shared/clock.js';
 import { appError, assert } from '../../../shared/errors.js';
 import { newId } from '../../../shared/ids.js';
 import type { Keyring } from '../../../shared/keyring.js';
-import type { Db, Executor } from '../../../storage/database.js';
+import type { Db, Executor, UnitOfWork } from '../../../storage/database.js';
 import { oathTokensRepository } from '../../../storage/repositories/oath-tokens.js';
 import { changesRepository } from '../../../storage/repositories/records.js';
 import type { AppActivationRow, AppDeviceRow, UserRow } from '../../../storage/schema.js';
@@ -129,7 +129,7 @@ const cleanText = (value: unknown, field: string, required: boolean): string | n
  * activation record; a new push token writes a change record.
  */
 export class AppDevices {
-  constructor(private readonly deps: { db: Db; keyring: Keyring; clock: Clock; config: Config['app']; oathIssuer: string; directory: Directory }) {}
+  constructor(private readonly deps: { db: Db; transact: UnitOfWork; keyring: Keyring; clock: Clock; config: Config['app']; oathIssuer: string; directory: Directory }) {}
 
   /** A one-time activation code for the user's next device. `url` is used when app.publicUrl is not set. */
   async createActivation(username: string, options: { url: string; oath?: boolean }, actor: Actor): Promise<ActivationView> {
@@ -138,8 +138,8 @@ export class AppDevices {
     const url = (this.deps.config.publicUrl || options.url).replace(/\/+$/, '');
     const now = this.deps.clock.now();
     const expiresAt = now + this.deps.config.activationMinutes * 60_000;
-    await this.deps.db.transaction().execute(async (trx) => {
-      const user = await this.deps.directory.find(trx, username);
+    await this.deps.transact(async (trx) => {
+      const user = await this.deps.directory.lock(trx, username);
       await trx
         .insertInto('app_activation_codes')
         .values({ code_hash: this.hashCode(code), user_id: user.id, oath_enabled: oath ? 1 : 0, created_at: now, expires_at: expiresAt, used_at: null })
@@ -164,10 +164,10 @@ export class AppDevices {
     const osVersion = cleanText(request.os_version, 'os_version', false);
     const pushToken = request.push_token === undefined ? null : cleanPushToken(request.push_token);
     const now = this.deps.clock.now();
-    const failure = await this.deps.db.transaction().execute(async (trx) => {
+    const failure = await this.deps.transact(async (trx) => {
       const codeRow = await trx.selectFrom('app_activation_codes').selectAll().where('code_hash', '=', this.hashCode(normalizeCode(request.code))).executeTakeFirst();
       if (!codeRow) return 'the activation code does not exist';
-      const user = await trx.selectFrom('users').selectAll().where('id', '=', codeRow.user_id).executeTakeFirstOrThrow();
+      const user = await this.deps.directory.lockById(trx, codeRow.user_id);
       const device = { device_name: name, device_type: type, app_version: appVersion, oath_token_enabled: codeRow.oath_enabled };
       const refuse = async (error: string) => {
         await this.record(trx, user, { ...device, activation_success: 0, activation_error: error, activation_status_result: 'failed' });
@@ -182,13 +182,13 @@ export class AppDevices {
     if (failure) throw appError('invalid_activation_code', `code: ${failure}`, { field: 'code' });
 
     const id = newId();
-    return this.deps.db.transaction().execute(async (trx) => {
+    return this.deps.transact(async (trx) => {
       const hash = this.hashCode(normalizeCode(request.code));
       const codeRow = (await trx.selectFrom('app_activation_codes').selectAll().where('code_hash', '=', hash).executeTakeFirst())!;
       // Used once: the update only succeeds for the first of two racing activations.
       const claimed = await trx.updateTable('app_activation_codes').set({ used_at: now }).where('code_hash', '=', hash).where('used_at', 'is', null).executeTakeFirst();
       assert(Number(claimed.numUpdatedRows) === 1, 'invalid_activation_code', 'code: the activation code was already used', { field: 'code' });
-      const user = await trx.selectFrom('users').selectAll().where('id', '=', codeRow.user_id).executeTakeFirstOrThrow();
+      const user = await this.deps.directory.lockById(trx, codeRow.user_id);
       let oath: ActivatedDevice['oath'] = null;
       let oathTokenId: string | null = null;
       if (codeRow.oath_enabled) {
@@ -277,11 +277,15 @@ export class AppDevices {
     if (!device || !key) return { refused: 'unknown' };
     if (device.status !== 'active') return { refused: 'blocked' };
     if (!verifyParts(key, parts, signature)) return { refused: 'signature' };
-    const fresh = await this.deps.db.transaction().execute(async (trx) => {
+    const fresh = await this.deps.transact(async (trx) => {
       await trx.deleteFrom('app_nonces').where('expires_at', '<', now).execute();
-      const seen = await trx.selectFrom('app_nonces').select('nonce').where('device_id', '=', device.id).where('nonce', '=', parts.nonce).executeTakeFirst();
-      if (seen) return false;
-      await trx.insertInto('app_nonces').values({ device_id: device.id, nonce: parts.nonce, expires_at: now + 2 * MAX_CLOCK_SKEW_MS }).execute();
+      // The nonce's key decides: of simultaneous requests with one nonce, on any node, only the insert that added the row passes.
+      const inserted = await trx
+        .insertInto('app_nonces')
+        .values({ device_id: device.id, nonce: parts.nonce, expires_at: now + 2 * MAX_CLOCK_SKEW_MS })
+        .onConflict((conflict) => conflict.columns(['device_id', 'nonce']).doNothing())
+        .executeTakeFirst();
+      if (Number(inserted.numInsertedOrUpdatedRows ?? 0) !== 1) return false;
       await trx.updateTable('app_devices').set({ last_seen_at: now }).where('id', '=', device.id).execute();
       return true;
     });
@@ -292,8 +296,8 @@ export class AppDevices {
   /** A device tells its new push token (FCM, APNs): a change record keeps the old and new token. */
   async setPushToken(device: AppDeviceRow, token: string): Promise<void> {
     const clean = cleanPushToken(token);
-    await this.deps.db.transaction().execute(async (trx) => {
-      const user = await trx.selectFrom('users').selectAll().where('id', '=', device.user_id).executeTakeFirstOrThrow();
+    await this.deps.transact(async (trx) => {
+      const user = await this.deps.directory.lockById(trx, device.user_id);
       const current = await trx.selectFrom('app_devices').select('device_token').where('id', '=', device.id).executeTakeFirstOrThrow();
       if (current.device_token === clean) return;
       await trx.updateTable('app_devices').set({ device_token: clean }).where('id', '=', device.id).execute();
@@ -337,7 +341,7 @@ export class AppDevices {
 
   /** Deletes a device and the OATH token it was given. */
   async delete(username: string, deviceId: string, actor: Actor): Promise<void> {
-    await this.deps.db.transaction().execute(async (trx) => {
+    await this.deps.transact(async (trx) => {
       const { user, device } = await this.findDevice(trx, username, deviceId);
       assertMayManageMethods(actor, user);
       await trx.deleteFrom('app_devices').where('id', '=', device.id).execute();
@@ -348,7 +352,7 @@ export class AppDevices {
   }
 
   private async change(username: string, deviceId: string, actor: Actor, action: string, patch: Partial<Pick<AppDeviceRow, 'name' | 'status' | 'blocked_reason' | 'missed_pushes'>>): Promise<DeviceView> {
-    return this.deps.db.transaction().execute(async (trx) => {
+    return this.deps.transact(async (trx) => {
       const { user, device } = await this.findDevice(trx, username, deviceId);
       await trx.updateTable('app_devices').set(patch).where('id', '=', device.id).execute();
       await writeAudit(trx, this.deps.clock, actor, { action, targetType: 'user', targetId: user.id, details: { device_id: device.id, ...patch } });

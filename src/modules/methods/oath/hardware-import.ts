@@ -4,7 +4,7 @@ import type { Clock } from '../../../shared/clock.js';
 import { appError } from '../../../shared/errors.js';
 import { newId } from '../../../shared/ids.js';
 import type { Keyring } from '../../../shared/keyring.js';
-import type { Db } from '../../../storage/database.js';
+import type { Db, UnitOfWork } from '../../../storage/database.js';
 import { isUniqueViolation } from '../../../storage/errors.js';
 import { oathTokensRepository as tokens, type NewOathTokenRow } from '../../../storage/repositories/oath-tokens.js';
 import { writeAudit } from '../../audit/audit.js';
@@ -43,6 +43,8 @@ export interface HardwareImportReport {
 /** What an import needs from the service that runs it. */
 export interface HardwareImportDeps {
   db: Db;
+  /** Runs a unit of work (Storage.transact): every write goes through one. */
+  transact: UnitOfWork;
   keyring: Keyring;
   clock: Clock;
 }
@@ -199,7 +201,7 @@ async function flush(deps: HardwareImportDeps, batch: PendingRow[], actor: Actor
 /** Inserts rows and audits them as one import, in one transaction; answers how many were written. */
 async function write(deps: HardwareImportDeps, rows: PendingRow[], actor: Actor): Promise<number> {
   if (rows.length === 0) return 0;
-  await deps.db.transaction().execute(async (trx) => {
+  await deps.transact(async (trx) => {
     await tokens.insertMany(trx, rows.map((pending) => pending.row));
     const details = { imported: rows.length, first_line: rows[0]!.line, last_line: rows[rows.length - 1]!.line };
     await writeAudit(trx, deps.clock, actor, { action: 'oath_token.import', targetType: 'oath_token', targetId: null, details });

@@ -8,7 +8,7 @@ import { decodeCursor, encodeCursor } from '../../../shared/cursor.js';
 import { appError, assert } from '../../../shared/errors.js';
 import { newId } from '../../../shared/ids.js';
 import type { Keyring } from '../../../shared/keyring.js';
-import type { Db, Executor } from '../../../storage/database.js';
+import type { Db, Executor, UnitOfWork } from '../../../storage/database.js';
 import { oathTokensRepository as tokens, type NewOathTokenRow, type OathTokenRowUpdate } from '../../../storage/repositories/oath-tokens.js';
 import { usersRepository } from '../../../storage/repositories/users.js';
 import type { OathTokenRow, UserRow } from '../../../storage/schema.js';
@@ -70,7 +70,7 @@ function matchPair(params: OathParameters, first: string, second: string, from: 
  * enrolment. Every change is audited in its own transaction.
  */
 export class OathTokens {
-  constructor(private readonly deps: { db: Db; keyring: Keyring; clock: Clock; config: Config['oath'] }) {}
+  constructor(private readonly deps: { db: Db; transact: UnitOfWork; keyring: Keyring; clock: Clock; config: Config['oath'] }) {}
 
   async enrollSoftware(username: string, options: EnrollOptions, actor: Actor): Promise<EnrolledToken> {
     const settings = checkSettings(options);
@@ -78,7 +78,7 @@ export class OathTokens {
     const name = cleanName(options.name);
     const secret = randomBytes(SEED_BYTES[settings.algorithm]);
     const id = newId();
-    const { row, user } = await this.deps.db.transaction().execute(async (trx) => {
+    const { row, user } = await this.deps.transact(async (trx) => {
       const user = await this.findUser(trx, username);
       const row: NewOathTokenRow = {
         ...settings,
@@ -107,7 +107,7 @@ export class OathTokens {
    * replayed at a sign-in afterwards.
    */
   async activate(username: string, tokenId: string, code: string, actor: Actor): Promise<OathTokenView> {
-    return this.deps.db.transaction().execute(async (trx) => {
+    return this.deps.transact(async (trx) => {
       const { user, token } = await this.findUserToken(trx, username, tokenId);
       assert(token.status === 'pending', 'conflict', `token ${token.id} is already active`);
       const entered = cleanCode(code, token.digits, 'code');
@@ -140,7 +140,7 @@ export class OathTokens {
    * Codes already used (at or before last_used) are never accepted.
    */
   async resync(username: string, tokenId: string, code1: string, code2: string, actor: Actor): Promise<OathTokenView> {
-    return this.deps.db.transaction().execute(async (trx) => {
+    return this.deps.transact(async (trx) => {
       const { user, token } = await this.findUserToken(trx, username, tokenId);
       assert(token.status === 'active', 'conflict', `token ${token.id} is pending: activate it first`);
       const first = cleanCode(code1, token.digits, 'code1');
@@ -188,7 +188,7 @@ export class OathTokens {
 
   /** Gives an unassigned hardware token to a user. Assigning it to its holder again changes nothing. */
   async assign(serial: string, username: string, actor: Actor): Promise<OathTokenView> {
-    return this.deps.db.transaction().execute(async (trx) => {
+    return this.deps.transact(async (trx) => {
       const token = await this.findBySerial(trx, serial);
       const user = await this.findUser(trx, username);
       if (token.user_id === user.id) return toOathTokenView(token, user.username);
@@ -201,7 +201,7 @@ export class OathTokens {
 
   /** Takes a hardware token back from its user; it keeps its counter and replay state. */
   async unassign(serial: string, actor: Actor): Promise<OathTokenView> {
-    return this.deps.db.transaction().execute(async (trx) => {
+    return this.deps.transact(async (trx) => {
       const token = await this.findBySerial(trx, serial);
       if (token.user_id === null) return toOathTokenView(token, null);
       await assertMayManageMethodsOf(trx, actor, token.user_id);
@@ -213,7 +213,7 @@ export class OathTokens {
 
   /** Deletes a token; with a username, only one that user holds (another user's token id is "not found"). */
   async delete(username: string | undefined, tokenId: string, actor: Actor): Promise<void> {
-    await this.deps.db.transaction().execute(async (trx) => {
+    await this.deps.transact(async (trx) => {
       const token = username === undefined ? await this.findToken(trx, tokenId) : (await this.findUserToken(trx, username, tokenId)).token;
       await assertMayManageMethodsOf(trx, actor, token.user_id);
       await tokens.delete(trx, token.id);

@@ -4,7 +4,7 @@ import type { Actor } from '../../../shared/actor.js';
 import type { Clock } from '../../../shared/clock.js';
 import { appError, assert } from '../../../shared/errors.js';
 import { newId } from '../../../shared/ids.js';
-import type { Db, Executor } from '../../../storage/database.js';
+import type { Db, Executor, UnitOfWork } from '../../../storage/database.js';
 import { isUniqueViolation } from '../../../storage/errors.js';
 import { securityQuestionsRepository as repo, type SecurityQuestionRow } from '../../../storage/repositories/security-questions.js';
 import type { UserRow } from '../../../storage/schema.js';
@@ -38,6 +38,8 @@ export interface AnswerInput {
 
 export interface SecurityQuestionsDeps {
   db: Db;
+  /** Runs a unit of work (Storage.transact): every write goes through one. */
+  transact: UnitOfWork;
   clock: Clock;
   config: Config['questions'];
   directory: Directory;
@@ -145,7 +147,7 @@ export class SecurityQuestions {
   async addQuestion(text: string, actor: Actor): Promise<SecurityQuestionView> {
     assert(typeof text === 'string', 'validation_failed', 'text: required', { field: 'text' });
     const row = { id: newId(), text: cleanText(text), active: 1, created_at: this.deps.clock.now() };
-    await this.deps.db.transaction().execute(async (trx) => {
+    await this.deps.transact(async (trx) => {
       await this.guardDuplicate(trx, row.text, null);
       await repo.insert(trx, row);
       await writeAudit(trx, this.deps.clock, actor, { action: 'security_question.create', targetType: 'security_question', targetId: row.id, details: { text: row.text } });
@@ -161,7 +163,7 @@ export class SecurityQuestions {
    * with too few questions to be asked).
    */
   async updateQuestion(id: string, fields: { text?: string; active?: boolean }, actor: Actor): Promise<SecurityQuestionView> {
-    const row = await this.deps.db.transaction().execute(async (trx) => {
+    const row = await this.deps.transact(async (trx) => {
       const question = await this.findQuestion(trx, id);
       const patch: { text?: string; active?: number } = {};
       if (fields.text !== undefined) {
@@ -188,7 +190,7 @@ export class SecurityQuestions {
    * refused unless `force` is set, and deactivating is the gentler way.
    */
   async removeQuestion(id: string, actor: Actor, options: { force?: boolean } = {}): Promise<void> {
-    await this.deps.db.transaction().execute(async (trx) => {
+    await this.deps.transact(async (trx) => {
       const question = await this.findQuestion(trx, id);
       const answered = (await repo.answerCounts(trx, [question.id])).get(question.id) ?? 0;
       if (answered > 0 && !options.force) {
@@ -218,8 +220,8 @@ export class SecurityQuestions {
     const rows = await Promise.all(
       answers.map(async (item) => ({ user_id: user.id, question_id: item.question_id, answer_hash: await hashAnswer(user.id, item.question_id, item.answer), created_at: now })),
     );
-    const logLine = await this.deps.db.transaction().execute(async (trx) => {
-      const current = await this.deps.directory.find(trx, username);
+    const logLine = await this.deps.transact(async (trx) => {
+      const current = await this.deps.directory.lock(trx, username);
       // The user was deleted and re-created, or the questions changed, while hashing: check again inside the transaction.
       assert(current.id === user.id, 'user_not_found', `user ${username} does not exist`);
       await this.checkQuestions(trx, answers);
@@ -243,8 +245,8 @@ export class SecurityQuestions {
 
   /** Removes all of a user's answers; returns how many there were. */
   async clear(username: string, actor: Actor): Promise<number> {
-    const { removed, logLine } = await this.deps.db.transaction().execute(async (trx) => {
-      const user = await this.deps.directory.find(trx, username);
+    const { removed, logLine } = await this.deps.transact(async (trx) => {
+      const user = await this.deps.directory.lock(trx, username);
       assertMayManageMethods(actor, user);
       const removed = await repo.deleteAnswersOf(trx, user.id);
       await writeAudit(trx, this.deps.clock, actor, { action: 'security_answers.clear', targetType: 'user', targetId: user.id, details: { answers_removed: removed } });

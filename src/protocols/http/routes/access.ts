@@ -165,6 +165,6 @@ export const accessRoutes = (runtime: Runtime): FastifyPluginAsync => async (pla
       params: S.UsernameParams,
       response: { 200: Type.Object({ revoked_at: Type.String({ format: 'date-time' }) }), ...S.adminErrors, ...notFound },
     },
-    handler: async (request) => ({ revoked_at: await revokeRememberedDevices({ db: runtime.storage.db, clock: runtime.clock, directory: runtime.directory }, request.params.username, actorOf(request)) }),
+    handler: async (request) => ({ revoked_at: await revokeRememberedDevices({ transact: runtime.storage.transact, clock: runtime.clock, directory: runtime.directory }, request.params.username, actorOf(request)) }),
   });
 };

@@ -47,6 +47,7 @@ const Node = Type.Object({
   started_at: Type.String({ format: 'date-time' }),
   last_seen_at: Type.String({ format: 'date-time' }),
   database_reachable: Type.Boolean(),
+  heartbeat_seconds: Type.Integer({ description: "The node's heartbeat interval: it is down after missing three." }),
   status: Type.Enum(['up', 'down', 'stopped']),
 });
 const FileStream = Type.Unsafe<Readable>({ type: 'string', description: 'The file, streamed.' });

@@ -1,0 +1,57 @@
+import type { Clock } from '../../shared/clock.js';
+import { AppError } from '../../shared/errors.js';
+import type { Keyring } from '../../shared/keyring.js';
+import type { Unit, UnitOfWork } from '../../storage/database.js';
+import { openOathSecret } from '../methods/oath/secret.js';
+
+const KEY = 'master_key_check';
+const CONTEXT = 'server_settings:master_key_check';
+const PLAINTEXT = 'countersign master key check v1';
+
+const mismatch = () =>
+  new AppError(
+    'config_invalid',
+    "the master key does not open this database's secrets: every node that shares a database needs the same master key (security.masterKey, or the key file security.masterKeyFile / <dataDir>/master.key). The server does not start.",
+    { status: 500, expose: true },
+  );
+
+const opens = (attempt: () => Buffer): boolean => {
+  try {
+    attempt();
+    return true;
+  } catch {
+    return false;
+  }
+};
+
+const storedCheck = async (unit: Unit): Promise<string | undefined> =>
+  (await unit.selectFrom('server_settings').select('value').where('key', '=', KEY).executeTakeFirst())?.value;
+
+/**
+ * Refuses to start a node whose master key is not the database's. Nodes
+ * that share a database must share the key: with another key a node opens
+ * no OATH seed and matches no API key, application secret or PIN, and would
+ * answer every request as if it were wrong. The first node to start writes
+ * a value sealed with its key (for a database from before this check, only
+ * after one of its OATH seeds opened with that key); every later start must
+ * open it.
+ */
+export async function checkMasterKey(transact: UnitOfWork, keyring: Keyring, clock: Clock): Promise<void> {
+  await transact(async (unit) => {
+    const stored = await storedCheck(unit);
+    if (stored !== undefined) {
+      if (!opens(() => keyring.open(stored, CONTEXT))) throw mismatch();
+      return;
+    }
+    const token = await unit.selectFrom('oath_tokens').select(['id', 'secret_sealed']).limit(1).executeTakeFirst();
+    if (token && !opens(() => openOathSecret(keyring, token))) throw mismatch();
+    await unit
+      .insertInto('server_settings')
+      .values({ key: KEY, value: keyring.seal(PLAINTEXT, CONTEXT), updated_at: clock.now() })
+      .onConflict((conflict) => conflict.column('key').doNothing())
+      .execute();
+    // Two first starts at once: the one whose insert lost reads the winner's value, and must open it.
+    const written = (await storedCheck(unit))!;
+    if (!opens(() => keyring.open(written, CONTEXT))) throw mismatch();
+  });
+}
