@@ -5,7 +5,8 @@
 // request, and the rate the machine's cores could give at that cost (ceiling).
 //
 //   npm run bench:auth [-- --json]
-//   env: BENCH_USERS (120000), BENCH_SECONDS (10), BENCH_CONNECTIONS (50), BENCH_DATABASE_URL (SQLite when unset)
+//   env: BENCH_USERS (120000), BENCH_SECONDS (10), BENCH_CONNECTIONS (50), BENCH_DATABASE_URL (SQLite when unset),
+//        BENCH_SQLITE_SYNCHRONOUS (full, the default, or normal)
 import { availableParallelism } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import type { Runtime } from '../src/main.js';
@@ -40,7 +41,7 @@ function cpuCeiling(auth: Measured, noop: Measured): { cpuMicros: number; perSec
   return { cpuMicros, perSecond, share: perSecond / noop.requestsPerSecond };
 }
 
-function print(dialect: string, noop: Measured, auth: Measured, results: Record<string, number>, seedSeconds: number): void {
+function print(dialect: string, synchronous: string, noop: Measured, auth: Measured, results: Record<string, number>, seedSeconds: number): void {
   const total = Object.values(results).reduce((sum, n) => sum + n, 0);
   const verified = results.SUCCESS_OATH_CODE_VERIFIED ?? 0;
   const verifiedPerSecond = auth.requestsPerSecond * (verified / Math.max(1, total));
@@ -55,7 +56,7 @@ function print(dialect: string, noop: Measured, auth: Measured, results: Record<
     load.serverCpuMicrosPerRequest.toFixed(0),
     load.clientCpuMicrosPerRequest.toFixed(0),
   ];
-  console.log(`dialect: ${dialect}`);
+  console.log(`dialect: ${dialect}${dialect === 'sqlite' ? ` (synchronous = ${synchronous})` : ''}`);
   console.log(`users: ${USERS} with a TOTP token each (seeded in ${seedSeconds.toFixed(1)} s)`);
   console.log(`load: ${CONNECTIONS} connections, ${SECONDS} s per route after a 2 s warm-up\n`);
   console.log(formatTable(['route', 'per s', 'p50 ms', 'p99 ms', 'non-2xx', 'errors', 'vs /healthz', 'server CPU µs/req', 'client CPU µs/req'], [row('GET /healthz', noop, noop.requestsPerSecond), row('POST /auth/v1/auth (verified)', auth, verifiedPerSecond)]));
@@ -84,7 +85,7 @@ async function run(cleanup: Cleanup): Promise<void> {
   const data: AuthSourceData = { authorization: `Basic ${Buffer.from(`${application.integration_key}:${secret}`).toString('base64')}`, users, ip: '127.0.0.1' };
   const auth = await server.measure(() => runLoad({ ...common, paths: ['/auth/v1/auth'], requestSource: { module: fileURLToPath(new URL('./auth-source.ts', import.meta.url)), data } }));
   const results = await outcomes(runtime);
-  print(dialect, noop, auth, results, seedSeconds);
+  print(dialect, runtime.config.database.sqliteSynchronous, noop, auth, results, seedSeconds);
   const total = Object.values(results).reduce((sum, n) => sum + n, 0);
   if (auth.non2xx > 0 || auth.errors > 0) throw new BenchFailure(`the auth route answered ${auth.non2xx} non-2xx and ${auth.errors} connection errors`);
   if ((results.SUCCESS_OATH_CODE_VERIFIED ?? 0) < total * 0.99) throw new BenchFailure(`fewer than 99% of the authentications were verified: ${JSON.stringify(results)}`);

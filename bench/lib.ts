@@ -95,7 +95,13 @@ export async function createBenchRuntime(cleanup: Cleanup): Promise<BenchRuntime
   const url = process.env.BENCH_DATABASE_URL?.trim() ?? '';
   const pgStore = isPostgresUrl(url) ? await openPgStorage(url, dataDir, cleanup) : null;
   const config = loadConfig({
-    overrides: { dataDir, log: { level: 'warn' }, security: { masterKey: randomBytes(32).toString('base64') }, database: { url } },
+    overrides: {
+      dataDir,
+      log: { level: 'warn' },
+      security: { masterKey: randomBytes(32).toString('base64') },
+      // BENCH_SQLITE_SYNCHRONOUS: database.sqliteSynchronous (full unless set), to weigh durability against speed.
+      database: { url, ...(process.env.BENCH_SQLITE_SYNCHRONOUS ? { sqliteSynchronous: process.env.BENCH_SQLITE_SYNCHRONOUS } : {}) },
+    },
   });
   const log = pino({ level: 'warn' }, pino.destination({ dest: 2, sync: true }));
   const runtime = await buildRuntime(config, { log, ...(pgStore ? { storage: pgStore.storage } : {}) });

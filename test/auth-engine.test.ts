@@ -141,6 +141,15 @@ describe.each(DIALECTS)('authentication engine on %s', (dialect) => {
     expect(await t.runtime.engine.auth(request())).toMatchObject({ result: 'waiting' });
   });
 
+  it('ends a challenge answered too late with its timeout code, recorded for its user', async () => {
+    const { request, application, token, user } = await authFixture(t.runtime);
+    const waiting = await t.runtime.engine.auth(request());
+    t.clock.advance(121_000);
+    expect(await t.runtime.engine.respond(application, waiting.txid!, { passcode: token.code(t.clock.now()) })).toMatchObject({ result: 'deny', result_code: 'FAILED_OATH_TOKEN_TIMEOUT' });
+    expect(await lastSignin()).toMatchObject({ user_id: user.id, username: 'alice@contoso.com', result_code: 'FAILED_OATH_TOKEN_TIMEOUT' });
+    expect(await lastAttempt()).toMatchObject({ user_id: user.id, username: 'alice@contoso.com' });
+  });
+
   it('sweeps expired challenges so their records are written without a poll', async () => {
     const { request } = await authFixture(t.runtime);
     await t.runtime.engine.auth(request());

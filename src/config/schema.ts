@@ -23,12 +23,12 @@ export const ConfigSchema = Type.Object(
           default: '',
           description: 'Empty for SQLite at <dataDir>/countersign.db; sqlite:<path> for another SQLite file; postgres://... for PostgreSQL.',
         }),
-        poolSize: Type.Integer({ minimum: 1, maximum: 200, default: 10, description: 'PostgreSQL connection pool size.' }),
+        poolSize: Type.Integer({ minimum: 1, maximum: 200, default: 10, description: 'PostgreSQL connection pool size. Each server also holds one more connection, which listens for changes to conditional access ([conditional-access.md](conditional-access.md#when-a-change-takes-effect)).' }),
         connectTimeoutMs: Type.Integer({
           minimum: 100,
           maximum: 60000,
           default: 3000,
-          description: 'PostgreSQL: how long to wait to open a connection, or for a free one in the pool, before the request answers 503 database_unavailable.',
+          description: 'PostgreSQL: how long to wait to open a connection, or for a free one in the pool, before the request answers 503 database_unavailable (see When the database is away below).',
         }),
         statementTimeoutMs: Type.Integer({
           minimum: 100,
@@ -40,7 +40,7 @@ export const ConfigSchema = Type.Object(
         sqliteSynchronous: Type.Union([Type.Literal('full'), Type.Literal('normal'), Type.Literal('extra')], {
           default: 'full',
           description:
-            'SQLite: full makes every commit durable before it is answered (a used code stays used after a power loss); normal is faster to commit but may lose the last commits, and with them used codes, on a power loss or OS crash. See docs/configuration.md.',
+            'SQLite: full makes every commit durable before it is answered (a used code stays used after a power loss); normal is faster to commit but may lose the last commits, and with them used codes, on a power loss or OS crash (see Durability below).',
         }),
         readCacheEntries: Type.Integer({
           minimum: 0,

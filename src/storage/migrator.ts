@@ -24,9 +24,16 @@ async function ensureTable(db: Db): Promise<void> {
     .execute();
 }
 
-/** Serialises migrators of several nodes sharing one PostgreSQL database. */
+/**
+ * Serialises migrators: of several nodes sharing one PostgreSQL database
+ * (an advisory lock), and on SQLite with a running server (a write as the
+ * first statement takes the write lock before anything is read, as BEGIN
+ * IMMEDIATE would, so the migration cannot read a state that a commit of the
+ * server then makes stale).
+ */
 async function lock(trx: Db, dialect: DialectName): Promise<void> {
   if (dialect === 'postgres') await sql`select pg_advisory_xact_lock(727274001)`.execute(trx);
+  else await sql`delete from schema_migrations where 1 = 0`.execute(trx);
 }
 
 async function isApplied(db: Db, name: string): Promise<boolean> {

@@ -388,7 +388,7 @@ export class AuthEngine {
     const slot = { txid, existing: challenge };
     // Ended by an earlier answer (or on another node): every later answer gets how it ended.
     if (challenge.status !== 'pending') return { answer: this.answerWithToken(challenge) };
-    if (challenge.expires_at <= this.deps.clock.now()) return { answer: await this.expire(trx, challenge) };
+    if (challenge.expires_at <= this.deps.clock.now()) return { answer: await this.expire(trx, challenge, user) };
     if (!user) return { answer: await this.expire(trx, challenge) };
     const state = JSON.parse(challenge.state) as ChallengeState;
     const request = this.requestOf(challenge, application, user.username);
