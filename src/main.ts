@@ -45,7 +45,7 @@ import { systemClock, type Clock } from './shared/clock.js';
 import { Keyring } from './shared/keyring.js';
 import { closeServiceLog, createServiceLog } from './shared/logger.js';
 import { decodeMasterKey, loadOrCreateMasterKeyFile } from './shared/master-key.js';
-import { openStorage, type Storage } from './storage/database.js';
+import { openStorage, permissionProblems, type Storage } from './storage/database.js';
 import { isMigrated, migrateToLatest } from './storage/migrator.js';
 import { cluster } from './storage/migrations/0014-cluster.js';
 import { checkMasterKey } from './modules/cluster/master-key-check.js';
@@ -160,6 +160,7 @@ export async function buildRuntime(config: Config, options: RuntimeOptions = {})
       timeouts: { connectMs: config.database.connectTimeoutMs, statementMs: config.database.statementTimeoutMs },
       onConnectionError: (error) => log.warn({ err: error, event: 'database.connection_lost' }, 'a database connection was lost; it is replaced'),
     });
+  for (const problem of permissionProblems(storage)) log.warn({ event: 'storage.permissions' }, problem);
   if (options.migrate !== false) {
     const applied = await migrateToLatest(storage.db, storage.dialect, clock);
     if (applied.length > 0) log.info({ event: 'storage.migrated', applied }, 'database migrated');

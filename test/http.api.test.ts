@@ -127,6 +127,19 @@ describe('operations endpoints', () => {
     expect(down.headers['retry-after']).toBe('2');
   });
 
+  it('marks every answer not to be cached, sniffed or framed, above all those that carry a secret', async () => {
+    const created = await t.app.inject({ method: 'POST', url: '/admin/v1/admin-keys', headers: await t.as('global_administrator'), payload: { name: 'reporting', role: 'reports_reader' } });
+    expect(created.statusCode).toBe(201);
+    for (const response of [created, await t.app.inject({ url: '/healthz' }), await t.app.inject({ url: '/admin/v1/users' })]) {
+      expect(response.headers).toMatchObject({
+        'cache-control': 'no-store',
+        'x-content-type-options': 'nosniff',
+        'referrer-policy': 'no-referrer',
+        'content-security-policy': "default-src 'none'; frame-ancestors 'none'",
+      });
+    }
+  });
+
   it('exposes Prometheus metrics with per-route request counts', async () => {
     await t.app.inject({ url: '/healthz' });
     const metrics = await t.app.inject({ url: '/metrics' });
@@ -163,5 +176,20 @@ describe('operations endpoints', () => {
     expect(documented.size).toBe(t.app.adminRoutes.length + others.length);
     expect(doc.paths['/auth/v1/auth']!.post!.security).toEqual([{ application: [] }]);
     expect(doc.paths['/self/v1/registration']!.get!.security).toEqual([{ userPassword: [] }]);
+  });
+
+  it('describes every error answer as a problem document, with the errors any route can give', async () => {
+    type Responses = Record<string, { content?: Record<string, unknown> }>;
+    const doc = (await t.app.inject({ url: '/openapi.json' })).json<{ paths: Record<string, Record<string, { responses: Responses }>> }>();
+    for (const [path, operations] of Object.entries(doc.paths)) {
+      for (const [method, operation] of Object.entries(operations)) {
+        for (const [status, response] of Object.entries(operation.responses)) {
+          if (Number(status) >= 400 && response.content) expect(Object.keys(response.content), `${method} ${path} ${status}`).toEqual(['application/problem+json']);
+        }
+        expect(Object.keys(operation.responses), `${method} ${path}`).toEqual(expect.arrayContaining(['408', '431', '503']));
+      }
+    }
+    expect(Object.keys(doc.paths['/admin/v1/users']!.post!.responses)).toEqual(expect.arrayContaining(['400', '413', '415']));
+    expect(Object.keys(doc.paths['/admin/v1/users/{username}']!.get!.responses)).toEqual(expect.arrayContaining(['404', '414']));
   });
 });

@@ -1,3 +1,5 @@
+import type { AddressInfo } from 'node:net';
+import { connect } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createTestApp } from './helpers/runtime.js';
 import { DIALECTS } from './helpers/storage.js';
@@ -28,6 +30,60 @@ describe.each(DIALECTS)('bad input gets a 4xx problem, never a 5xx, on %s', (dia
     if (detail) expect(body.detail).toMatch(detail);
     expect(response.body).not.toMatch(/at .*\.(ts|js):\d+/);
   };
+
+  it('a control character anywhere: in a body, a path, a query, also without credentials (400, never a database error)', async () => {
+    const { secret, application } = await t.runtime.applications.create({ name: 'NUL app' }, { type: 'cli', id: 't', role: null, requestId: null, entryPoint: 'cli' });
+    const basic = { authorization: `Basic ${Buffer.from(`${application.integration_key}:${secret}`).toString('base64')}` };
+    const nul = 'carol\u0000@contoso.com';
+    const cases: [Parameters<typeof send>[0], string, unknown, Record<string, string>, string][] = [
+      ['POST', '/self/v1/password-reset', { username: nul }, { authorization: '' }, 'body.username'],
+      ['POST', '/auth/v1/auth', { username: nul }, basic, 'body.username'],
+      ['POST', '/auth/v1/preauth', { username: 'carol@contoso.com', device_id: 'dev\u0000ice' }, basic, 'body.device_id'],
+      ['GET', `/admin/v1/users/${encodeURIComponent(nul)}`, undefined, {}, 'params.username'],
+      ['DELETE', `/admin/v1/users/${encodeURIComponent(nul)}`, undefined, {}, 'params.username'],
+      ['GET', `/admin/v1/users?group=${encodeURIComponent('g\u0000')}`, undefined, {}, 'query.group'],
+      ['POST', '/admin/v1/users/taken@contoso.com/block', { reason: 'bad\u0000reason' }, {}, 'body.reason'],
+      ['GET', `/admin/v1/signins?user=${encodeURIComponent(nul)}`, undefined, {}, 'query.user'],
+    ];
+    for (const [method, url, payload, headers, field] of cases) {
+      const response = await send(method, url, payload, headers);
+      expectProblem(response, 400, 'validation_failed', /must not contain control characters/);
+      expect(response.json<{ field: string }>().field, `${method} ${url}`).toBe(field);
+    }
+    // A line break in a reason is text, not a control character to refuse.
+    expect((await send('POST', '/admin/v1/users/taken@contoso.com/block', { reason: 'line one\nline two' })).statusCode).toBe(200);
+  });
+
+  it('a path part too long (414), a path that is not UTF-8 (400), headers too large (431): problem documents too', async () => {
+    expectProblem(await send('GET', `/admin/v1/users/${'a'.repeat(3100)}`), 414, 'uri_too_long');
+    expectProblem(await send('GET', '/admin/v1/users/%ff%fe'), 400, 'malformed_request');
+    await t.app.listen({ host: '127.0.0.1', port: 0 });
+    const { port } = t.app.server.address() as AddressInfo;
+    const raw = await new Promise<string>((resolve, reject) => {
+      let text = '';
+      const socket = connect(port, '127.0.0.1', () => socket.write(`GET /healthz HTTP/1.1\r\nHost: x\r\nX-Big: ${'a'.repeat(20_000)}\r\n\r\n`));
+      socket.on('data', (chunk) => (text += chunk.toString()));
+      socket.on('close', () => resolve(text));
+      socket.on('error', reject);
+    });
+    expect(raw).toMatch(/^HTTP\/1\.1 431 /);
+    expect(raw).toContain('content-type: application/problem+json'.replace('content-type', 'Content-Type'));
+    expect(JSON.parse(raw.slice(raw.indexOf('\r\n\r\n') + 4))).toMatchObject({ status: 431, code: 'headers_too_large' });
+  });
+
+  it('reaches a user whose name has the longest length allowed (256 characters), on every route', async () => {
+    for (const username of [`${'a'.repeat(244)}@contoso.com`, `${'é'.repeat(244)}@contoso.com`]) {
+      expect(username).toHaveLength(256);
+      expect((await send('POST', '/admin/v1/users', { username })).statusCode).toBe(201);
+      const path = `/admin/v1/users/${encodeURIComponent(username)}`;
+      expect((await send('GET', path)).statusCode).toBe(200);
+      expect((await send('POST', `${path}/block`, { reason: 'test' })).statusCode).toBe(200);
+      expect((await send('GET', `/admin/v1/privacy/users/${encodeURIComponent(username)}/export`)).statusCode).toBe(200);
+      expect((await send('DELETE', `/admin/v1/privacy/users/${encodeURIComponent(username)}`)).statusCode).toBe(200);
+      expect((await send('GET', path)).statusCode).toBe(404);
+    }
+    expectProblem(await send('POST', '/admin/v1/users', { username: `${'a'.repeat(245)}@contoso.com` }), 400, 'validation_failed');
+  });
 
   it('malformed JSON', async () => {
     expectProblem(await send('POST', '/admin/v1/users', '{"username": "x",', { 'content-type': 'application/json' }), 400, 'malformed_request');

@@ -26,7 +26,8 @@ export function loadOrCreateMasterKeyFile(path: string): { key: Buffer; created:
   } catch (error) {
     if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
   }
-  mkdirSync(dirname(path), { recursive: true });
+  // The folder holds the key (and, by default, the database): private to the server's user.
+  mkdirSync(dirname(path), { recursive: true, mode: 0o700 });
   const key = randomBytes(32);
   // 'wx' fails if another process created the file in the meantime: never overwrite a key.
   const fd = openSync(path, 'wx', 0o600);

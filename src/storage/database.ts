@@ -1,4 +1,4 @@
-import { mkdirSync } from 'node:fs';
+import { closeSync, existsSync, mkdirSync, openSync, statSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import SQLite from 'better-sqlite3';
 import { Kysely, PostgresAdapter, PostgresDialect, SqliteDialect, sql, type Transaction } from 'kysely';
@@ -113,8 +113,10 @@ async function ping(db: Db, timeoutMs: number): Promise<boolean> {
 }
 
 function openSqlite(path: string, readCacheEntries: number, options: StorageOptions): Storage {
-  // The database holds personal data: its folder is private to the server's user.
+  // The database holds personal data: its folder is private to the server's user, and the file is made
+  // 0600 before SQLite opens it (SQLite gives the -wal and -shm files the database file's mode).
   mkdirSync(dirname(path), { recursive: true, mode: 0o700 });
+  if (path !== ':memory:' && !existsSync(path)) closeSync(openSync(path, 'a', 0o600));
   const connection = new SQLite(path);
   const timeouts = options.timeouts ?? DEFAULT_TIMEOUTS;
   connection.pragma('journal_mode = WAL');
@@ -231,6 +233,25 @@ function openPostgres(url: string, poolSize: number, options: StorageOptions): S
           throw error;
         }),
   };
+}
+
+/**
+ * What is wider than it should be about a SQLite store on disk: its folder
+ * (0700) and its files (0600), which hold personal data. Empty for PostgreSQL
+ * and a private store. The server warns at start; it does not change modes
+ * an operator may have chosen.
+ */
+export function permissionProblems(storage: Pick<Storage, 'file'>): string[] {
+  if (!storage.file || storage.file === ':memory:') return [];
+  const problems: string[] = [];
+  const check = (path: string, kind: string, wanted: string) => {
+    if (!existsSync(path)) return;
+    const mode = statSync(path).mode & 0o777;
+    if ((mode & 0o077) !== 0) problems.push(`${path}: the ${kind} is open to other users (mode ${mode.toString(8)}); it holds personal data: chmod ${wanted} it`);
+  };
+  check(dirname(storage.file), 'database folder', '700');
+  for (const suffix of ['', '-wal', '-shm']) check(storage.file + suffix, 'database file', '600');
+  return problems;
 }
 
 /** Opens the store named by the configuration. */

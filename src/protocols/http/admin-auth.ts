@@ -1,6 +1,7 @@
 import type { FastifyInstance, FastifyRequest, RouteOptions } from 'fastify';
 import type { AdminKeys, AuthenticatedKey } from '../../modules/admin-access/admin-keys.js';
 import { ROLES, type Role } from '../../modules/admin-access/roles.js';
+import { assertMayChangeUser } from '../../modules/admin-access/targets.js';
 import type { Actor } from '../../shared/actor.js';
 import { appError } from '../../shared/errors.js';
 
@@ -30,12 +31,23 @@ export function actorOf(request: FastifyRequest): Actor {
   return { type: 'api_key', id: admin.id, role: admin.role, requestId: request.id, entryPoint: 'http_admin_api' };
 }
 
+/** How the guard finds the user a write names: enough to apply the rule of `admin-access/targets.ts`. */
+export type TargetLookup = (username: string) => Promise<{ username: string; admin_role: string | null } | null>;
+
+const WRITES = new Set(['POST', 'PUT', 'PATCH', 'DELETE']);
+
 /**
  * Guards every admin route with a bearer API key and the route's declared
  * roles. A route under /admin/v1 without `config.roles` stops start-up: a
  * forgotten declaration must not become an open route.
+ *
+ * Every write whose path names a user (`:username`), or whose body does
+ * (`username`), is also checked against the rule of who may change a user
+ * holding an administrator role (`mayChangeUser`), before the body is
+ * validated or the handler runs: the rule is applied here once, for every
+ * such route, present and future.
  */
-export function installAdminAuth(app: FastifyInstance, adminKeys: AdminKeys): AdminRoute[] {
+export function installAdminAuth(app: FastifyInstance, adminKeys: AdminKeys, targetOf: TargetLookup): AdminRoute[] {
   const catalog: AdminRoute[] = [];
   app.decorateRequest('admin', null);
   app.addHook('onRoute', (route: RouteOptions) => {
@@ -55,6 +67,18 @@ export function installAdminAuth(app: FastifyInstance, adminKeys: AdminKeys): Ad
     // unauthenticated caller learns nothing from validation errors and costs no parsing.
     const existing = route.onRequest ? (Array.isArray(route.onRequest) ? route.onRequest : [route.onRequest]) : [];
     route.onRequest = [guard, ...existing];
+    const method = String(route.method);
+    if (WRITES.has(method)) {
+      const operation = `${method} ${route.url.slice(ADMIN_PREFIX.length)}`;
+      const targetGuard = async (request: FastifyRequest) => {
+        const named = (request.params as { username?: unknown }).username ?? (request.body as { username?: unknown } | null)?.username;
+        if (typeof named !== 'string' || request.admin?.role !== 'authentication_administrator') return;
+        const user = await targetOf(named);
+        if (user) assertMayChangeUser(request.admin, user, operation);
+      };
+      const validating = route.preValidation ? (Array.isArray(route.preValidation) ? route.preValidation : [route.preValidation]) : [];
+      route.preValidation = [targetGuard, ...validating];
+    }
     catalog.push({ method: String(route.method), url: route.url, roles });
     const schema = (route.schema ??= {}) as Record<string, unknown>;
     schema.security = [{ adminKey: [] }];

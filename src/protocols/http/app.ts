@@ -5,7 +5,8 @@ import type { Runtime } from '../../main.js';
 import { ADMIN_PREFIX, installAdminAuth, type AdminRoute } from './admin-auth.js';
 import { installDrain } from './drain.js';
 import { installMetrics } from './metrics.js';
-import { installProblemHandlers } from './problem.js';
+import { AppError } from '../../shared/errors.js';
+import { clientErrorHandler, frameworkErrors, installProblemHandlers } from './problem.js';
 import { adminRoutes } from './routes/admin.js';
 import { authAdminRoutes } from './routes/auth-admin.js';
 import { authApiRoutes } from './routes/auth-api.js';
@@ -23,12 +24,22 @@ import { privacyRoutes } from './routes/privacy.js';
 import { selfServiceRoutes } from './routes/self-service.js';
 import { VERSION } from '../../shared/version.js';
 import { userRoutes } from './routes/users.js';
-import { validatorCompiler } from './validation.js';
+import { installTextGuard, validatorCompiler } from './validation.js';
+import { describeProblems } from './openapi.js';
+import { Problem } from './schemas.js';
 
 /** The Auth API that applications call. */
 export const AUTH_PREFIX = '/auth/v1';
 
 const REQUEST_ID = /^[A-Za-z0-9._-]{1,128}$/;
+
+/** Sent with every answer; a route that must differ (a download, later a page) sets its own. */
+const SECURITY_HEADERS = {
+  'cache-control': 'no-store',
+  'x-content-type-options': 'nosniff',
+  'referrer-policy': 'no-referrer',
+  'content-security-policy': "default-src 'none'; frame-ancestors 'none'",
+} as const;
 
 declare module 'fastify' {
   interface FastifyInstance {
@@ -58,14 +69,21 @@ export async function buildHttpApp(runtime: Runtime): Promise<FastifyInstance> {
       const given = request.headers['x-request-id'];
       return typeof given === 'string' && REQUEST_ID.test(given) ? given : randomUUID();
     },
-    routerOptions: { ignoreTrailingSlash: true },
+    // A user name may be 256 characters, and each one up to 12 once percent-encoded (4 UTF-8 bytes).
+    routerOptions: { ignoreTrailingSlash: true, maxParamLength: 3072 },
+    frameworkErrors,
+    clientErrorHandler,
     exposeHeadRoutes: false,
   });
   app.setValidatorCompiler(validatorCompiler);
   app.addHook('onRequest', async (request, reply) => {
     reply.header('x-request-id', request.id);
+    // Every answer is about someone and may carry a secret (an API key, an OATH seed, an application
+    // secret): no cache keeps it. The API serves no page, so nothing it sends may run as one either.
+    reply.headers(SECURITY_HEADERS);
   });
   installProblemHandlers(app);
+  installTextGuard(app);
   installDrain(app);
   const metrics = config.metrics.enabled ? installMetrics(app, runtime.storage.readCache) : null;
 
@@ -82,9 +100,15 @@ export async function buildHttpApp(runtime: Runtime): Promise<FastifyInstance> {
       },
     },
   });
-  app.decorate('adminRoutes', installAdminAuth(app, runtime.adminKeys));
+  // An unknown user is the handler's to refuse (404); any other failure fails the request, never the check.
+  const targetOf = (username: string) =>
+    runtime.directory.find(runtime.storage.db, username).catch((error: unknown) => {
+      if (error instanceof AppError && error.code === 'user_not_found') return null;
+      throw error;
+    });
+  app.decorate('adminRoutes', installAdminAuth(app, runtime.adminKeys, targetOf));
 
-  app.get('/openapi.json', { schema: { tags: ['operations'], summary: 'This OpenAPI 3.1 document' }, handler: async () => app.swagger() });
+  app.get('/openapi.json', { schema: { tags: ['operations'], summary: 'This OpenAPI 3.1 document' }, handler: async () => describeProblems(structuredClone(app.swagger()) as Record<string, unknown>, Problem) });
   await app.register(healthRoutes(runtime, metrics));
   await app.register(userRoutes(runtime), { prefix: ADMIN_PREFIX });
   await app.register(groupRoutes(runtime), { prefix: ADMIN_PREFIX });

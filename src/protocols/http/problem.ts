@@ -1,6 +1,10 @@
+import { randomUUID } from 'node:crypto';
+import { STATUS_CODES } from 'node:http';
+import type { Socket } from 'node:net';
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { AppError } from '../../shared/errors.js';
 import { isDatabaseUnavailable } from '../../storage/availability.js';
+import { isUnstorableText } from '../../storage/errors.js';
 
 interface AjvIssue {
   instancePath: string;
@@ -30,7 +34,9 @@ const TITLES: Record<number, string> = {
   408: 'Request Timeout',
   409: 'Conflict',
   413: 'Content Too Large',
+  414: 'URI Too Long',
   415: 'Unsupported Media Type',
+  431: 'Request Header Fields Too Large',
   500: 'Internal Server Error',
   503: 'Service Unavailable',
 };
@@ -65,6 +71,9 @@ function toProblem(error: FastifyError | AppError, request: FastifyRequest): Pro
   // The database is down, restarting or too slow: the request may succeed if sent again (Retry-After).
   if (isDatabaseUnavailable(error)) {
     return { type: 'urn:countersign:problem:database_unavailable', title: 'Service Unavailable', status: 503, detail: 'the database is unavailable; try again shortly', code: 'database_unavailable', ...base };
+  }
+  if (isUnstorableText(error)) {
+    return { type: 'urn:countersign:problem:validation_failed', title: 'Bad Request', status: 400, detail: 'a text of the request holds a character that cannot be stored', code: 'validation_failed', ...base };
   }
   const validation = (error as FastifyError & { validation?: AjvIssue[]; validationContext?: string }).validation;
   if (validation && validation[0]) {
@@ -106,4 +115,44 @@ export function installProblemHandlers(app: FastifyInstance): void {
       request_id: request.id,
     }),
   );
+}
+
+/**
+ * Fastify's router refuses some requests before any handler or hook runs: a
+ * path that is not valid percent-encoding (400), a path parameter longer than
+ * `maxParamLength` (414). They get the same problem documents as any error.
+ */
+export function frameworkErrors(error: FastifyError, request: FastifyRequest, reply: FastifyReply): FastifyReply {
+  const base = { instance: request.url, request_id: request.id };
+  // No hook has run: the request id is echoed here.
+  reply.header('x-request-id', request.id);
+  if (error.code === 'FST_ERR_MAX_PARAM_LENGTH') {
+    return sendProblem(reply, { type: 'urn:countersign:problem:uri_too_long', title: TITLES[414]!, status: 414, detail: 'a part of the path is too long', code: 'uri_too_long', ...base });
+  }
+  if (error.code === 'FST_ERR_BAD_URL') {
+    return sendProblem(reply, { type: 'urn:countersign:problem:malformed_request', title: TITLES[400]!, status: 400, detail: 'the path is not valid percent-encoded UTF-8', code: 'malformed_request', ...base });
+  }
+  request.log.error({ err: error }, 'request failed');
+  return sendProblem(reply, { type: 'urn:countersign:problem:internal_error', title: TITLES[500]!, status: 500, detail: 'the server could not complete the request', code: 'internal_error', ...base });
+}
+
+/**
+ * Errors Node's HTTP parser meets before there is a request: headers over the
+ * size limit (431), a request not received in time (408), anything else it
+ * cannot parse (400). Answered as problem documents, then the connection is
+ * closed, as Node does.
+ */
+export function clientErrorHandler(error: NodeJS.ErrnoException, socket: Socket): void {
+  if (error.code === 'ECONNRESET' || socket.destroyed) return;
+  const [status, code, detail] =
+    error.code === 'HPE_HEADER_OVERFLOW'
+      ? [431, 'headers_too_large', 'the request headers are too large']
+      : error.code === 'ERR_HTTP_REQUEST_TIMEOUT'
+        ? [408, 'request_timeout', 'the request was not received in time (http.requestTimeoutSeconds)']
+        : [400, 'malformed_request', 'the request is not valid HTTP'];
+  const body = JSON.stringify({ type: `urn:countersign:problem:${code}`, title: STATUS_CODES[status], status, detail, code, request_id: randomUUID() });
+  if (socket.writable) {
+    socket.write(`HTTP/1.1 ${status} ${STATUS_CODES[status]}\r\nContent-Type: application/problem+json\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`);
+  }
+  socket.destroy(error);
 }
