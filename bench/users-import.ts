@@ -1,7 +1,10 @@
 // Benchmark: bulk CSV import of N users (rows/s), then the read throughput of
 // GET /admin/v1/users/<username> (admin key, a random existing user per
 // request) next to the no-op GET /healthz, measured in the same run so the
-// ratio between them is comparable across machines.
+// ratio between them is comparable across machines; then a second import of
+// N users through POST /admin/v1/users/import while /healthz is asked every
+// 20 ms, whose latency shows whether an import stops the server (target: p99
+// under 200 ms).
 //
 //   npm run bench:users [-- --json]
 //   env: BENCH_USERS (100000), BENCH_SECONDS (10 per route), BENCH_DATABASE_URL (SQLite when unset)
@@ -104,6 +107,50 @@ async function measureRoutes(baseUrl: string, secret: string): Promise<RouteResu
   return [health, user];
 }
 
+interface ImportWhileServing {
+  rows: number;
+  seconds: number;
+  probes: number;
+  healthP50Ms: number;
+  healthP99Ms: number;
+  healthMaxMs: number;
+}
+
+/**
+ * A second import of `count` users, through the HTTP API as an administrator
+ * would send it, while /healthz is asked every 20 ms from this process: its
+ * latency is how long the server kept every other request waiting.
+ */
+async function importWhileServing(baseUrl: string, secret: string, count: number): Promise<ImportWhileServing> {
+  const lines = [HEADER];
+  for (let i = 1; i <= count; i += 1) lines.push(csvLine(i).replace(/^user/, 'second'));
+  const body = `${lines.join('\n')}\n`;
+  let importing = true;
+  const latencies: number[] = [];
+  const probe = (async () => {
+    while (importing) {
+      const started = performance.now();
+      await (await fetch(`${baseUrl}/healthz`)).arrayBuffer();
+      latencies.push(performance.now() - started);
+      await new Promise((resolve) => setTimeout(resolve, 20));
+    }
+  })();
+  const started = performance.now();
+  const response = await fetch(`${baseUrl}/admin/v1/users/import?create_groups=true`, {
+    method: 'POST',
+    headers: { authorization: `Bearer ${secret}`, 'content-type': 'text/csv' },
+    body,
+  });
+  const report = (await response.json()) as { created?: number };
+  const seconds = (performance.now() - started) / 1000;
+  importing = false;
+  await probe;
+  if (response.status !== 200 || report.created !== count) throw new BenchFailure(`the HTTP import answered ${response.status}: ${JSON.stringify(report).slice(0, 300)}`);
+  latencies.sort((a, b) => a - b);
+  const at = (share: number) => latencies[Math.min(latencies.length - 1, Math.floor(latencies.length * share))] ?? 0;
+  return { rows: count, seconds, probes: latencies.length, healthP50Ms: at(0.5), healthP99Ms: at(0.99), healthMaxMs: latencies[latencies.length - 1] ?? 0 };
+}
+
 interface Summary {
   dialect: string;
   users: number;
@@ -113,6 +160,7 @@ interface Summary {
   routes: RouteResult[];
   /** Requests/s of the user route divided by those of /healthz. */
   userToNoopRatio: number;
+  whileServing: ImportWhileServing;
 }
 
 function printSummary(summary: Summary): void {
@@ -133,6 +181,12 @@ function printSummary(summary: Summary): void {
   console.log(`load: ${summary.connections} connections, ${summary.secondsPerRoute} s per route after a 2 s warm-up\n`);
   console.log(formatTable(['route', 'req/s', 'p50 ms', 'p99 ms', 'non-2xx', 'errors', 'vs /healthz'], rows));
   console.log(`\nuser route / no-op route throughput: ${summary.userToNoopRatio.toFixed(3)}`);
+  const serving = summary.whileServing;
+  console.log(
+    `\nimport over HTTP while serving: ${serving.rows} rows in ${serving.seconds.toFixed(1)} s = ${(serving.rows / serving.seconds).toFixed(0)} rows/s; ` +
+      `/healthz meanwhile (${serving.probes} probes): p50 ${serving.healthP50Ms.toFixed(1)} ms, p99 ${serving.healthP99Ms.toFixed(1)} ms, max ${serving.healthMaxMs.toFixed(1)} ms ` +
+      `(target p99 < 200 ms: ${serving.healthP99Ms < 200 ? 'met' : 'NOT met'})`,
+  );
   if (hasFlag('--json')) console.log(JSON.stringify(summary, null, 2));
 }
 
@@ -141,10 +195,13 @@ async function run(cleanup: Cleanup): Promise<void> {
   progress(`database: ${dialect} (${location}); importing ${USERS} users`);
   const imported = await importUsers(runtime, USERS);
   const { secret } = await runtime.adminKeys.create({ name: 'bench', role: 'reports_reader' }, benchActor);
+  const writer = await runtime.adminKeys.create({ name: 'bench import', role: 'privileged_authentication_administrator' }, benchActor);
   const server = await startServer(runtime, cleanup);
   const routes = await measureRoutes(server.url, secret);
   const userToNoopRatio = routes[1]!.load.requestsPerSecond / routes[0]!.load.requestsPerSecond;
-  printSummary({ dialect, users: USERS, import: imported, connections: CONNECTIONS, secondsPerRoute: SECONDS, routes, userToNoopRatio });
+  progress(`import over HTTP: ${USERS} more users while /healthz is probed`);
+  const whileServing = await importWhileServing(server.url, writer.secret, USERS);
+  printSummary({ dialect, users: USERS, import: imported, connections: CONNECTIONS, secondsPerRoute: SECONDS, routes, userToNoopRatio, whileServing });
   routes.forEach(assertClean);
 }
 

@@ -2,6 +2,8 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { createTestRuntime, testActor, type TestRuntime } from './helpers/runtime.js';
 import { DIALECTS } from './helpers/storage.js';
 import { addToken, authFixture } from './helpers/auth.js';
+import { hotp, timeStep } from '../src/modules/methods/oath/otp.js';
+import { base32Decode } from '../src/modules/methods/oath/base32.js';
 
 describe.each(DIALECTS)('authentication engine on %s', (dialect) => {
   let t: TestRuntime;
@@ -102,7 +104,8 @@ describe.each(DIALECTS)('authentication engine on %s', (dialect) => {
     const token = await addToken(t.runtime, user.id, 'hotp');
     expect((await t.runtime.engine.auth(request({ username: 'hotp@contoso.com', passcode: token.code(0, 3) }))).result_code).toBe('SUCCESS_OATH_CODE_VERIFIED');
     expect((await t.runtime.engine.auth(request({ username: 'hotp@contoso.com', passcode: token.code(0, 3) }))).result_code).toBe('FAILED_OATH_CODE_DUPLICATE');
-    expect((await t.runtime.engine.auth(request({ username: 'hotp@contoso.com', passcode: token.code(0, 2) }))).result_code).toBe('FAILED_OATH_CODE_INCORRECT');
+    // Older than the last one used (SPEC.md §2; `oathtool --hotp -c 3`, then `-c 2`).
+    expect((await t.runtime.engine.auth(request({ username: 'hotp@contoso.com', passcode: token.code(0, 2) }))).result_code).toBe('FAILED_OATH_CODE_OLD');
     expect((await t.runtime.engine.auth(request({ username: 'hotp@contoso.com', passcode: token.code(0, 4) }))).result_code).toBe('SUCCESS_OATH_CODE_VERIFIED');
   });
 
@@ -139,6 +142,39 @@ describe.each(DIALECTS)('authentication engine on %s', (dialect) => {
     expect(await t.runtime.engine.status(application, waiting.txid!, 0)).toMatchObject({ result: 'deny', result_code: 'FAILED_OATH_TOKEN_TIMEOUT', detail: 'user never entered the verification code' });
     expect((await lastAttempt()).result).toBe('FAILED_OATH_TOKEN_TIMEOUT');
     expect(await t.runtime.engine.auth(request())).toMatchObject({ result: 'waiting' });
+  });
+
+  it('keeps the TOTP window on the server time: codes ever further ahead never walk it (no learned drift)', async () => {
+    const { request, token } = await authFixture(t.runtime);
+    const now = t.clock.now();
+    // A phone a step fast passes; codes further ahead do not, and do not move the window.
+    expect((await t.runtime.engine.auth(request({ passcode: token.code(now, 1) }))).result_code).toBe('SUCCESS_OATH_CODE_VERIFIED');
+    for (let ahead = 2; ahead <= 5; ahead += 1) {
+      expect((await t.runtime.engine.auth(request({ passcode: token.code(now, ahead) }))).result_code, `+${ahead} steps`).toBe('FAILED_OATH_CODE_INCORRECT');
+    }
+    // Two steps later, the code of the server's own time passes.
+    t.clock.advance(60_000);
+    expect((await t.runtime.engine.auth(request({ passcode: token.code(t.clock.now()) }))).result_code).toBe('SUCCESS_OATH_CODE_VERIFIED');
+  });
+
+  it("keeps the next step's code good after a TOTP token is activated with the previous step's code", async () => {
+    const { request, user } = await authFixture(t.runtime, 'fresh@contoso.com');
+    await db().deleteFrom('oath_tokens').where('user_id', '=', user.id).execute();
+    const { token, secret } = await t.runtime.oathTokens.enrollSoftware('fresh@contoso.com', {}, testActor);
+    const params = { secret: base32Decode(secret)!, algorithm: 'SHA1' as const, digits: 6 as const };
+    const step = timeStep(t.clock.now(), 30);
+    await t.runtime.oathTokens.activate('fresh@contoso.com', token.id, hotp(params, step - 1), testActor);
+    expect((await t.runtime.engine.auth(request({ username: 'fresh@contoso.com', passcode: hotp(params, step + 1) }))).result_code).toBe('SUCCESS_OATH_CODE_VERIFIED');
+  });
+
+  it('answers a passcode given without a factor at once, as an OATH code, even when the default would push', async () => {
+    const { request, token, user } = await authFixture(t.runtime);
+    await t.runtime.storage.db.updateTable('users').set({ default_method: 'voice' }).where('id', '=', user.id).execute();
+    expect(await t.runtime.engine.auth(request({ passcode: token.code(t.clock.now()) }))).toMatchObject({ result: 'allow', result_code: 'SUCCESS_OATH_CODE_VERIFIED' });
+    t.clock.advance(30_000);
+    const wrong = token.code(t.clock.now()) === '000000' ? '000001' : '000000';
+    expect(await t.runtime.engine.auth(request({ passcode: wrong }))).toMatchObject({ result: 'deny', result_code: 'FAILED_OATH_CODE_INCORRECT' });
+    expect(await db().selectFrom('challenges').select('id').execute()).toEqual([]);
   });
 
   it('ends a challenge answered too late with its timeout code, recorded for its user', async () => {

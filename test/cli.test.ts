@@ -99,12 +99,12 @@ describe('countersign CLI', () => {
   });
 
   it('migrates, shows status and rolls back', async () => {
-    expect((await cli.run(['migrate'])).stdout).toBe('applied 0001-foundation, 0002-authentication, 0003-lean-attempt-indexes, 0004-telephony, 0005-voice, 0006-authenticator-app, 0007-signin-log, 0008-server-nodes, 0009-conditional-access, 0010-signin-rollups, 0011-privacy, 0012-self-service, 0013-catalog-notify, 0014-cluster\n');
+    expect((await cli.run(['migrate'])).stdout).toBe('applied 0001-foundation, 0002-authentication, 0003-lean-attempt-indexes, 0004-telephony, 0005-voice, 0006-authenticator-app, 0007-signin-log, 0008-server-nodes, 0009-conditional-access, 0010-signin-rollups, 0011-privacy, 0012-self-service, 0013-catalog-notify, 0014-cluster, 0015-username-keys, 0016-sspr-name-throttle\n');
     expect((await cli.run(['migrate'])).stdout).toBe('database is up to date\n');
-    expect((await cli.run(['migrate', '--status'])).stdout).toMatch(/0014-cluster\s+\d{4}-/);
-    expect((await cli.run(['migrate', '--rollback'])).stdout).toBe('reverted 0014-cluster\n');
-    expect((await cli.run(['migrate', '--status'])).stdout).toMatch(/0014-cluster\s+pending/);
-    expect((await cli.run(['migrate'])).stdout).toBe('applied 0014-cluster\n');
+    expect((await cli.run(['migrate', '--status'])).stdout).toMatch(/0016-sspr-name-throttle\s+\d{4}-/);
+    expect((await cli.run(['migrate', '--rollback'])).stdout).toBe('reverted 0016-sspr-name-throttle\n');
+    expect((await cli.run(['migrate', '--status'])).stdout).toMatch(/0016-sspr-name-throttle\s+pending/);
+    expect((await cli.run(['migrate'])).stdout).toBe('applied 0016-sspr-name-throttle\n');
   });
 });
 

@@ -66,19 +66,20 @@ describe('CLI writes against a server under load (SQLite)', () => {
         statuses.push(response.status);
       }
     });
-    const commands: string[][] = [];
-    for (let i = 0; i < 6; i += 1) {
+    const commandsFor = (i: number): string[][] => {
       const target = `target${i}@contoso.com`;
-      commands.push(['user', 'add', `new${i}@contoso.com`], ['block', target, '--reason', 'lost phone'], ['unblock', target, '--reason', 'found it'], ['bypass', target, '--seconds', '600', '--reason', 'travel']);
-    }
+      return [['user', 'add', `new${i}@contoso.com`], ['block', target, '--reason', 'lost phone'], ['unblock', target, '--reason', 'found it'], ['bypass', target, '--seconds', '600', '--reason', 'travel']];
+    };
     const failures: string[] = [];
-    // Two at a time, as two administrators at their terminals.
+    // Two at a time, as two administrators at their terminals, each working through their own users in order.
     const lanes = [0, 1].map(async (lane) => {
-      for (let i = lane; i < commands.length; i += 2) {
-        try {
-          await run(process.execPath, [BIN, ...commands[i]!], { env });
-        } catch (error) {
-          failures.push(`${commands[i]!.join(' ')}: ${String((error as { stderr?: string }).stderr ?? error)}`);
+      for (let i = lane; i < 6; i += 2) {
+        for (const command of commandsFor(i)) {
+          try {
+            await run(process.execPath, [BIN, ...command], { env });
+          } catch (error) {
+            failures.push(`${command.join(' ')}: ${String((error as { stderr?: string }).stderr ?? error)}`);
+          }
         }
       }
     });

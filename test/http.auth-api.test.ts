@@ -56,6 +56,21 @@ describe.each(DIALECTS)('Auth API over HTTP on %s', (dialect) => {
     expect(signin).toMatchObject({ application: 'Corporate VPN', ip: '192.0.2.10', auth_type: 'vpn', entry_point: 'radius' });
   });
 
+  it("takes the caller's address when the application sends no IP, so guesses without one meet the per-IP limit", async () => {
+    for (let i = 0; i < 36; i += 1) await t.runtime.directory.create({ username: `guess${i}@contoso.com` }, testActor);
+    const users = await t.runtime.storage.db.selectFrom('users').select('id').execute();
+    for (const row of users) await addToken(t.runtime, row.id);
+    const codes: string[] = [];
+    // Three wrong codes a user (under the per-user limit of five), 108 in all, none with an "ip".
+    for (let round = 0; round < 3; round += 1) {
+      for (let i = 0; i < 36; i += 1) codes.push(String((await post('/auth/v1/auth', { username: `guess${i}@contoso.com`, passcode: '000000' })).body.result_code));
+    }
+    expect(codes.filter((code) => code === 'FAILED_OATH_CODE_INCORRECT').length).toBe(t.runtime.config.auth.ipFailureLimit);
+    expect(codes.filter((code) => code === 'FAILED_AUTHENTICATION_THROTTLED')).toHaveLength(108 - t.runtime.config.auth.ipFailureLimit);
+    const signin = await t.runtime.storage.db.selectFrom('signins').select('ip').orderBy('id', 'desc').executeTakeFirstOrThrow();
+    expect(signin.ip).toBe('127.0.0.1');
+  });
+
   it('opens a challenge, answers auth_status, and completes through respond', async () => {
     const token = await user();
     const waiting = await post('/auth/v1/auth', { username: 'bob@contoso.com', factor: 'oath' });

@@ -50,6 +50,10 @@ describe.each(DIALECTS)('bad input gets a 4xx problem, never a 5xx, on %s', (dia
       expectProblem(response, 400, 'validation_failed', /must not contain control characters/);
       expect(response.json<{ field: string }>().field, `${method} ${url}`).toBe(field);
     }
+    // A CSV file is a raw body: its rows are checked by the import, which names the row and field.
+    const csv = await send('POST', '/admin/v1/users/import', 'username,first_name\nnul@contoso.com,Ca\u0000rol\nok@contoso.com,Ok\n', { 'content-type': 'text/csv' });
+    expect(csv.statusCode).toBe(200);
+    expect(csv.json()).toMatchObject({ created: 1, failed: 1, errors: [{ line: 2, field: 'first_name' }] });
     // A line break in a reason is text, not a control character to refuse.
     expect((await send('POST', '/admin/v1/users/taken@contoso.com/block', { reason: 'line one\nline two' })).statusCode).toBe(200);
   });

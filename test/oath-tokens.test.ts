@@ -93,7 +93,8 @@ describe.each(DIALECTS)('OATH tokens on %s', (dialect) => {
     expect(active).toMatchObject({ status: 'active', last_used_at: new Date(now).toISOString() });
     const stored = await row(token.id);
     expect(Number(stored.last_used)).toBe(timeStep(now, 30) - 1);
-    expect(Number(stored.drift)).toBe(-1);
+    // A code within the window says the device's clock is right: no drift is recorded (a drift would shift later windows).
+    expect(Number(stored.drift)).toBe(0);
     expect(await codeOf(oath.activate('alice@contoso.com', token.id, code, testActor))).toBe('conflict');
     expect((await audit()).map((entry) => entry.action)).toEqual(['oath_token.enroll', 'oath_token.activate']);
   });
@@ -135,11 +136,13 @@ describe.each(DIALECTS)('OATH tokens on %s', (dialect) => {
     const params = paramsOf(secret);
     await oath.activate('alice@contoso.com', token.id, totp(params, t.clock.now(), 30), testActor);
     const step = timeStep(t.clock.now(), 30);
-    // The device runs five minutes fast.
-    await oath.resync('alice@contoso.com', token.id, hotp(params, step + 10), hotp(params, step + 11), testActor);
-    expect([Number((await row(token.id)).drift), Number((await row(token.id)).last_used)]).toEqual([11, step + 11]);
+    // Further off than oath.maxDriftSteps (10): not taught.
+    expect(await codeOf(oath.resync('alice@contoso.com', token.id, hotp(params, step + 11), hotp(params, step + 12), testActor))).toBe('invalid_oath_code');
+    // The device runs four and a half minutes fast.
+    await oath.resync('alice@contoso.com', token.id, hotp(params, step + 8), hotp(params, step + 9), testActor);
+    expect([Number((await row(token.id)).drift), Number((await row(token.id)).last_used)]).toEqual([9, step + 9]);
     // Codes at or before the last one used are never accepted again.
-    expect(await codeOf(oath.resync('alice@contoso.com', token.id, hotp(params, step + 10), hotp(params, step + 11), testActor))).toBe('invalid_oath_code');
+    expect(await codeOf(oath.resync('alice@contoso.com', token.id, hotp(params, step + 8), hotp(params, step + 9), testActor))).toBe('invalid_oath_code');
   });
 
   const IMPORT = [

@@ -57,12 +57,18 @@ describe('authentication through the read cache on sqlite', () => {
     expect((await t.runtime.engine.auth(request({ passcode: token.code(now) }))).result_code).toBe('SUCCESS_OATH_CODE_VERIFIED');
     expect((await t.runtime.engine.auth(request({ passcode: token.code(now) }))).result_code).toBe('FAILED_OATH_CODE_DUPLICATE');
     expect((await t.runtime.engine.auth(request({ passcode: token.code(now, -1) }))).result_code).toBe('FAILED_OATH_CODE_OLD');
-    // The device's clock runs a step ahead: the cached row carries the drift, so the step after it is accepted too.
-    expect((await t.runtime.engine.auth(request({ passcode: token.code(now, 1) }))).result_code).toBe('SUCCESS_OATH_CODE_VERIFIED');
+    // A resync taught that the device runs five steps fast: codes around its time pass too, and the drift stays.
+    await t.runtime.storage.db.updateTable('oath_tokens').set({ drift: 5 }).where('id', '=', token.id).execute();
+    expect((await t.runtime.engine.auth(request({ passcode: token.code(now, 5) }))).result_code).toBe('SUCCESS_OATH_CODE_VERIFIED');
     t.clock.advance(30_000);
-    expect((await t.runtime.engine.auth(request({ passcode: token.code(t.clock.now(), 1) }))).result_code).toBe('SUCCESS_OATH_CODE_VERIFIED');
+    expect((await t.runtime.engine.auth(request({ passcode: token.code(t.clock.now(), 5) }))).result_code).toBe('SUCCESS_OATH_CODE_VERIFIED');
+    // The device's clock was set right: a code of the server's window forgets the drift, in the cached row as in the table.
+    t.clock.advance(6 * 30_000);
+    expect((await t.runtime.engine.auth(request({ passcode: token.code(t.clock.now()) }))).result_code).toBe('SUCCESS_OATH_CODE_VERIFIED');
+    t.clock.advance(30_000);
+    expect((await t.runtime.engine.auth(request({ passcode: token.code(t.clock.now(), 5) }))).result_code).toBe('FAILED_OATH_CODE_INCORRECT');
     const stored = await t.runtime.storage.db.selectFrom('oath_tokens').select(['drift', 'last_used']).where('id', '=', token.id).executeTakeFirstOrThrow();
-    expect(Number(stored.drift)).toBe(1);
+    expect(Number(stored.drift)).toBe(0);
     expect(cache().stats().hits).toBeGreaterThan(0);
   });
 

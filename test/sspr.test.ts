@@ -66,6 +66,25 @@ describe.each(DIALECTS)('self-service password reset on %s', (dialect) => {
     expect((await call('GET', '/self/v1/registration', undefined, basic())).status).toBe(200);
   });
 
+  it('throttles a name nobody holds exactly like a real one: throttling tells no names apart', async () => {
+    await start({ sspr: { maxSignInFailures: 10, maxResetsPerHour: 5 } });
+    await t.runtime.directory.create({ username: 'nomethods@contoso.com' }, testActor);
+    const statuses = async (send: () => Promise<{ status: number }>, n: number) => {
+      const seen: number[] = [];
+      for (let i = 0; i < n; i += 1) seen.push((await send()).status);
+      return seen;
+    };
+    const signIns = (username: string) => statuses(() => call('GET', '/self/v1/registration', undefined, basic('wrong', username)), 12);
+    const real = await signIns('dana@contoso.com');
+    expect(real).toEqual([...Array(10).fill(401), 429, 429]);
+    expect(await signIns('nobody@contoso.com')).toEqual(real);
+    // Resets for a user without enough methods and for a name nobody holds: the same answers, in the same order.
+    const starts = (username: string) => statuses(() => call('POST', '/self/v1/password-reset', { username }), 7);
+    const withoutMethods = await starts('nomethods@contoso.com');
+    expect(withoutMethods).toEqual([...Array(5).fill(409), 429, 429]);
+    expect(await starts('ghost@contoso.com')).toEqual(withoutMethods);
+  });
+
   it('resets a password with an e-mailed code', async () => {
     await start();
     await register();

@@ -149,6 +149,13 @@ export const ConfigSchema = Type.Object(
         totpWindow: Type.Integer({ minimum: 0, maximum: 10, default: 1, description: 'TOTP time steps accepted either side of the current one.' }),
         hotpLookAhead: Type.Integer({ minimum: 0, maximum: 100, default: 10, description: 'HOTP counters accepted ahead of the expected one.' }),
         hotpResyncLookAhead: Type.Integer({ minimum: 10, maximum: 10000, default: 200, description: 'HOTP counters searched when resynchronising with two consecutive codes.' }),
+        maxDriftSteps: Type.Integer({
+          minimum: 0,
+          maximum: 120,
+          default: 10,
+          description:
+            "TOTP: the largest clock drift of a device, in time steps either way, that a resync may teach (10: 5 minutes); codes are then accepted around the device's time as well as the server's. A drift learned from sign-ins never exceeds oath.totpWindow.",
+        }),
       },
       { additionalProperties: false, default: {} },
     ),

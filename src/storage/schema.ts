@@ -575,6 +575,8 @@ export interface SsprEventsTable {
   at: Millis;
   user_id: string | null;
   username: string;
+  /** The key of the name asked for (migration 0016): what per-name throttles count, for real and unknown names alike; null when no name was given. */
+  username_key: string | null;
   session_id: string | null;
   step: string;
   method: string | null;

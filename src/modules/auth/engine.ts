@@ -214,7 +214,7 @@ export class AuthEngine {
       await this.record(trx, user, input, ruleOutcome(decision, trace, steps, this.deps.clock.now()));
       return { answer: finalAnswer(null, decision.outcome === 'allow', decision.code, decision.detail, decision.reason) };
     }
-    const method = await this.methods.choose(trx, user, input.factor);
+    const method = await this.methods.choose(trx, user, input.factor, input.passcode !== undefined);
     if (!method) {
       const registers = input.factor === 'auto' && (await this.methods.describe(trx, user, false)).length === 0 && this.registers(input, user);
       const outcome = noMethodOutcome(trace, steps, registers);

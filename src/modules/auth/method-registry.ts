@@ -47,11 +47,15 @@ export class MethodRegistry {
 
   /**
    * The method for `factor`: the named one if registered; for `auto` the
-   * user's default, else the first registered. Methods are asked in that
-   * order and no further than the first the user has.
+   * user's default, else the first registered. A passcode given with `auto`
+   * is answered at once: by the OATH method when the user has a token (the
+   * authenticator app's code is one), never by starting a push or a call
+   * that ignores it. Methods are asked in that order and no further than the
+   * first the user has.
    */
-  async choose(trx: Executor, user: UserRow, factor: 'auto' | MethodName): Promise<VerificationMethod | null> {
-    const order = factor !== 'auto' ? [factor] : [user.default_method as MethodName | null, ...AUTO_ORDER];
+  async choose(trx: Executor, user: UserRow, factor: 'auto' | MethodName, withPasscode = false): Promise<VerificationMethod | null> {
+    const auto: (MethodName | null)[] = [user.default_method as MethodName | null, ...AUTO_ORDER];
+    const order = factor !== 'auto' ? [factor] : withPasscode ? ['oath' as const, ...auto] : auto;
     for (const name of order) {
       const method = name === null || name === 'questions' ? undefined : this.methods.get(name);
       if (method && (await method.describe(trx, user))) return method;

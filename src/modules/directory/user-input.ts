@@ -1,6 +1,7 @@
 import type { PhoneInput, FieldError, Phone } from './phone.js';
 import { isFieldError, validatePhone } from './phone.js';
 import { pinProblem } from './pin.js';
+import { normalizeUsername, usernameProblem } from './username.js';
 import { parseRole, ROLE_NAMES, type Role } from '../admin-access/roles.js';
 
 export const MFA_STATES = ['Disabled', 'Enabled', 'Enforced'] as const;
@@ -68,11 +69,10 @@ export interface InputRules {
 }
 
 const CONTROL = /[\u0000-\u001f\u007f]/;
-const USERNAME = /^[^\s\u0000-\u001f\u007f]{1,256}$/;
 const EMAIL = /^[^\s@]+@[^\s@]+\.[^\s@]+$/;
 const LANGUAGE = /^[a-z]{2,3}(-[A-Za-z0-9]{2,8})*$/;
 
-export const usernameKey = (username: string): string => username.trim().toLowerCase();
+export { usernameKey } from './username.js';
 export const groupKey = (name: string): string => name.trim().toLowerCase();
 
 function cleanText(value: string | null | undefined, field: string, max: number, errors: FieldError[]): string | null | undefined {
@@ -102,11 +102,9 @@ export function cleanUserFields(input: UserFields, rules: InputRules): { value: 
   const errors: FieldError[] = [];
   const value: CleanUserFields = {};
   if (input.username !== undefined) {
-    const username = input.username.trim();
-    if (!USERNAME.test(username)) {
-      errors.push({ field: 'username', code: 'validation_failed', message: 'username must be 1 to 256 characters without spaces' });
-    }
-    value.username = username;
+    const problem = usernameProblem(input.username);
+    if (problem) errors.push({ field: 'username', code: 'validation_failed', message: problem });
+    value.username = normalizeUsername(input.username);
   }
   if (input.first_name !== undefined) value.firstName = cleanText(input.first_name, 'first_name', 128, errors);
   if (input.last_name !== undefined) value.lastName = cleanText(input.last_name, 'last_name', 128, errors);

@@ -85,7 +85,7 @@ export class SelfService {
     const now = this.deps.clock.now();
     const attempt = await this.deps.transact(async (trx) => {
       const user = await usersRepository.lockByKey(trx, usernameKey(username));
-      const limit = { userId: user?.id ?? null, ip, step: 'sign_in', failuresOnly: true, since: now - 15 * MINUTE, userLimit: this.deps.config.maxSignInFailures, ipLimit: this.deps.config.maxSignInFailures * 10 };
+      const limit = { name: usernameKey(username), userId: user?.id ?? null, ip, step: 'sign_in', failuresOnly: true, since: now - 15 * MINUTE, userLimit: this.deps.config.maxSignInFailures, ipLimit: this.deps.config.maxSignInFailures * 10 };
       if (await this.throttled(trx, limit)) return null;
       const eventId = await this.event(trx, { user: user ?? null, username, step: 'sign_in', succeeded: false, detail: 'wrong username or password', ip });
       return { user, eventId };
@@ -141,8 +141,9 @@ export class SelfService {
     const outcome = await this.deps.transact(async (trx): Promise<'started' | 'throttled' | 'not_registered'> => {
       const user = await usersRepository.lockByKey(trx, usernameKey(username));
       const userId = user?.id ?? null;
-      if (await this.throttled(trx, { userId, ip, step: 'start', failuresOnly: false, since: now - HOUR, userLimit: this.deps.config.maxResetsPerHour, ipLimit: this.deps.config.maxResetsPerHour * 10 })) return 'throttled';
-      if (await this.throttled(trx, { userId, ip: null, step: 'verify', failuresOnly: true, since: now - DAY, userLimit: this.deps.config.maxFailuresPerDay, ipLimit: 0 })) return 'throttled';
+      const name = usernameKey(username);
+      if (await this.throttled(trx, { name, userId, ip, step: 'start', failuresOnly: false, since: now - HOUR, userLimit: this.deps.config.maxResetsPerHour, ipLimit: this.deps.config.maxResetsPerHour * 10 })) return 'throttled';
+      if (await this.throttled(trx, { name, userId, ip: null, step: 'verify', failuresOnly: true, since: now - DAY, userLimit: this.deps.config.maxFailuresPerDay, ipLimit: 0 })) return 'throttled';
       const available = user && user.account_enabled ? await this.proofs.available(trx, user) : [];
       if (!user || available.length < this.deps.config.methodsRequired) {
         await this.event(trx, { user: user ?? null, username, step: 'start', succeeded: false, detail: 'not enough methods registered', ip });
@@ -322,11 +323,19 @@ export class SelfService {
     logLine();
   }
 
-  /** Whether a limit is reached: if so the refusal is recorded (in the caller's unit) and true returned, for the caller to refuse after the commit. */
-  private async throttled(db: Unit, limit: { userId: string | null; ip: string | null; step: string; failuresOnly: boolean; since: number; userLimit: number; ipLimit: number }): Promise<boolean> {
-    const byUser = limit.userId === null ? 0 : await this.count(db, { userId: limit.userId, step: limit.step, failuresOnly: limit.failuresOnly, since: limit.since });
+  /**
+   * Whether a limit is reached: if so the refusal is recorded (in the caller's
+   * unit) and true returned, for the caller to refuse after the commit. The
+   * per-user limit counts by the name asked for, so a name nobody holds is
+   * throttled exactly like a real one: the answers never tell them apart.
+   */
+  private async throttled(
+    db: Unit,
+    limit: { name: string; userId: string | null; ip: string | null; step: string; failuresOnly: boolean; since: number; userLimit: number; ipLimit: number },
+  ): Promise<boolean> {
+    const byName = await this.count(db, { name: limit.name, step: limit.step, failuresOnly: limit.failuresOnly, since: limit.since });
     const byIp = limit.ip === null || limit.ipLimit === 0 ? 0 : await this.count(db, { ip: limit.ip, step: limit.step, failuresOnly: limit.failuresOnly, since: limit.since });
-    if (byUser < limit.userLimit && (limit.ipLimit === 0 || byIp < limit.ipLimit)) return false;
+    if (byName < limit.userLimit && (limit.ipLimit === 0 || byIp < limit.ipLimit)) return false;
     await this.event(db, { user: null, userId: limit.userId, username: '', step: `${limit.step}_throttled`, succeeded: false, detail: 'too many attempts', ip: limit.ip });
     return true;
   }
@@ -336,9 +345,9 @@ export class SelfService {
     await db.updateTable('sspr_events').set({ ...(outcome.step ? { step: outcome.step } : {}), succeeded: outcome.succeeded ? 1 : 0, detail: outcome.detail }).where('id', '=', id).execute();
   }
 
-  private async count(db: Executor, filter: { userId?: string; ip?: string; sessionId?: string; step: string; failuresOnly: boolean; since: number }): Promise<number> {
+  private async count(db: Executor, filter: { name?: string; ip?: string; sessionId?: string; step: string; failuresOnly: boolean; since: number }): Promise<number> {
     let query = db.selectFrom('sspr_events').select(sql<number>`count(*)`.as('n')).where('step', '=', filter.step).where('at', '>=', filter.since);
-    if (filter.userId !== undefined) query = query.where('user_id', '=', filter.userId);
+    if (filter.name !== undefined) query = query.where('username_key', '=', filter.name);
     if (filter.ip !== undefined) query = query.where('ip', '=', filter.ip);
     if (filter.sessionId !== undefined) query = query.where('session_id', '=', filter.sessionId);
     if (filter.failuresOnly) query = query.where('succeeded', '=', 0);
@@ -355,6 +364,7 @@ export class SelfService {
         at: this.deps.clock.now(),
         user_id: event.user?.id ?? event.userId ?? null,
         username: event.username,
+        username_key: event.username === '' ? null : usernameKey(event.username),
         session_id: event.sessionId ?? null,
         step: event.step,
         method: event.method ?? null,

@@ -49,7 +49,7 @@ const userFieldProperties = {
   backup_phone: Type.Optional(Nullable(PhoneInput)),
   groups: Type.Optional(Type.Array(Type.String({ maxLength: 128 }), { maxItems: 1000, description: 'Group names; the groups must exist.' })),
   admin_role: Type.Optional(
-    Nullable(Type.Enum(ROLE_NAMES, { description: 'The administrator role the person holds; set by Global Administrators only. Authentication Administrators may not change the methods of such a user.' })),
+    Nullable(Type.Enum(ROLE_NAMES, { description: 'The administrator role the person holds; set by Global Administrators only. An Authentication Administrator may change nothing of such a user but block them.' })),
   ),
 };
 

@@ -29,7 +29,8 @@ const LINE_CONTROL = /[\u0000-\u001f\u007f]/;
 /** The path (`body.user.name`, `query.group`) of the first string in `value` that `pattern` matches, or null. */
 function controlAt(value: unknown, path: string, pattern: RegExp, depth = 0): string | null {
   if (typeof value === 'string') return pattern.test(value) ? path : null;
-  if (value === null || typeof value !== 'object' || depth > 32) return null;
+  // Only what JSON makes: a raw body (a CSV file's Buffer) is checked by whoever reads it, row by row.
+  if (value === null || typeof value !== 'object' || depth > 32 || ArrayBuffer.isView(value)) return null;
   for (const [key, item] of Object.entries(value)) {
     const found = controlAt(item, Array.isArray(value) ? `${path}[${key}]` : `${path}.${key}`, pattern, depth + 1);
     if (found) return found;

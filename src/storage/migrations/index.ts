@@ -13,6 +13,8 @@ import { privacy } from './0011-privacy.js';
 import { selfService } from './0012-self-service.js';
 import { catalogNotify } from './0013-catalog-notify.js';
 import { cluster } from './0014-cluster.js';
+import { usernameKeys } from './0015-username-keys.js';
+import { ssprNameThrottle } from './0016-sspr-name-throttle.js';
 
 /** Every migration, in order. Add new ones at the end with a higher number. */
-export const migrations: Migration[] = [foundation, authentication, leanAttemptIndexes, telephony, voice, authenticatorApp, signinLog, serverNodes, conditionalAccess, signinRollups, privacy, selfService, catalogNotify, cluster];
+export const migrations: Migration[] = [foundation, authentication, leanAttemptIndexes, telephony, voice, authenticatorApp, signinLog, serverNodes, conditionalAccess, signinRollups, privacy, selfService, catalogNotify, cluster, usernameKeys, ssprNameThrottle];

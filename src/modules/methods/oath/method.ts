@@ -56,12 +56,13 @@ function seedOf(keyring: Keyring, token: OathTokenRow): Buffer {
  * Marks `step` used on the token unless it, or a later one, was used already.
  * One conditional update: of two concurrent requests with the same code only
  * one can change the row, and the change is in the engine's transaction, so it
- * is durable before the answer is sent.
+ * is durable before the answer is sent. `drift` is what a TOTP token's drift
+ * becomes (`learnedDrift`).
  */
-async function consume(context: MethodContext, token: OathTokenRow, step: number, nowStep: number): Promise<'ok' | 'duplicate' | 'old'> {
+async function consume(context: MethodContext, token: OathTokenRow, step: number, drift: number): Promise<'ok' | 'duplicate' | 'old'> {
   const hotp = token.type === 'hotp';
   const at = context.clock.now();
-  const next = hotp ? step + 1 : step - nowStep;
+  const next = hotp ? step + 1 : drift;
   const result = await USE_STEP[hotp ? 'hotp' : 'totp'](context.db, { id: token.id, step, at, next });
   if (Number(result.numAffectedRows) === 1) {
     // The row may be the read cache's: it must show the step used, like the database (a rollback empties the cache).
@@ -72,17 +73,40 @@ async function consume(context: MethodContext, token: OathTokenRow, step: number
   return Number(current?.last_used) === step ? 'duplicate' : 'old';
 }
 
-/** The counters a code may match: around the current time step for TOTP, from the expected counter on for HOTP. */
-function candidateRange(token: OathTokenRow, nowMs: number, config: Config['oath']): { from: number; to: number; nowStep: number } {
+/**
+ * The counters a code may match. HOTP: from the expected counter on, and the
+ * ones before back to the last used (so that a replayed or older code is
+ * named duplicate or old, not incorrect: the replay check refuses them).
+ * TOTP: always the server's own time ± `oath.totpWindow`; and when the token
+ * has a known drift (taught by a resync, at most `oath.maxDriftSteps`), as
+ * many steps around the device's time as well. The window never moves away
+ * from the server's time, so codes from the future are accepted only as far
+ * as a resync has shown the device to be ahead.
+ */
+function candidateRanges(token: OathTokenRow, nowMs: number, config: Config['oath']): { ranges: { from: number; to: number }[]; nowStep: number } {
   if (token.type === 'hotp') {
     const expected = Number(token.counter);
-    // Include the last used counter so that a replayed HOTP code is recognised as a duplicate.
-    const from = token.last_used === null ? expected : Math.min(expected, Number(token.last_used));
-    return { from, to: expected + config.hotpLookAhead, nowStep: expected };
+    const lastUsed = token.last_used === null ? null : Number(token.last_used);
+    const from = lastUsed === null ? expected : Math.min(expected, Math.max(0, lastUsed - config.hotpLookAhead));
+    return { ranges: [{ from, to: expected + config.hotpLookAhead }], nowStep: expected };
   }
   const nowStep = timeStep(nowMs, token.period);
-  const centre = nowStep + Number(token.drift);
-  return { from: centre - config.totpWindow, to: centre + config.totpWindow, nowStep };
+  const window = config.totpWindow;
+  const drift = Math.max(-config.maxDriftSteps, Math.min(config.maxDriftSteps, Number(token.drift)));
+  const ranges = [{ from: nowStep - window, to: nowStep + window }];
+  if (Math.abs(drift) > window) ranges.push({ from: nowStep + drift - window, to: nowStep + drift + window });
+  return { ranges, nowStep };
+}
+
+/**
+ * A TOTP token's drift after a code matched `step`. Only a resync teaches a
+ * drift (two consecutive codes, at most `oath.maxDriftSteps` away); a sign-in
+ * never moves it, so no run of codes, however far ahead, walks the window into
+ * the future. A code within the server's own window shows the device's clock
+ * is right again: the drift is forgotten.
+ */
+export function learnedDrift(token: Pick<OathTokenRow, 'drift'>, step: number, nowStep: number, window: number): number {
+  return Math.abs(step - nowStep) <= window ? 0 : Number(token.drift);
 }
 
 interface Verification {
@@ -110,10 +134,11 @@ async function verifyPasscode(context: MethodContext, passcode: string, config: 
       }
     }
     const params: OathParameters = { secret: seedOf(context.keyring, token), algorithm: token.algorithm as OathAlgorithm, digits: token.digits as 6 | 8 };
-    const { from, to, nowStep } = candidateRange(token, context.clock.now(), config);
-    const step = matchCounter(params, code, from, to);
+    const { ranges, nowStep } = candidateRanges(token, context.clock.now(), config);
+    let step: number | null = null;
+    for (const { from, to } of ranges) step ??= matchCounter(params, code, from, to);
     if (step === null) continue;
-    const outcome = await consume(context, token, step, nowStep);
+    const outcome = await consume(context, token, step, token.type === 'hotp' ? 0 : learnedDrift(token, step, nowStep, config.totpWindow));
     if (outcome === 'duplicate') return { code: 'FAILED_OATH_CODE_DUPLICATE', authenticated: false, token };
     if (outcome === 'old') return { code: 'FAILED_OATH_CODE_OLD', authenticated: false, token };
     return { code: context.fallback ? 'SUCCESS_FALLBACK_OATH_CODE_VERIFIED' : 'SUCCESS_OATH_CODE_VERIFIED', authenticated: true, token };

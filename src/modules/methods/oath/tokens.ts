@@ -124,7 +124,8 @@ export class OathTokens {
         const window = this.deps.config.totpWindow;
         const used = matchCounter(params, entered, step - window, step + window);
         assert(used !== null, 'invalid_oath_code', 'code: not a current code of this token (is the device clock right?)', { field: 'code' });
-        patch = { status: 'active', last_used: used, drift: used - step, last_used_at: now };
+        // Within the server's own window: the device's clock is right, and no drift is recorded.
+        patch = { status: 'active', last_used: used, drift: 0, last_used_at: now };
       }
       assert(await tokens.update(trx, token.id, patch, { status: 'pending' }), 'conflict', `token ${token.id} changed meanwhile; try again`);
       await this.audit(trx, actor, 'activate', token.id, { user_id: user.id });
@@ -145,7 +146,8 @@ export class OathTokens {
       assert(token.status === 'active', 'conflict', `token ${token.id} is pending: activate it first`);
       const first = cleanCode(code1, token.digits, 'code1');
       const second = cleanCode(code2, token.digits, 'code2');
-      const lookAhead = this.deps.config.hotpResyncLookAhead;
+      // TOTP: a device further off than oath.maxDriftSteps is not taught; its clock needs setting.
+      const lookAhead = token.type === 'hotp' ? this.deps.config.hotpResyncLookAhead : this.deps.config.maxDriftSteps;
       const lastUsed = token.last_used === null ? null : Number(token.last_used);
       const now = this.deps.clock.now();
       const centre = token.type === 'hotp' ? Number(token.counter) : timeStep(now, token.period);

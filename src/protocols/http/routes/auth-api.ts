@@ -70,14 +70,20 @@ export const authApiRoutes = (runtime: Runtime): FastifyPluginAsync => async (pl
   const app = plain.withTypeProvider<TypeBoxTypeProvider>();
   installApplicationAuth(plain, runtime.applications);
   const { engine } = runtime;
-  const requestOf = (body: RequestBody, application: ReturnType<typeof applicationOf>): AuthRequest => {
+  /**
+   * The engine's request. `ip` is the end user's address as the application
+   * saw it; an application that sends none is taken at its own address (the
+   * connection's, or X-Forwarded-For's behind http.trustProxy), so guesses
+   * sent without one still meet the per-IP limit (docs/authentication.md).
+   */
+  const requestOf = (body: RequestBody, application: ReturnType<typeof applicationOf>, connectionIp: string): AuthRequest => {
     if (body.app_password !== undefined && body.client_type !== 'legacy') {
       throw appError('validation_failed', 'app_password: app passwords are for legacy clients only (client_type legacy)', { field: 'app_password' });
     }
     return {
       username: body.username,
       application,
-      ip: body.ip ?? null,
+      ip: body.ip ?? connectionIp,
       authType: body.auth_type ?? 'api',
       entryPoint: body.entry_point ?? 'http_api',
       clientType: body.client_type ?? 'modern',
@@ -102,7 +108,7 @@ export const authApiRoutes = (runtime: Runtime): FastifyPluginAsync => async (pl
       body: RequestBody,
       response: { 200: PreauthAnswer, ...errors },
     },
-    handler: (request) => engine.preauth(requestOf(request.body, applicationOf(request))),
+    handler: (request) => engine.preauth(requestOf(request.body, applicationOf(request), request.ip)),
   });
 
   app.post('/auth', {
@@ -128,7 +134,7 @@ export const authApiRoutes = (runtime: Runtime): FastifyPluginAsync => async (pl
     handler: async (request) => {
       const { body } = request;
       const application = applicationOf(request);
-      const answer = await engine.auth({ ...requestOf(body, application), factor: body.factor ?? 'auto', passcode: body.passcode, device: body.device, remember: body.remember === true });
+      const answer = await engine.auth({ ...requestOf(body, application, request.ip), factor: body.factor ?? 'auto', passcode: body.passcode, device: body.device, remember: body.remember === true });
       // Synchronous callers wait for out-of-band methods (no prompt to show); prompts go back at once.
       if (!body.async && answer.result === 'waiting' && answer.txid && !answer.prompt && !answer.fallback) {
         return engine.status(application, answer.txid, runtime.config.auth.challengeTimeoutSeconds * 1000);
