@@ -5,6 +5,8 @@ import { ConfigSchema } from '../src/config/schema.js';
 
 interface SchemaNode {
   type?: string;
+  minimum?: number;
+  maximum?: number;
   default?: unknown;
   description?: string;
   anyOf?: { const?: string }[];
@@ -17,7 +19,8 @@ const END = '<!-- keys:end -->';
 function row(path: string[], env: string): string {
   let node = ConfigSchema as unknown as SchemaNode;
   for (const part of path) node = node.properties![part]!;
-  const type = node.anyOf ? node.anyOf.map((option) => option.const).join(' \\| ') : node.type;
+  const bounds = node.minimum !== undefined || node.maximum !== undefined ? ` ${node.minimum ?? ''}–${node.maximum ?? ''}` : '';
+  const type = node.anyOf ? node.anyOf.map((option) => option.const).join(' \\| ') : `${node.type}${bounds}`;
   const description = (node.description ?? '').replace(/<([^>]+)>/g, '`<$1>`').replace(/\|/g, '\\|');
   return `| \`${path.join('.')}\` | \`${env}\` | ${type} | \`${JSON.stringify(node.default)}\` | ${description} |`;
 }

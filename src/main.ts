@@ -5,6 +5,7 @@ import { AccessPolicies } from './modules/access/policies.js';
 import { resolve } from 'node:path';
 import type { Logger } from 'pino';
 import type { Config } from './config/schema.js';
+import { serviceLogFile } from './config/paths.js';
 import { AdminKeys } from './modules/admin-access/admin-keys.js';
 import { Applications } from './modules/applications/applications.js';
 import { Blocks } from './modules/auth/blocks.js';
@@ -144,7 +145,7 @@ function loadKeyring(config: Config): { keyring: Keyring; created: boolean } {
 /** The composition root: config → storage → modules. Protocols are built on top of the returned runtime. */
 export async function buildRuntime(config: Config, options: RuntimeOptions = {}): Promise<Runtime> {
   const clock = options.clock ?? systemClock;
-  const log = options.log ?? createServiceLog({ level: config.log.level, file: config.log.file || undefined, syslog: config.log.syslog });
+  const log = options.log ?? createServiceLog({ level: config.log.level, file: serviceLogFile(config), syslog: config.log.syslog });
   const { keyring, created } = loadKeyring(config);
   // Before the storage opens: a wrong mail setting stops start-up before the database is touched.
   const mailGateway = options.mailGateway ?? mailGatewayOf(config.mail);
@@ -234,7 +235,7 @@ export async function buildRuntime(config: Config, options: RuntimeOptions = {})
     personalLog,
     changeLog,
     retention: new Retention({ db: storage.db, transact: storage.transact, clock, config: config.retention }),
-    privacy: new Privacy({ db: storage.db, transact: storage.transact, dialect: storage.dialect, clock, keyring, personalLog, methods, logFiles: config.log.file ? [config.log.file] : [] }),
+    privacy: new Privacy({ db: storage.db, transact: storage.transact, dialect: storage.dialect, clock, keyring, personalLog, methods, logFiles: serviceLogFile(config) ? [serviceLogFile(config)!] : [] }),
     masterKeyCreated: created,
     // A storage handed in belongs to the caller, who closes it.
     close: async () => {

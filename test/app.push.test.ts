@@ -114,6 +114,39 @@ describe.each(DIALECTS)('the authenticator app on %s', (dialect) => {
     expect(await server.t.runtime.engine.auth(server.request())).toMatchObject({ result: 'deny', result_code: 'SUCCESS_USER_BLOCKED' });
   });
 
+  it('offers security questions after a denied push, names them to whoever polls, and completes with their answers', async () => {
+    await start({ auth: { fallbackQuestions: true } });
+    const ids: string[] = [];
+    for (const text of ['First pet?', 'Birth town?', 'First school?']) ids.push((await server.t.runtime.securityQuestions.addQuestion(text, testActor)).id);
+    await server.t.runtime.securityQuestions.register('bob@contoso.com', ids.map((id, index) => ({ question_id: id, answer: `answer ${index}` })), testActor);
+    const device = await server.device();
+    expect((await server.t.runtime.engine.preauth(server.request())).fallback).toEqual(['questions']);
+    const { started, seen } = await push(device);
+    expect(await device.answer(seen.txid, { decision: 'deny' })).toMatchObject({ result: 'waiting', result_code: 'FAILED_PHONE_APP_DENIED' });
+    // The application polls auth_status: the offer names the questions to ask.
+    const offer = await status(started.txid);
+    expect(offer).toMatchObject({ result: 'waiting', result_code: 'FAILED_PHONE_APP_DENIED', detail: 'user declined the authentication', fallback: ['questions'] });
+    expect(offer.questions).toHaveLength(2);
+    const answers = Object.fromEntries(offer.questions!.map((question) => [question.id, `answer ${ids.indexOf(question.id)}`]));
+    expect(await server.t.runtime.engine.respond(server.application, started.txid!, { answers })).toMatchObject({ result: 'allow', result_code: 'SUCCESS_FALLBACK_SECURITY_QUESTIONS_ANSWERED' });
+  });
+
+  it('answers a synchronous /auth at the denial, with the fallback, not when the push would have timed out', async () => {
+    await start();
+    const device = await server.device();
+    await server.device('bob@contoso.com', 'Bob tablet', { oath: true });
+    const { application, secret } = await server.t.runtime.applications.create({ name: 'Sync VPN' }, testActor);
+    const authorization = `Basic ${Buffer.from(`${application.integration_key}:${secret}`).toString('base64')}`;
+    const startedAt = Date.now();
+    const pending = fetch(`${server.url}/auth/v1/auth`, { method: 'POST', headers: { authorization, 'content-type': 'application/json' }, body: JSON.stringify({ username: 'bob@contoso.com', factor: 'app' }) });
+    let seen: Awaited<ReturnType<typeof device.pushes>> = [];
+    while (seen.length === 0) seen = await device.pushes();
+    await device.answer(seen[0]!.txid, { decision: 'deny' });
+    const answer = (await (await pending).json()) as Record<string, unknown>;
+    expect(answer).toMatchObject({ result: 'waiting', result_code: 'FAILED_PHONE_APP_DENIED', fallback: ['oath'] });
+    expect(Date.now() - startedAt).toBeLessThan(5_000);
+  });
+
   it('refuses a forged or replayed answer: a bad signature ends the push as an invalid result', async () => {
     await start();
     const device = await server.device();

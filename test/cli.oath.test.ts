@@ -16,6 +16,22 @@ describe('countersign oath', () => {
   });
   afterEach(() => cli.dispose());
 
+  it('asks for the first code right after enrolment and activates the token with it', async () => {
+    let typed = false;
+    const enrolled = await cli.runInteractive(['oath', 'enroll', 'kim@contoso.com'], (printed) => {
+      const secret = /secret\s+([A-Z2-7]{32})\n/.exec(printed)?.[1];
+      if (typed || !secret || !printed.includes('Type the code the app shows now')) return null;
+      typed = true;
+      return totp({ secret: base32Decode(secret)!, algorithm: 'SHA1', digits: 6 }, Date.now(), 30);
+    });
+    expect(enrolled.code, enrolled.stderr).toBe(0);
+    expect(enrolled.stdout).toMatch(/activated token [0-9a-f-]{36} for kim@contoso.com: it can be used to sign in/);
+    expect((await cli.run(['oath', 'list', '--user', 'kim@contoso.com'])).stdout).toMatch(/\sactive\s/);
+    // --no-activate asks nothing.
+    const quiet = await cli.run(['oath', 'enroll', 'kim@contoso.com', '--no-activate']);
+    expect(quiet.stderr).not.toContain('Type the code');
+  });
+
   it('enrols a TOTP token, prints URI, secret and a terminal QR code, and activates it', async () => {
     const enrolled = await cli.run(['oath', 'enroll', 'kim@contoso.com', '--name', 'Phone']);
     expect(enrolled.code, enrolled.stderr).toBe(0);
@@ -24,6 +40,7 @@ describe('countersign oath', () => {
     expect(enrolled.stdout).toContain(`otpauth://totp/Countersign:kim%40contoso.com?secret=${secret}&issuer=Countersign&algorithm=SHA1&digits=6&period=30`);
     expect(enrolled.stdout).toMatch(/[▀▄█]/);
     expect(enrolled.stdout).toContain(`countersign oath activate kim@contoso.com ${id} <code>`);
+    expect(enrolled.stdout).toContain('The token is pending.');
 
     const wrong = await cli.run(['oath', 'activate', 'kim@contoso.com', id, '000000']);
     expect(wrong.code).toBe(1);

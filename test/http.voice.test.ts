@@ -52,7 +52,8 @@ describe.each(DIALECTS)('voice calls over HTTP on %s', (dialect) => {
     expect(status.json()).toMatchObject({ result: 'allow', result_code: 'SUCCESS_WITH_PIN' });
 
     const log = await t.app.inject({ url: '/admin/v1/users/bob@contoso.com/telephony', headers: await t.as('reports_reader') });
-    expect(log.json<{ items: unknown[] }>().items).toEqual([expect.objectContaining({ kind: 'call', status: 'in-progress', body: null })]);
+    // Ended by its keys: the server hung up, and the log says the call is over.
+    expect(log.json<{ items: unknown[] }>().items).toEqual([expect.objectContaining({ kind: 'call', status: 'completed', body: null })]);
   });
 });
 

@@ -1,4 +1,5 @@
-import { spawn, type ChildProcess } from 'node:child_process';
+import { execFile, spawn, type ChildProcess } from 'node:child_process';
+import { promisify } from 'node:util';
 import { randomBytes } from 'node:crypto';
 import { existsSync, mkdtempSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -9,6 +10,7 @@ import { withDefaultUser } from '../src/storage/database.js';
 import { DIALECTS, PG_URL } from './helpers/storage.js';
 
 const BIN = resolve(import.meta.dirname, '../bin/countersign.js');
+const run = promisify(execFile);
 
 interface Server {
   process: ChildProcess;
@@ -97,8 +99,14 @@ describe.each(DIALECTS)('`countersign serve` on a fresh folder with %s', (dialec
       // Each start wrote its heartbeat; the first stopped cleanly.
       const nodes = await fetch(`${second.address}/admin/v1/reports/server-status`, { headers: { authorization: `Bearer ${secret}` } });
       expect(((await nodes.json()) as { status: string }[]).map((node) => node.status)).toEqual(['up', 'stopped']);
+      // A one-shot command on the same folder finds the running server's address (serve --port 0 here), not http.port.
+      const { COUNTERSIGN_CONFIG: _ignored, ...inherited } = process.env;
+      const activation = await run(process.execPath, [BIN, '--json', 'device', 'activation', 'first@contoso.com'], { cwd, env: { ...inherited, ...env } });
+      expect((JSON.parse(activation.stdout) as { url: string }).url).toBe(second.address);
     } finally {
       await stop(second);
     }
+    // A clean stop removes the address: a later command does not point apps at a server that is gone.
+    expect(existsSync(join(cwd, 'data', 'server.json'))).toBe(false);
   });
 });

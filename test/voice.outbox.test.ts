@@ -49,12 +49,25 @@ describe.each(DIALECTS)('voice calls through the outbox on %s', (dialect) => {
     expect(answered.says).toContain('If you are not signing in, press 0 pound to report it.');
     const pressed = await play('keys', '#');
     expect(pressed).toMatchObject({ says: 'You are signed in. Goodbye.', waits_for_keys: false });
+    // The server hung up after its last words: the call is over in the telephony log too.
+    expect(pressed.call).toMatchObject({ status: 'completed' });
     expect(await t.runtime.engine.status(request().application, started.txid!, 0)).toMatchObject({ result: 'allow', result_code: 'SUCCESS_NO_PIN' });
     const attempt = await lastAttempt();
     expect(attempt).toMatchObject({ method: 'voice', call_mode: 'standard', primary_phone_number: '2025550123', primary_result: 'SUCCESS_NO_PIN', result: 'SUCCESS_NO_PIN' });
     expect(Boolean(attempt.primary_authenticated)).toBe(true);
     // The call is over for the challenge: later events hang up.
     expect(await play('keys', '#')).toMatchObject({ says: null, waits_for_keys: false });
+  });
+
+  it.each([
+    ['a PIN and #', { call_mode: 'pin', pin: '4821' }, [['answer'], ['keys', '4821#']]],
+    ['the fraud code', {}, [['answer'], ['keys', '0#']]],
+    ['a wrong PIN', { call_mode: 'pin', pin: '4821' }, [['answer'], ['keys', '1111#']]],
+  ] as const)('ends a call ended by %s as completed in the telephony log, not in progress', async (_what, fields, actions) => {
+    t = await createTestRuntime(dialect);
+    const { request } = await voiceFixture(t, fields);
+    await call(request, ...(actions as unknown as [OutboxCallAction, string?][]));
+    expect(await lastCall()).toMatchObject({ status: 'completed' });
   });
 
   it('exports the user\'s calls with their status history, and deleting the user deletes them', async () => {
@@ -66,7 +79,7 @@ describe.each(DIALECTS)('voice calls through the outbox on %s', (dialect) => {
     const voice = voiceMethod(config.voice, { telephony, templates: new Templates(), directory: config.directory, auth: config.auth, reportFraud: async () => 0 });
     const exported = (await voice.exportUserData(db(), user.id)) as { call_log: { number: string; kind: string; history: { status: string }[] }[] };
     expect(exported.call_log).toEqual([expect.objectContaining({ kind: 'call', number: '+12025550123' })]);
-    expect(exported.call_log[0]!.history.map((entry) => entry.status)).toEqual(['stored', 'in-progress']);
+    expect(exported.call_log[0]!.history.map((entry) => entry.status)).toEqual(['stored', 'in-progress', 'completed']);
     await t.runtime.directory.delete('bob@contoso.com', testActor);
     expect(await db().selectFrom('telephony_log').select('id').execute()).toEqual([]);
   });

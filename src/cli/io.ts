@@ -1,3 +1,4 @@
+import { serviceLogFile } from '../config/paths.js';
 import { userInfo } from 'node:os';
 import { loadConfig } from '../config/load.js';
 import type { Config } from '../config/schema.js';
@@ -32,7 +33,7 @@ export function cliConfig(io: CliIo, options: GlobalOptions, overrides: Record<s
  */
 export async function openRuntime(io: CliIo, options: GlobalOptions): Promise<Runtime> {
   const config = cliConfig(io, options);
-  const log = createServiceLog({ level: config.log.level, file: config.log.file || undefined, syslog: config.log.syslog, console: 'stderr-warnings' });
+  const log = createServiceLog({ level: config.log.level, file: serviceLogFile(config), syslog: config.log.syslog, console: 'stderr-warnings' });
   return buildRuntime(config, { log });
 }
 

@@ -36,6 +36,10 @@ describe('config', () => {
     expect(() => loadConfig({ env: { COUNTERSIGN_HTTP_PROT: '1' } })).toThrow('COUNTERSIGN_HTTP_PROT: unknown configuration variable');
   });
 
+  it("leaves the reference authenticator's variables to it (COUNTERSIGN_AUTHENTICATOR_*)", () => {
+    expect(() => loadConfig({ env: { COUNTERSIGN_AUTHENTICATOR_FILE: '/tmp/keys.json' } })).not.toThrow();
+  });
+
   it('rejects an unknown key in the file by its path', () => {
     expect(() => loadConfig({ file: tempFile(JSON.stringify({ http: { prot: 1 } })) })).toThrow('config key http.prot: unknown key');
   });

@@ -159,6 +159,9 @@ function checkTwilioGateway(twilio: Config['telephony']['twilio']): void {
  * variables, then overrides. Unknown keys and bad values stop start-up with a
  * message naming the key. The result is deeply frozen.
  */
+/** Variables of `countersign-authenticator`, which may share the server's environment. */
+const AUTHENTICATOR_PREFIX = 'COUNTERSIGN_AUTHENTICATOR_';
+
 export function loadConfig(options: LoadConfigOptions = {}): Config {
   const env = options.env ?? {};
   const file = options.file ?? env[CONFIG_FILE_ENV];
@@ -166,7 +169,8 @@ export function loadConfig(options: LoadConfigOptions = {}): Config {
   const leaves = configKeys();
   const known = new Set([CONFIG_FILE_ENV, ...leaves.map((leaf) => leaf.env)]);
   for (const name of Object.keys(env)) {
-    if (name.startsWith(ENV_PREFIX) && !known.has(name)) fail(`${name}: unknown configuration variable`);
+    // COUNTERSIGN_AUTHENTICATOR_*: the reference authenticator's own variables (docs/authenticator-protocol.md), not the server's.
+    if (name.startsWith(ENV_PREFIX) && !name.startsWith(AUTHENTICATOR_PREFIX) && !known.has(name)) fail(`${name}: unknown configuration variable`);
   }
   for (const leaf of leaves) {
     const value = env[leaf.env];

@@ -71,7 +71,10 @@ export const ConfigSchema = Type.Object(
     log: Type.Object(
       {
         level: Type.Union(LOG_LEVELS.map((level) => Type.Literal(level)), { default: 'info', description: 'Service log level.' }),
-        file: Type.String({ default: '', description: 'Also append the service log to this file (JSON lines). Empty: stdout only.' }),
+        file: Type.String({
+          default: 'service.log',
+          description: 'Also append the service log to this file (JSON lines, mode 0600); a relative path is inside dataDir. Empty: stdout (and syslog) only, and `logs search` then needs --file.',
+        }),
         userChanges: Type.Boolean({
           default: true,
           description: 'Write added and changed user records to the service log. Off limits the log; change records for synchronisation are always kept.',

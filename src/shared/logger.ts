@@ -1,4 +1,4 @@
-import { mkdirSync } from 'node:fs';
+import { closeSync, existsSync, mkdirSync, openSync } from 'node:fs';
 import { dirname } from 'node:path';
 import pino, { type DestinationStream, type Logger } from 'pino';
 import { createSyslogStream, type SyslogOptions, type SyslogProtocol, type SyslogStream } from './syslog.js';
@@ -26,7 +26,9 @@ export function createServiceLog(options: LoggerOptions): Logger {
   else streams.push({ stream: options.stdout ?? pino.destination({ dest: 1, sync: false }), level });
   let file: ReturnType<typeof pino.destination> | undefined;
   if (options.file) {
-    mkdirSync(dirname(options.file), { recursive: true });
+    // The lines name users by id and hold their sealed personal fields: private to the server's user.
+    mkdirSync(dirname(options.file), { recursive: true, mode: 0o700 });
+    if (!existsSync(options.file)) closeSync(openSync(options.file, 'a', 0o600));
     // A CLI command writes a few lines and exits: written at once, they are on disk before it does.
     file = pino.destination({ dest: options.file, append: true, sync: options.console === 'stderr-warnings', mkdir: true });
     streams.push({ stream: file, level });

@@ -1,4 +1,5 @@
 import { Command } from 'commander';
+import { runningServerUrl } from '../server-file.js';
 import QRCode from 'qrcode';
 import type { DeviceView } from '../../modules/methods/app/devices.js';
 import { appError } from '../../shared/errors.js';
@@ -31,12 +32,12 @@ export function deviceCommand(io: CliIo, globals: () => GlobalOptions): Command 
   device
     .command('activation <username>')
     .description('make a one-time activation code for a new authenticator app of the user (shown once)')
-    .option('--url <url>', "the server URL the app should use (default: app.publicUrl, else this server's http.host and http.port)")
+    .option('--url <url>', 'the server URL the app should use (default: app.publicUrl, else the address of the server running on this data folder, else http.host and http.port)')
     .option('--no-oath', 'do not give the app an OATH secret for offline codes')
     .action(async (username: string, flags: { url?: string; oath: boolean }) => {
       if (flags.url !== undefined && !/^https?:\/\/[^\s/]+/.test(flags.url)) throw appError('validation_failed', '--url: must be an http:// or https:// URL', { field: 'url' });
       const { activation, qr } = await withRuntime(io, globals(), async (runtime) => {
-        const url = flags.url ?? `http://${runtime.config.http.host}:${runtime.config.http.port}`;
+        const url = flags.url ?? runningServerUrl(runtime.config.dataDir) ?? `http://${runtime.config.http.host}:${runtime.config.http.port}`;
         const made = await runtime.appDevices.createActivation(username, { url, oath: flags.oath }, cliActor());
         const picture = globals().json ? null : await QRCode.toString(made.uri, io.stdout.isTTY ? { type: 'terminal', small: true } : { type: 'utf8', margin: 2 });
         return { activation: made, qr: picture };

@@ -1,4 +1,5 @@
 import { chmodSync, readFileSync, writeFileSync } from 'node:fs';
+import { lineReader } from '../../shared/lines.js';
 import { Command, InvalidArgumentError, Option } from 'commander';
 import type { Runtime } from '../../main.js';
 import { HARDWARE_COLUMNS, type HardwareImportReport } from '../../modules/methods/oath/hardware-import.js';
@@ -77,8 +78,9 @@ export function oathCommand(io: CliIo, globals: () => GlobalOptions): Command {
     .option('--period <seconds>', 'TOTP time step', whole, 30)
     .option('--name <text>', 'a label for the token ("Work phone")')
     .option('--png <file>', 'also write the QR code as a PNG file (readable by you only: it holds the secret)')
-    .action(async (username: string, flags: EnrollFlags) => {
-      const { png, ...options } = flags;
+    .option('--no-activate', 'do not ask for the first code: leave the token pending (oath activate)')
+    .action(async (username: string, flags: EnrollFlags & { activate: boolean }) => {
+      const { png, activate, ...options } = flags;
       const { enrolled, qr, image } = await run(async (runtime) => {
         const enrolled = await tokensOf(runtime).enrollSoftware(username, options, cliActor());
         return {
@@ -97,7 +99,20 @@ export function oathCommand(io: CliIo, globals: () => GlobalOptions): Command {
       io.stdout.write(details([['uri', enrolled.uri], ['secret', enrolled.secret]]));
       io.stdout.write(`${qr}\n`);
       if (png) io.stdout.write(`QR code written to ${png}\n`);
-      io.stdout.write(`The secret is not shown again. Activate: countersign oath activate ${enrolled.token.user} ${enrolled.token.id} <code>\n`);
+      io.stdout.write('The secret is not shown again.\n');
+      const later = `Activate it later with: countersign oath activate ${enrolled.token.user} ${enrolled.token.id} <code>\n`;
+      if (!activate) return void io.stdout.write(later);
+      // Scan the QR code, then type the code the app shows: the token is usable as soon as this command ends.
+      io.stderr.write('Type the code the app shows now to activate the token (empty: leave it pending): ');
+      const lines = lineReader(io.stdin);
+      const code = (await lines.next())?.trim() ?? '';
+      lines.close();
+      if (code === '') {
+        io.stderr.write('\n');
+        return void io.stdout.write(`The token is pending. ${later}`);
+      }
+      const active = await run((runtime) => tokensOf(runtime).activate(enrolled.token.user!, enrolled.token.id, code, cliActor()));
+      io.stdout.write(`activated token ${active.id} for ${active.user}: it can be used to sign in\n`);
     });
 
   oath

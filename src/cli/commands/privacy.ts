@@ -1,3 +1,4 @@
+import { serviceLogFile } from '../../config/paths.js';
 import { writeFileSync } from 'node:fs';
 import { Command } from 'commander';
 import type { Runtime } from '../../main.js';
@@ -81,7 +82,8 @@ export function logsCommand(io: CliIo, globals: () => GlobalOptions): Command {
     .option('--file <path>', 'also search this file (a rotated log); repeat for more', collect)
     .action(async (username: string, flags: { file?: string[] }) => {
       await withRuntime(io, globals(), async (runtime) => {
-        const files = [...(runtime.config.log.file ? [runtime.config.log.file] : []), ...(flags.file ?? [])];
+        const own = serviceLogFile(runtime.config);
+        const files = [...(own ? [own] : []), ...(flags.file ?? [])];
         if (files.length === 0) throw appError('validation_failed', 'no file to search: log.file is empty; give --file');
         let found = 0;
         for await (const line of runtime.privacy.searchLog(username, files)) {

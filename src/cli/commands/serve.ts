@@ -6,6 +6,7 @@ import { systemActor } from '../../shared/actor.js';
 import { VERSION } from '../../shared/version.js';
 import { Heartbeat } from '../../modules/reports/heartbeat.js';
 import { cliConfig, type CliIo, type GlobalOptions } from '../io.js';
+import { removeServerFile, writeServerFile } from '../server-file.js';
 
 const port = (value: string): number => {
   if (!/^\d+$/.test(value) || Number(value) > 65535) throw appError('validation_failed', `--port: expected 0 to 65535, got "${value}"`);
@@ -46,9 +47,12 @@ export function serveCommand(io: CliIo, globals: () => GlobalOptions): Command {
               (report) => runtime.log.info({ event: 'retention.purged', deleted: report.deleted, batches: report.batches }, 'retention purge done'),
               (error) => runtime.log.warn({ err: error, event: 'retention.failed' }, 'retention purge failed'),
             );
+      // One-shot commands on this data folder (device activation, say) find the server here, whatever its port.
+      writeServerFile(config.dataDir, address);
       runtime.log.info({ event: 'server.started', address, dialect: runtime.storage.dialect }, `Countersign listening on ${address}`);
       const stop = async (signal: string) => {
         runtime.log.info({ event: 'server.stopping', signal }, 'stopping');
+        removeServerFile(config.dataDir);
         stopSweeper();
         stopRollups();
         await stopRetention();

@@ -71,9 +71,16 @@ export function waitingAnswer(txid: string, code: ResultCode | null, prompt: str
 export function answerOfChallenge(challenge: ChallengeRow): AuthAnswer {
   const code = challenge.result_code as ResultCode | null;
   if (challenge.status === 'pending') {
-    const state = JSON.parse(challenge.state) as { fallback?: MethodName[]; number?: string };
+    const state = JSON.parse(challenge.state) as { fallback?: MethodName[]; number?: string; questions?: { id: string; text: string }[] };
     const fallback = state.fallback ?? [];
-    return { ...waitingAnswer(challenge.id, code, undefined, challenge.expires_at), ...(fallback.length > 0 ? { fallback } : {}), ...(state.number ? { number: state.number } : {}) };
+    // A fallback waiting for answers names its questions, whoever asks (a poll after a denied push, say).
+    const questions = fallback.includes('questions') && state.questions ? { questions: state.questions } : {};
+    return {
+      ...waitingAnswer(challenge.id, code, undefined, challenge.expires_at),
+      ...(fallback.length > 0 ? { fallback, detail: detailOf(code!, false) } : {}),
+      ...questions,
+      ...(state.number ? { number: state.number } : {}),
+    };
   }
   return finalAnswer(challenge.id, challenge.status === 'allow', code, null, code ? RESULT_CODES[code].shortText : challenge.status);
 }

@@ -129,6 +129,8 @@ interface ChallengeState {
   step: Record<string, unknown>;
   fallback: MethodName[];
   questionsState?: Record<string, unknown>;
+  /** The security questions a fallback asks (ids and texts, never answers): shown again by auth_status. */
+  questions?: { id: string; text: string }[];
   fields: AttemptFields;
   steps: SigninStep[];
   trace: TraceEntry[];
@@ -199,7 +201,7 @@ export class AuthEngine {
     const { answer } = await this.commitAndDeliver((trx) => this.begin(trx, input, finished));
     finished.forEach((txid) => this.events.emit(txid));
     // A delivery the carrier refused may have ended the challenge already.
-    if (answer.result !== 'waiting' && answer.txid) this.events.emit(answer.txid);
+    this.wake(answer);
     return answer;
   }
 
@@ -275,8 +277,13 @@ export class AuthEngine {
       if (!locked || locked.challenge.application_id !== application.id) throw appError('not_found', `transaction ${txid} does not exist`);
       return this.continueChallenge(trx, locked, application, response);
     });
-    if (answer.result !== 'waiting' && answer.txid) this.events.emit(answer.txid);
+    this.wake(answer);
     return answer;
+  }
+
+  /** Wakes the long polls of a challenge that ended, or that now offers a fallback (its caller must ask for it). */
+  private wake(answer: AuthAnswer): void {
+    if (answer.txid && (answer.result !== 'waiting' || answer.fallback)) this.events.emit(answer.txid);
   }
 
   /** The answer of an ended challenge, with its remembered-device token when it issued one. */
@@ -305,7 +312,7 @@ export class AuthEngine {
       if (!challenge || !user) return { answer: null };
       return this.continueChallenge(trx, { challenge, user }, await this.applicationOf(trx, challenge), { passcode: text, reply: true });
     });
-    if (answer && answer.result !== 'waiting' && answer.txid) this.events.emit(answer.txid);
+    if (answer) this.wake(answer);
     return answer;
   }
 
@@ -323,7 +330,7 @@ export class AuthEngine {
       if (!locked || !challenge || challenge.status !== 'pending' || challenge.stage !== 'primary' || challenge.method !== 'voice') return { answer: null };
       return this.continueChallenge(trx, locked, await this.applicationOf(trx, challenge), { call: { id: callId, event } });
     });
-    if (answer && answer.result !== 'waiting' && answer.txid) this.events.emit(answer.txid);
+    if (answer) this.wake(answer);
     return script ?? null;
   }
 
@@ -338,7 +345,7 @@ export class AuthEngine {
       if (!locked || locked.challenge.method !== 'app' || locked.challenge.stage !== 'primary') return { answer: null };
       return this.continueChallenge(trx, locked, await this.applicationOf(trx, locked.challenge), { app: answer });
     });
-    if (result && result.result !== 'waiting' && result.txid) this.events.emit(result.txid);
+    if (result) this.wake(result);
     return result;
   }
 
@@ -411,13 +418,21 @@ export class AuthEngine {
     throw appError('validation_failed', `give ${state.fallback.map((name) => (name === 'oath' ? 'passcode' : 'answers')).join(' or ')} to complete the fallback`);
   }
 
-  /** The state of a challenge, waiting up to `waitMs` for it to end (long poll). */
+  /**
+   * The state of a challenge, waiting up to `waitMs` for it to end, or to
+   * move to a stage the caller must act on (a fallback offered after a denied
+   * push or call: the caller asks for a code or the answers at once, not when
+   * the push would have timed out). Long poll.
+   */
   async status(application: AuthenticatedApplication, txid: string, waitMs: number): Promise<AuthAnswer> {
     const deadline = Date.now() + waitMs;
+    let seenStage: string | null = null;
     for (;;) {
       const challenge = await this.findChallenge(this.deps.db, application, txid);
       if (challenge.status !== 'pending') return this.answerWithToken(challenge);
       if (challenge.expires_at <= this.deps.clock.now()) return this.expireById(txid);
+      if (seenStage !== null && challenge.stage !== seenStage) return answerOfChallenge(challenge);
+      seenStage = challenge.stage;
       const remaining = deadline - Date.now();
       if (remaining <= 0) return answerOfChallenge(challenge);
       // Woken at once by a completion on this node; a completion on another node is seen at the next poll.
@@ -596,7 +611,7 @@ export class AuthEngine {
         questionsState = step.state;
       }
     }
-    const next: ChallengeState = { ...state, fallback: offered, ...(questionsState ? { questionsState } : {}) };
+    const next: ChallengeState = { ...state, fallback: offered, ...(questionsState ? { questionsState } : {}), ...(questions ? { questions } : {}) };
     const { txid, expiresAt } = await this.saveChallenge(trx, user, request, primary.name, 'fallback', primaryCode, primaryCode, next, slot);
     const prompt = offered.length === 2 ? 'Enter a code from your OATH token or answer your security questions' : offered[0] === 'oath' ? 'Enter a code from your OATH token' : 'Answer your security questions';
     return { ...waitingAnswer(txid, primaryCode, prompt, expiresAt), result_code: primaryCode, detail: detailOf(primaryCode, false), fallback: offered, ...(questions ? { questions } : {}) };

@@ -17,6 +17,7 @@ import type { VerificationMethod } from '../methods/contract.js';
 import { toAttemptView, toSigninDetail } from '../reports/signin-log.js';
 import { searchLogFiles, type LogLineView } from './log-search.js';
 import type { PersonalLog } from './personal-log.js';
+import { WITHHELD } from '../telephony/telephony.js';
 import { findSubject, mailCondition, signinConditions, ssprEventCondition, telephonyCondition, type Subject } from './subject.js';
 
 /** The version of the export document; docs/privacy.md describes each version. */
@@ -107,7 +108,7 @@ export class Privacy {
         password_reset_steps: ssprEvents.map((row) => ({ id: Number(row.id), at: iso(row.at), step: row.step, method: row.method, succeeded: Boolean(row.succeeded), detail: row.detail, ip: row.ip })),
         audit: ids.length === 0 ? [] : (await db.selectFrom('audit_log').selectAll().where('target_type', '=', 'user').where('target_id', 'in', ids).orderBy('id').execute()).map(toAuditView),
       },
-      mail: mails.map((row) => ({ id: row.id, to: row.to_address, subject: row.subject, status: row.status, gateway: row.gateway, created_at: iso(row.created_at), body: row.body === null ? null : 'kept by the outbox; not exported (it held a one-time code)' })),
+      mail: mails.map((row) => ({ id: row.id, to: row.to_address, subject: row.subject, status: row.status, gateway: row.gateway, created_at: iso(row.created_at), body: row.body === null ? null : WITHHELD })),
       telephony: { sms: smsLog, calls: callLog, from_unknown_senders: unknownSenders.map((row) => ({ id: row.id, kind: row.kind, direction: row.direction, number: row.to_number, status: row.status, created_at: iso(row.created_at) })) },
       service_log: {
         files: this.deps.logFiles,

@@ -109,5 +109,8 @@ export async function playOutboxCall(telephony: Telephony, engine: CallTaker, ca
   const status = STATUS_AFTER[action];
   if (status) await telephony.recordStatus(call.id, { gateway: 'outbox', providerId: null, status });
   const script = await engine.callEvent(call.id, event);
+  // The server said its last words and hung up (keys ended the call, or it serves no challenge any more):
+  // the call is over, as a carrier would report it once it hangs up.
+  if (!status && !script?.gather) await telephony.recordStatus(call.id, { gateway: 'outbox', providerId: null, status: 'completed' });
   return { call: await telephony.get(call.id), says: script?.say || null, waits_for_keys: Boolean(script?.gather) };
 }

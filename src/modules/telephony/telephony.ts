@@ -45,11 +45,20 @@ const toView = (row: TelephonyLogRow): TelephonyLogView => ({
   created_at: new Date(row.created_at).toISOString(),
 });
 
-/** A log entry as the privacy export shows it: the number, provider id, status history and cost; the text only where the gateway kept it. */
+/**
+ * A log entry as the privacy export shows it: the number, provider id, status
+ * history and cost. A text message's words are withheld, as the mail log's
+ * are: they held a one-time code (sent) or the user's answer with it (a
+ * reply), which an export must not hand on. A call's greeting is shown.
+ */
 function exportedEntry(row: TelephonyLogRow) {
   const { to, username: _username, error: _error, ...entry } = toView(row);
-  return { ...entry, number: to };
+  const body = row.kind === 'sms' && entry.body !== null ? WITHHELD : entry.body;
+  return { ...entry, body, number: to };
 }
+
+/** What the privacy export says in place of a message that held a one-time code. */
+export const WITHHELD = 'kept by the outbox; not exported (it held a one-time code)';
 
 /**
  * A method's share of the telephony log in the privacy export and delete:

@@ -10,6 +10,23 @@ interface Row {
   username_key: string;
 }
 
+/** Gives every user the key `keyOf` makes of their name, unless another user holds that key already. In pages of 1000, by id. */
+async function rekey(untyped: Kysely<unknown>, keyOf: (username: string) => string): Promise<void> {
+  const db = untyped as Kysely<{ users: Row }>;
+  let after = '';
+  for (;;) {
+    const rows = await db.selectFrom('users').select(['id', 'username', 'username_key']).where('id', '>', after).orderBy('id').limit(1000).execute();
+    if (rows.length === 0) return;
+    for (const row of rows) {
+      const key = keyOf(row.username);
+      if (key === row.username_key) continue;
+      const taken = await db.selectFrom('users').select('id').where('username_key', '=', key).executeTakeFirst();
+      if (!taken) await db.updateTable('users').set({ username_key: key }).where('id', '=', row.id).execute();
+    }
+    after = rows[rows.length - 1]!.id;
+  }
+}
+
 /**
  * User names compare by their NFKC form, case folded (modules/directory/
  * username.ts), no longer by lower case alone. Only names with letters
@@ -19,33 +36,6 @@ interface Row {
  */
 export const usernameKeys: Migration = {
   name: '0015-username-keys',
-  async up(untyped) {
-    const db = untyped as Kysely<{ users: Row }>;
-    let after = '';
-    for (;;) {
-      const rows = await db.selectFrom('users').select(['id', 'username', 'username_key']).where('id', '>', after).orderBy('id').limit(1000).execute();
-      if (rows.length === 0) return;
-      for (const row of rows) {
-        const key = keyOf(row.username);
-        if (key === row.username_key) continue;
-        const taken = await db.selectFrom('users').select('id').where('username_key', '=', key).executeTakeFirst();
-        if (!taken) await db.updateTable('users').set({ username_key: key }).where('id', '=', row.id).execute();
-      }
-      after = rows[rows.length - 1]!.id;
-    }
-  },
-  async down(untyped) {
-    const db = untyped as Kysely<{ users: Row }>;
-    let after = '';
-    for (;;) {
-      const rows = await db.selectFrom('users').select(['id', 'username', 'username_key']).where('id', '>', after).orderBy('id').limit(1000).execute();
-      if (rows.length === 0) return;
-      for (const row of rows) {
-        const key = row.username.trim().toLowerCase();
-        const taken = key !== row.username_key && (await db.selectFrom('users').select('id').where('username_key', '=', key).executeTakeFirst());
-        if (key !== row.username_key && !taken) await db.updateTable('users').set({ username_key: key }).where('id', '=', row.id).execute();
-      }
-      after = rows[rows.length - 1]!.id;
-    }
-  },
+  up: (db) => rekey(db, keyOf),
+  down: (db) => rekey(db, (username) => username.trim().toLowerCase()),
 };
