@@ -48,7 +48,7 @@ import { closeServiceLog, createServiceLog } from './shared/logger.js';
 import { decodeMasterKey, loadOrCreateMasterKeyFile } from './shared/master-key.js';
 import { openStorage, permissionProblems, type Storage } from './storage/database.js';
 import { isMigrated, migrateToLatest } from './storage/migrator.js';
-import { cluster } from './storage/migrations/0014-cluster.js';
+import { foundation } from './storage/migrations/0001-foundation.js';
 import { checkMasterKey } from './modules/cluster/master-key-check.js';
 
 /** Everything the protocols and the CLI work with, built once from the configuration. */
@@ -92,6 +92,8 @@ export interface Runtime {
   changeLog: UserChangeLog;
   /** True when this start created the master key file. */
   masterKeyCreated: boolean;
+  /** How often a long poll (auth_status, a device waiting for pushes) looks again when no wake-up came: a change made on another node. */
+  longPollIntervalMs: number;
   /** Closes the storage this runtime opened (not one passed in through options) and flushes the service log's syslog output. */
   close(): Promise<void>;
 }
@@ -109,6 +111,8 @@ export interface RuntimeOptions {
   mailGateway?: MailGateway;
   /** Replaces the push notifier app.pushGateway names (tests). */
   pushNotifier?: PushNotifier;
+  /** Replaces the long polls' interval of 1 s (tests: a long interval proves that wake-ups, not re-polls, end the wait). */
+  longPollIntervalMs?: number;
 }
 
 /** The gateway `telephony.gateway` names. */
@@ -167,7 +171,7 @@ export async function buildRuntime(config: Config, options: RuntimeOptions = {})
     if (applied.length > 0) log.info({ event: 'storage.migrated', applied }, 'database migrated');
   }
   // Before anything reads a secret: a node with another master key than the database's must not start.
-  if (await isMigrated(storage.db, cluster.name)) await checkMasterKey(storage.transact, keyring, clock);
+  if (await isMigrated(storage.db, foundation.name)) await checkMasterKey(storage.transact, keyring);
   const rules = config.directory;
   const telephony = new Telephony({ db: storage.db, transact: storage.transact, clock, gateway: options.gateway ?? gatewayOf(config.telephony, config.voice) });
   const templates = config.telephony.templatesFile ? loadTemplatesFile(config.telephony.templatesFile) : new Templates();
@@ -199,7 +203,8 @@ export async function buildRuntime(config: Config, options: RuntimeOptions = {})
   const directory = new Directory({ db: storage.db, transact: storage.transact, keyring, clock, rules, changeLog, userDataCleaners });
   const blocks = new Blocks({ db: storage.db, transact: storage.transact, clock, directory });
   const applications = new Applications({ db: storage.db, transact: storage.transact, keyring, clock });
-  const engine = new AuthEngine({ db: storage.db, transact: storage.transact, clock, keyring, config, blocks, log, methods, claimIssuers });
+  const longPollIntervalMs = options.longPollIntervalMs ?? 1_000;
+  const engine = new AuthEngine({ db: storage.db, transact: storage.transact, clock, keyring, config, blocks, log, methods, claimIssuers, longPollIntervalMs });
   const securityQuestions = new SecurityQuestions({ db: storage.db, transact: storage.transact, clock, config: config.questions, directory, changeLog });
   const mail = new Mail({ db: storage.db, clock, gateway: mailGateway });
   // Downloads of the sign-in log read in worker threads, each through a bulk connection of its own.
@@ -237,6 +242,7 @@ export async function buildRuntime(config: Config, options: RuntimeOptions = {})
     retention: new Retention({ db: storage.db, transact: storage.transact, clock, config: config.retention }),
     privacy: new Privacy({ db: storage.db, transact: storage.transact, dialect: storage.dialect, clock, keyring, personalLog, methods, logFiles: serviceLogFile(config) ? [serviceLogFile(config)!] : [] }),
     masterKeyCreated: created,
+    longPollIntervalMs,
     // A storage handed in belongs to the caller, who closes it.
     close: async () => {
       await exporter.close();

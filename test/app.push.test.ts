@@ -237,7 +237,9 @@ describe.each(DIALECTS)('the authenticator app on %s', (dialect) => {
   });
 
   it('wakes a device that waits in its long poll when a push arrives', async () => {
-    await start();
+    // Long polls look again only once a minute: only the push's wake-up can end this one in time.
+    server = await startAppServer(dialect, {}, { longPollIntervalMs: 60_000 });
+    await server.t.runtime.directory.create({ username: 'bob@contoso.com' }, testActor);
     const device = await server.device();
     const waiting = device.pushes(20);
     await new Promise((resolve) => setTimeout(resolve, 100));

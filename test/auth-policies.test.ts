@@ -154,7 +154,7 @@ describe.each(DIALECTS)('authentication policies on %s', (dialect) => {
     };
 
     const engineWith = (methods: VerificationMethod[]) =>
-      new AuthEngine({ db: t.runtime.storage.db, transact: (work) => t.runtime.storage.transact(work), clock: t.runtime.clock, keyring: t.runtime.keyring, config: t.runtime.config, blocks: t.runtime.blocks, log: t.runtime.log, methods, claimIssuers: ClaimIssuers.none() });
+      new AuthEngine({ db: t.runtime.storage.db, transact: (work) => t.runtime.storage.transact(work), clock: t.runtime.clock, keyring: t.runtime.keyring, config: t.runtime.config, blocks: t.runtime.blocks, log: t.runtime.log, methods, claimIssuers: ClaimIssuers.none(), longPollIntervalMs: 1_000 });
 
     it('completes with an OATH code after the primary method failed: SUCCESS_FALLBACK_OATH_CODE_VERIFIED', async () => {
       await start();

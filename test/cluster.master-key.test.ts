@@ -37,11 +37,11 @@ describe.each(DIALECTS)('the master key check on %s', (dialect) => {
     t = await createTestRuntime(dialect);
     const user = await t.runtime.directory.create({ username: 'alice@contoso.com' }, testActor);
     await addToken(t.runtime, user.id);
-    await t.runtime.storage.db.deleteFrom('server_settings').execute();
+    await t.runtime.storage.db.deleteFrom('settings').where('key', '=', 'master_key_check').execute();
     await expect(nodeWith(OTHER_KEY)).rejects.toThrow(REFUSAL);
-    expect(await t.runtime.storage.db.selectFrom('server_settings').select('key').execute()).toEqual([]);
+    expect(await t.runtime.storage.db.selectFrom('settings').select('key').where('key', '=', 'master_key_check').execute()).toEqual([]);
     await expect(nodeWith(TEST_MASTER_KEY)).resolves.toBeDefined();
-    expect(await t.runtime.storage.db.selectFrom('server_settings').select('key').execute()).toEqual([{ key: 'master_key_check' }]);
+    expect(await t.runtime.storage.db.selectFrom('settings').select('key').where('key', '=', 'master_key_check').execute()).toEqual([{ key: 'master_key_check' }]);
     if (dialect === 'sqlite') second = null;
   });
 });

@@ -76,11 +76,16 @@ describe.each(DIALECTS.filter((dialect) => dialect === 'postgres'))('the conditi
     await read();
     await eventually(() => reads.listening);
     await read();
+    let invalidations = 0;
+    const invalidate = reads.invalidate.bind(reads);
+    reads.invalidate = () => ((invalidations += 1), invalidate());
     const other = await otherConnection(schema);
     opened.push(other);
     await other.query(`select pg_notify('countersign_catalog', 'some_other_schema')`);
-    await new Promise((resolve) => setTimeout(resolve, 200));
-    await read();
+    // Notifications of one connection arrive in order: once this one is handled, the other schema's was too.
+    await other.query(`select pg_notify('countersign_catalog', $1)`, [schema]);
+    await eventually(() => invalidations > 0);
+    expect(invalidations).toBe(1);
     expect(loads()).toBe(2);
   });
 

@@ -329,7 +329,6 @@ export interface Database {
   app_activations: AppActivationsTable;
   app_nonces: AppNoncesTable;
   server_nodes: ServerNodesTable;
-  server_settings: ServerSettingsTable;
   named_locations: NamedLocationsTable;
   access_policies: AccessPoliciesTable;
   access_policy_users: AccessPolicyUsersTable;
@@ -498,13 +497,6 @@ export interface ServerNodesTable {
   stopped_at: Millis | null;
   /** How often the node beats (cluster.heartbeatSeconds when it started); null for rows written before migration 0014. */
   heartbeat_seconds: number | null;
-}
-
-/** Values every node of a deployment shares (migration 0014): the master key check. */
-export interface ServerSettingsTable {
-  key: string;
-  value: string;
-  updated_at: Millis;
 }
 
 export type AppDeviceRow = Selectable<AppDevicesTable>;

@@ -11,7 +11,7 @@ import { createTestRuntime, testActor } from './runtime.js';
  * with an application, a user, and helpers to activate devices: the devices
  * sign with the server's fake clock, so their timestamps are fresh.
  */
-export async function startAppServer(dialect: DialectName, overrides: Record<string, unknown> = {}, options: Pick<RuntimeOptions, 'pushNotifier' | 'log'> = {}) {
+export async function startAppServer(dialect: DialectName, overrides: Record<string, unknown> = {}, options: Pick<RuntimeOptions, 'pushNotifier' | 'log' | 'longPollIntervalMs'> = {}) {
   const t = await createTestRuntime(dialect, overrides, options);
   const app = await buildHttpApp(t.runtime);
   await app.listen({ host: '127.0.0.1', port: 0 });

@@ -24,7 +24,7 @@ export interface TestRuntime {
 }
 
 /** `log`: a service log of the test's own (a real file, syslog) instead of the captured one; `logLines` is then empty. */
-export async function createTestRuntime(dialect: DialectName, overrides: Record<string, unknown> = {}, options: Pick<RuntimeOptions, 'gateway' | 'pushNotifier' | 'log'> = {}): Promise<TestRuntime> {
+export async function createTestRuntime(dialect: DialectName, overrides: Record<string, unknown> = {}, options: Pick<RuntimeOptions, 'gateway' | 'pushNotifier' | 'log' | 'longPollIntervalMs'> = {}): Promise<TestRuntime> {
   const test = await createTestStorage(dialect);
   const config: Config = loadConfig({ overrides: { security: { masterKey: TEST_MASTER_KEY }, ...overrides } });
   const lines: string[] = [];
@@ -45,8 +45,8 @@ export async function createTestRuntime(dialect: DialectName, overrides: Record<
   };
 }
 
-export async function createTestApp(dialect: DialectName, overrides: Record<string, unknown> = {}) {
-  const test = await createTestRuntime(dialect, overrides);
+export async function createTestApp(dialect: DialectName, overrides: Record<string, unknown> = {}, options: Pick<RuntimeOptions, 'longPollIntervalMs'> = {}) {
+  const test = await createTestRuntime(dialect, overrides, options);
   const app = await buildHttpApp(test.runtime);
   await app.ready();
   const keys = new Map<Role, string>();

@@ -72,6 +72,8 @@ export interface EngineDeps {
   log: Logger;
   methods: VerificationMethod[];
   claimIssuers: ClaimIssuers;
+  /** How often a long poll looks again without a wake-up (an answer on another node wakes nobody here). */
+  longPollIntervalMs: number;
 }
 
 /**
@@ -444,7 +446,7 @@ export class AuthEngine {
         const timer = setTimeout(() => {
           this.events.off(txid, wake);
           resolve();
-        }, Math.min(remaining, 1000));
+        }, Math.min(remaining, this.deps.longPollIntervalMs));
         this.events.once(txid, wake);
       });
     }

@@ -1,11 +1,11 @@
-import type { Clock } from '../../shared/clock.js';
 import { AppError } from '../../shared/errors.js';
 import type { Keyring } from '../../shared/keyring.js';
 import type { Unit, UnitOfWork } from '../../storage/database.js';
+import { settingsRepository } from '../../storage/repositories/records.js';
 import { openOathSecret } from '../methods/oath/secret.js';
 
 const KEY = 'master_key_check';
-const CONTEXT = 'server_settings:master_key_check';
+const CONTEXT = 'settings:master_key_check';
 const PLAINTEXT = 'countersign master key check v1';
 
 const mismatch = () =>
@@ -24,8 +24,7 @@ const opens = (attempt: () => Buffer): boolean => {
   }
 };
 
-const storedCheck = async (unit: Unit): Promise<string | undefined> =>
-  (await unit.selectFrom('server_settings').select('value').where('key', '=', KEY).executeTakeFirst())?.value;
+const storedCheck = (unit: Unit): Promise<string | undefined> => settingsRepository.get(unit, KEY);
 
 /**
  * Refuses to start a node whose master key is not the database's. Nodes
@@ -36,7 +35,7 @@ const storedCheck = async (unit: Unit): Promise<string | undefined> =>
  * after one of its OATH seeds opened with that key); every later start must
  * open it.
  */
-export async function checkMasterKey(transact: UnitOfWork, keyring: Keyring, clock: Clock): Promise<void> {
+export async function checkMasterKey(transact: UnitOfWork, keyring: Keyring): Promise<void> {
   await transact(async (unit) => {
     const stored = await storedCheck(unit);
     if (stored !== undefined) {
@@ -45,11 +44,7 @@ export async function checkMasterKey(transact: UnitOfWork, keyring: Keyring, clo
     }
     const token = await unit.selectFrom('oath_tokens').select(['id', 'secret_sealed']).limit(1).executeTakeFirst();
     if (token && !opens(() => openOathSecret(keyring, token))) throw mismatch();
-    await unit
-      .insertInto('server_settings')
-      .values({ key: KEY, value: keyring.seal(PLAINTEXT, CONTEXT), updated_at: clock.now() })
-      .onConflict((conflict) => conflict.column('key').doNothing())
-      .execute();
+    await settingsRepository.insertIfAbsent(unit, KEY, keyring.seal(PLAINTEXT, CONTEXT));
     // Two first starts at once: the one whose insert lost reads the winner's value, and must open it.
     const written = (await storedCheck(unit))!;
     if (!opens(() => keyring.open(written, CONTEXT))) throw mismatch();

@@ -174,7 +174,7 @@ export const appDeviceRoutes =
           const remaining = deadline - Date.now();
           if (pushes.length > 0 || remaining <= 0) return { pushes };
           // Woken by a push committed on this node; one from another node is seen at the next check.
-          await runtime.pushBoard.wait(device.user_id, Math.min(remaining, 1000));
+          await runtime.pushBoard.wait(device.user_id, Math.min(remaining, runtime.longPollIntervalMs));
         }
       },
     });
