@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { promisify } from 'node:util';
+import pino from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadConfig } from '../src/config/load.js';
 import { buildRuntime } from '../src/main.js';
@@ -28,7 +29,7 @@ describe('CLI writes against a server under load (SQLite)', () => {
   let authorization: string;
 
   beforeAll(async () => {
-    const runtime = await buildRuntime(loadConfig({ overrides: { dataDir, security: { masterKey: TEST_MASTER_KEY } } }));
+    const runtime = await buildRuntime(loadConfig({ overrides: { dataDir, security: { masterKey: TEST_MASTER_KEY } } }), { log: pino({ level: 'warn' }) });
     const { application, secret } = await runtime.applications.create({ name: 'Corporate VPN' }, testActor);
     for (let i = 0; i < USERS; i += 1) await runtime.directory.create({ username: `user${i}@contoso.com`, mfa_state: 'Disabled' }, testActor);
     for (let i = 0; i < 6; i += 1) await runtime.directory.create({ username: `target${i}@contoso.com`, phone: { number: '2025550123' } }, testActor);

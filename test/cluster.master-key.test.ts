@@ -5,7 +5,7 @@ import { openStorage, type Storage } from '../src/storage/database.js';
 import { addToken } from './helpers/auth.js';
 import { cliSandbox } from './helpers/cli.js';
 import { createTestRuntime, TEST_MASTER_KEY, testActor, type TestRuntime } from './helpers/runtime.js';
-import { DIALECTS, PG_URL } from './helpers/storage.js';
+import { DIALECTS } from './helpers/storage.js';
 
 const OTHER_KEY = Buffer.alloc(32, 9).toString('base64');
 const REFUSAL = /the master key does not open this database's secrets: every node that shares a database needs the same master key/;
@@ -22,7 +22,7 @@ describe.each(DIALECTS)('the master key check on %s', (dialect) => {
 
   /** Another node on the same database: a storage of its own, and a runtime built with `key`. */
   async function nodeWith(key: string) {
-    second = dialect === 'postgres' ? openStorage({ url: PG_URL, dataDir: t.runtime.config.dataDir, poolSize: 2, pgSchema: t.runtime.storage.options.pgSchema }) : t.runtime.storage;
+    second = dialect === 'postgres' ? openStorage({ url: t.runtime.storage.options.url, dataDir: t.runtime.config.dataDir, poolSize: 2 }) : t.runtime.storage;
     return buildRuntime(loadConfig({ overrides: { security: { masterKey: key } } }), { storage: second, clock: t.clock, log: t.runtime.log });
   }
 

@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import pg from 'pg';
+import pino from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadConfig } from '../src/config/load.js';
 import { buildRuntime } from '../src/main.js';
@@ -50,7 +51,7 @@ describe.skipIf(!ownPostgresAvailable())('a node whose database goes away', () =
     // Set-up through a runtime of the test's own: an application and users whose MFA state lets them in without a code.
     const config = loadConfig({ overrides: { security: { masterKey: TEST_MASTER_KEY }, database: { url: database.url } } });
     const storage = openStorage({ url: database.url, dataDir, poolSize: 2 });
-    const runtime = await buildRuntime(config, { storage });
+    const runtime = await buildRuntime(config, { storage, log: pino({ level: 'warn' }) });
     const { application, secret } = await runtime.applications.create({ name: 'Corporate VPN' }, testActor);
     for (let i = 0; i < USERS; i += 1) await runtime.directory.create({ username: `user${i}@contoso.com`, mfa_state: 'Disabled' }, testActor);
     await runtime.close();

@@ -6,7 +6,7 @@ import { readCatalog, sharedReadsOf } from '../src/storage/read-cache.js';
 import { SharedReads } from '../src/storage/shared-reads.js';
 import { authFixture } from './helpers/auth.js';
 import { createTestRuntime, testActor, type TestRuntime } from './helpers/runtime.js';
-import { DIALECTS, PG_URL } from './helpers/storage.js';
+import { DIALECTS } from './helpers/storage.js';
 
 /** Waits until `check` holds, up to two seconds (a notification crosses a connection). */
 async function eventually(check: () => boolean | Promise<boolean>): Promise<void> {
@@ -17,20 +17,21 @@ async function eventually(check: () => boolean | Promise<boolean>): Promise<void
   }
 }
 
-/** Another node, the CLI or psql: a connection of its own to the runtime's schema. */
-async function otherConnection(schema: string): Promise<pg.Client> {
-  const client = new pg.Client({ connectionString: withDefaultUser(PG_URL), options: `-c search_path=${schema}` });
+/** Another node, the CLI or psql: a connection of its own to the runtime's database. */
+async function otherConnection(url: string): Promise<pg.Client> {
+  const client = new pg.Client({ connectionString: withDefaultUser(url) });
   await client.connect();
   return client;
 }
 
 describe.each(DIALECTS.filter((dialect) => dialect === 'postgres'))('the conditional access catalog in memory on %s', (dialect) => {
   let t: TestRuntime;
+  /** The runtime's database (its tables are in the schema public). */
   let schema: string;
   const opened: { end(): Promise<void> }[] = [];
   beforeEach(async () => {
     t = await createTestRuntime(dialect);
-    schema = t.runtime.storage.options.pgSchema!;
+    schema = t.runtime.storage.options.url;
   });
   afterEach(async () => {
     await Promise.all(opened.splice(0).map((closable) => closable.end()));
@@ -42,7 +43,7 @@ describe.each(DIALECTS.filter((dialect) => dialect === 'postgres'))('the conditi
     const clients: pg.Client[] = [];
     const reads = new SharedReads({
       connect: () => {
-        const client = new pg.Client({ connectionString: withDefaultUser(PG_URL), options: `-c search_path=${schema}` });
+        const client = new pg.Client({ connectionString: withDefaultUser(schema) });
         clients.push(client);
         return client;
       },
@@ -83,7 +84,7 @@ describe.each(DIALECTS.filter((dialect) => dialect === 'postgres'))('the conditi
     opened.push(other);
     await other.query(`select pg_notify('countersign_catalog', 'some_other_schema')`);
     // Notifications of one connection arrive in order: once this one is handled, the other schema's was too.
-    await other.query(`select pg_notify('countersign_catalog', $1)`, [schema]);
+    await other.query(`select pg_notify('countersign_catalog', current_schema())`);
     await eventually(() => invalidations > 0);
     expect(invalidations).toBe(1);
     expect(loads()).toBe(2);

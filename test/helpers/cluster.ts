@@ -5,7 +5,7 @@ import { buildRuntime, type Runtime, type RuntimeOptions } from '../../src/main.
 import { FakeClock } from '../../src/shared/clock.js';
 import { openStorage, type DialectName, type Storage } from '../../src/storage/database.js';
 import { TEST_MASTER_KEY } from './runtime.js';
-import { createTestStorage, DIALECTS, PG_URL } from './storage.js';
+import { createTestStorage, DIALECTS } from './storage.js';
 
 /**
  * Where a burst runs: SQLite with its one node, PostgreSQL with one node, and
@@ -47,13 +47,13 @@ const quietLog = () =>
 
 /** Builds `setup.nodes` runtimes on one fresh database, sharing a clock and the master key. */
 export async function createTestCluster(setup: BurstSetup, overrides: Record<string, unknown> = {}, options: Pick<RuntimeOptions, 'gateway' | 'pushNotifier'> = {}): Promise<TestCluster> {
-  const test = await createTestStorage(setup.dialect);
+  const test = await createTestStorage(setup.dialect, { migrated: true });
   const config = loadConfig({ overrides: { security: { masterKey: TEST_MASTER_KEY }, ...overrides } });
   const clock = new FakeClock(Date.UTC(2026, 10, 1, 12, 0, 0));
   const storages: Storage[] = [test.storage];
-  for (let i = 1; i < setup.nodes; i++) storages.push(openStorage({ url: PG_URL, dataDir: config.dataDir, poolSize: 4, pgSchema: test.location }));
+  for (let i = 1; i < setup.nodes; i++) storages.push(openStorage({ url: test.location, dataDir: config.dataDir, poolSize: 4 }));
   const nodes: Runtime[] = [];
-  for (const storage of storages) nodes.push(await buildRuntime(config, { ...options, clock, log: quietLog(), storage }));
+  for (const storage of storages) nodes.push(await buildRuntime(config, { ...options, clock, log: quietLog(), storage, migrate: false }));
   return {
     nodes,
     runtime: nodes[0]!,

@@ -25,7 +25,7 @@ export interface TestRuntime {
 
 /** `log`: a service log of the test's own (a real file, syslog) instead of the captured one; `logLines` is then empty. */
 export async function createTestRuntime(dialect: DialectName, overrides: Record<string, unknown> = {}, options: Pick<RuntimeOptions, 'gateway' | 'pushNotifier' | 'log' | 'longPollIntervalMs'> = {}): Promise<TestRuntime> {
-  const test = await createTestStorage(dialect);
+  const test = await createTestStorage(dialect, { migrated: true });
   const config: Config = loadConfig({ overrides: { security: { masterKey: TEST_MASTER_KEY }, ...overrides } });
   const lines: string[] = [];
   const sink = new Writable({
@@ -36,7 +36,8 @@ export async function createTestRuntime(dialect: DialectName, overrides: Record<
   });
   const log = options.log ?? pino({ level: 'info' }, sink);
   const clock = new FakeClock(Date.UTC(2026, 10, 1, 12, 0, 0));
-  const runtime = await buildRuntime(config, { ...options, clock, log, storage: test.storage });
+  // The store is a copy of the migrated template: nothing to migrate.
+  const runtime = await buildRuntime(config, { ...options, clock, log, storage: test.storage, migrate: false });
   return {
     runtime,
     clock,

@@ -1,9 +1,10 @@
 import { randomBytes } from 'node:crypto';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { copyFileSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pg from 'pg';
 import { openStorage, withDefaultUser, type DialectName, type Storage } from '../../src/storage/database.js';
+import { databaseUrl, ensurePostgresTemplate, ensureSqliteTemplate, PG_TEMPLATE, SQLITE_TEMPLATE } from './templates.js';
 
 /**
  * The PostgreSQL the suite runs against. In CI (CI=true) an unreachable
@@ -33,16 +34,24 @@ export const DIALECTS: DialectName[] = pgUp ? ['sqlite', 'postgres'] : ['sqlite'
 
 export interface TestStorage {
   storage: Storage;
-  /** SQLite file path or PostgreSQL schema, for tests that inspect them. */
+  /** SQLite file path or PostgreSQL database URL, for tests that inspect them or open a second connection. */
   location: string;
   dispose(): Promise<void>;
 }
 
-/** A fresh, empty store: a SQLite file in a temp folder, or a PostgreSQL schema of its own. */
-export async function createTestStorage(dialect: DialectName): Promise<TestStorage> {
+/**
+ * A fresh store: a SQLite file in a temp folder, or a PostgreSQL database of
+ * its own. Empty, or with `migrated`, a copy of the migrated template
+ * (helpers/templates.ts), which is what most tests start from.
+ */
+export async function createTestStorage(dialect: DialectName, options: { migrated?: boolean } = {}): Promise<TestStorage> {
   if (dialect === 'sqlite') {
     const dir = mkdtempSync(join(tmpdir(), 'countersign-test-'));
     const file = join(dir, 'test.db');
+    if (options.migrated) {
+      await ensureSqliteTemplate();
+      copyFileSync(SQLITE_TEMPLATE, file);
+    }
     // The read cache is on, as in a server: every SQLite suite runs through it.
     const storage = openStorage({ url: `sqlite:${file}`, dataDir: dir, readCacheEntries: 10_000 });
     return {
@@ -54,20 +63,30 @@ export async function createTestStorage(dialect: DialectName): Promise<TestStora
       },
     };
   }
-  const schema = `t_${randomBytes(6).toString('hex')}`;
+  const database = `ct_${randomBytes(6).toString('hex')}`;
   const admin = new pg.Client({ connectionString });
   await admin.connect();
-  await admin.query(`create schema ${schema}`);
-  await admin.end();
-  const storage = openStorage({ url: PG_URL, dataDir: tmpdir(), poolSize: 4, pgSchema: schema });
+  try {
+    if (options.migrated) {
+      await ensurePostgresTemplate(PG_URL);
+      await admin.query(`create database ${database} template ${PG_TEMPLATE}`);
+    } else {
+      await admin.query(`create database ${database}`);
+    }
+  } finally {
+    await admin.end();
+  }
+  const url = databaseUrl(PG_URL, database);
+  const storage = openStorage({ url, dataDir: tmpdir(), poolSize: 4 });
   return {
     storage,
-    location: schema,
+    location: url,
     dispose: async () => {
       await storage.close();
       const cleanup = new pg.Client({ connectionString });
       await cleanup.connect();
-      await cleanup.query(`drop schema ${schema} cascade`);
+      // Connections a test opened itself and left (a second node, a client of its own) end with it.
+      await cleanup.query(`drop database if exists ${database} with (force)`);
       await cleanup.end();
     },
   };

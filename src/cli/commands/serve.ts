@@ -1,6 +1,5 @@
 import { Command } from 'commander';
 import { buildRuntime } from '../../main.js';
-import { buildHttpApp } from '../../protocols/http/app.js';
 import { appError } from '../../shared/errors.js';
 import { systemActor } from '../../shared/actor.js';
 import { VERSION } from '../../shared/version.js';
@@ -28,6 +27,8 @@ export function serveCommand(io: CliIo, globals: () => GlobalOptions): Command {
           `\nFirst start: a Global Administrator API key was created.\n\n    ${secret}\n\nStore it now: it is not shown again. Use it as "Authorization: Bearer <key>".\n\n`,
         );
       }
+      // Loaded here, not at the top: every other command starts without Fastify and its schemas.
+      const { buildHttpApp } = await import('../../protocols/http/app.js');
       const app = await buildHttpApp(runtime);
       const address = await app.listen({ host: config.http.host, port: config.http.port });
       // Challenges nobody asks about any more still end, with their timeout code and records.
