@@ -19,47 +19,15 @@ import { answerOfChallenge, finalAnswer, waitingAnswer, type AuthAnswer, type Pr
 import { MethodRegistry } from './method-registry.js';
 import { noMethodOutcome, ruleOutcome, signinStep, userNotFoundOutcome } from './outcomes.js';
 import type { Blocks } from './blocks.js';
-import { writeOutcome, type Outcome, type RequestContext, type SigninStep, type TraceEntry } from './records.js';
+import { writeOutcome, type Outcome, type SigninStep, type TraceEntry } from './records.js';
 import { RESULT_CODES, detailOf, type ResultCode } from './result-codes.js';
-import { GATE_RULES, SATISFY_RULES, type RuleDecision, type RuleInput, type SatisfyInput } from './rules/index.js';
 import type { ClaimIssuers } from '../access/claims.js';
-import { evaluateAccess, type MfaRequirement } from '../access/evaluate.js';
+import type { MfaRequirement } from '../access/evaluate.js';
 import { issueRememberToken, rememberTokenOf } from '../access/remember.js';
-import { ipThrottled } from './rules/throttle.js';
+import { evaluateSignin, evaluateUnknownUser, statusMessage } from './evaluation.js';
+import type { AuthInput, AuthRequest } from './request.js';
 
-export interface AuthRequest extends RequestContext {
-  username: string;
-  /** A remembered-device token the application kept from an earlier sign-in of this user. */
-  rememberToken?: string;
-  /** A signed JWT with an MFA claim from a trusted issuer. */
-  claimToken?: string;
-  /** One of the user's app passwords (legacy clients). */
-  appPassword?: string;
-  /** The user asked this device to remember MFA: a successful MFA answers with a remembered-device token when the policy allows. */
-  remember?: boolean;
-  /**
-   * A proof of identity (self-service password reset): a method must prove
-   * the user, whatever conditional access or the per-user MFA state would
-   * skip, and nothing satisfies MFA without one (no bypass, cache, remembered
-   * device, app password, broker or claim). A blocking policy still blocks.
-   */
-  proof?: boolean;
-}
-
-/** What the rules and conditional access decided: a final decision, or MFA required by a policy. */
-interface Evaluation {
-  decision: Exclude<RuleDecision, { outcome: 'continue' }> | null;
-  trace: TraceEntry[];
-  /** Steps to show before the challenge's (a remembered device the policy no longer honours). */
-  steps: SigninStep[];
-  requirement: MfaRequirement | null;
-}
-
-export interface AuthInput extends AuthRequest, MethodResponse {
-  /** `auto` picks the user's default method, else the first one registered. */
-  factor: 'auto' | MethodName;
-  device?: string;
-}
+export type { AuthInput, AuthRequest } from './request.js';
 
 export interface EngineDeps {
   db: Db;
@@ -176,10 +144,10 @@ export class AuthEngine {
         return { result: 'unknown_user', result_code: null, detail: 'user not found', status_msg: 'user not found', methods: [], fallback: [] };
       }
       const { open } = await this.settleChallenges(trx, user);
-      const { decision, trace, steps } = await this.evaluate(trx, user, request, open);
+      const { decision, trace, steps } = await evaluateSignin(this.deps, trx, user, request, open);
       if (decision) {
         await this.record(trx, user, request, ruleOutcome(decision, trace, steps, now));
-        const answer = finalAnswer(null, decision.outcome === 'allow', decision.code, decision.detail, decision.reason);
+        const answer = finalAnswer(null, decision.outcome === 'allow', decision.code, decision.detail, statusMessage(decision));
         return { result: answer.result as 'allow' | 'deny', result_code: answer.result_code, detail: answer.detail, status_msg: answer.status_msg, methods: [], fallback: [] };
       }
       const methods = await this.methods.describe(trx, user, false);
@@ -213,10 +181,10 @@ export class AuthEngine {
     if (!user) return { answer: await this.unknownUser(trx, input) };
     const { ended, open } = await this.settleChallenges(trx, user);
     finished.push(...ended);
-    const { decision, trace, steps, requirement } = await this.evaluate(trx, user, input, open);
+    const { decision, trace, steps, requirement } = await evaluateSignin(this.deps, trx, user, input, open);
     if (decision) {
       await this.record(trx, user, input, ruleOutcome(decision, trace, steps, this.deps.clock.now()));
-      return { answer: finalAnswer(null, decision.outcome === 'allow', decision.code, decision.detail, decision.reason) };
+      return { answer: finalAnswer(null, decision.outcome === 'allow', decision.code, decision.detail, statusMessage(decision)) };
     }
     const method = await this.methods.choose(trx, user, input.factor, input.passcode !== undefined);
     if (!method) {
@@ -659,62 +627,6 @@ export class AuthEngine {
   }
 
   /**
-   * Decides what a sign-in needs: the gate rules (disabled, locked out,
-   * throttled, blocked), then conditional access (block, allow, skip, or MFA
-   * required by a policy), then the ways MFA is satisfied without a
-   * challenge. Returns the deciding decision (null: challenge the user), the
-   * trace of every rule and policy, and the requirement.
-   */
-  private async evaluate(trx: Executor, user: UserRow, request: AuthRequest, openChallenges: string[]): Promise<Evaluation> {
-    const trace: TraceEntry[] = [];
-    const steps: SigninStep[] = [];
-    const input: RuleInput = {
-      db: trx,
-      clock: this.deps.clock,
-      keyring: this.deps.keyring,
-      config: this.deps.config.auth,
-      access: this.deps.config.access,
-      claimIssuers: this.deps.claimIssuers,
-      blocks: this.deps.blocks,
-      user,
-      openChallenges,
-      ...request,
-      clientType: request.clientType ?? 'modern',
-      deviceId: request.deviceId ?? null,
-    };
-    for (const rule of GATE_RULES) {
-      const decision = await rule.evaluate(input);
-      trace.push({ rule: rule.name, outcome: decision.outcome, reason: decision.reason });
-      if (decision.outcome !== 'continue') return { decision, trace, steps, requirement: null };
-    }
-    const access = await evaluateAccess(trx, this.deps.config.access, { user, application: request.application, ip: request.ip, clientType: input.clientType, deviceId: input.deviceId });
-    for (const verdict of access.verdicts) trace.push({ rule: 'conditional_access', policy: verdict.policy, applied: verdict.applied, outcome: 'continue', reason: verdict.reason });
-    const { decision } = access;
-    const rule = 'conditional_access';
-    if (request.proof && decision.kind !== 'block') {
-      trace.push({ rule: 'identity_proof', outcome: 'continue', reason: 'a proof of identity: a method must prove the user' });
-      return { decision: null, trace, steps, requirement: { policy: 'identity_proof', rememberDays: null } };
-    }
-    if (decision.kind !== 'mfa') {
-      const outcome = decision.kind === 'block' ? 'deny' : 'allow';
-      trace.push({ rule, outcome, reason: decision.reason });
-      const detail = decision.kind === 'skip' ? decision.detail : null;
-      return { decision: { outcome, reason: decision.reason, policy: decision.policy ?? rule, code: null, detail, mfaRequired: false }, trace, steps, requirement: null };
-    }
-    trace.push({ rule, outcome: 'continue', reason: decision.reason });
-    // The same object for every rule: copying its twenty-odd fields for each rule costs more than most rules do.
-    const satisfyInput: SatisfyInput = Object.assign(input, { requirement: decision.requirement });
-    const { requirement } = satisfyInput;
-    for (const satisfy of SATISFY_RULES) {
-      const verdict = await satisfy.evaluate(satisfyInput);
-      trace.push({ rule: satisfy.name, outcome: verdict.outcome, reason: verdict.reason });
-      if (verdict.outcome === 'continue' && verdict.step) steps.push({ method: verdict.step.method, result_code: null, succeeded: false, detail: verdict.step.detail, at: new Date(this.deps.clock.now()).toISOString() });
-      if (verdict.outcome !== 'continue') return { decision: verdict, trace, steps, requirement };
-    }
-    return { decision: null, trace, steps, requirement };
-  }
-
-  /**
    * Whether a user with no method is sent to register one, or denied: the
    * setting, a client that can show it, and a per-user MFA state other than
    * Enforced (an Enforced user must already have a method).
@@ -772,20 +684,15 @@ export class AuthEngine {
     return writeOutcome(trx, this.deps.clock.now(), user, request.username, request, outcome);
   }
 
-  /**
-   * `auth` for a user name that does not exist: counted against the client IP
-   * (guessing user names), and refused as throttled once the IP is over its limit.
-   */
+  /** `auth` for a user name that does not exist: recorded, and refused as throttled once the client IP is over its limit. */
   private async unknownUser(trx: Executor, request: AuthRequest): Promise<AuthAnswer> {
-    const throttled = await ipThrottled(trx, this.deps.clock.now(), this.deps.config.auth, request.ip);
+    const throttled = await evaluateUnknownUser(this.deps, trx, request);
     if (!throttled) {
       await this.record(trx, null, request, userNotFoundOutcome(true));
       return finalAnswer(null, false, null, 'user not found', 'user not found');
     }
-    const trace: TraceEntry[] = [{ rule: 'throttle', outcome: 'deny', reason: throttled }];
-    const decision = { outcome: 'deny', reason: throttled, code: 'FAILED_AUTHENTICATION_THROTTLED', detail: 'entered incorrect code too many times', mfaRequired: false } as const;
+    const { decision, trace } = throttled;
     await this.record(trx, null, request, ruleOutcome(decision, trace, [], this.deps.clock.now()));
-    return finalAnswer(null, false, decision.code, decision.detail, throttled);
+    return finalAnswer(null, false, decision.code, decision.detail, statusMessage(decision));
   }
-
 }
