@@ -6,6 +6,7 @@ import { appError } from '../../shared/errors.js';
 import { newId } from '../../shared/ids.js';
 import type { Keyring } from '../../shared/keyring.js';
 import type { Db, Executor, UnitOfWork } from '../../storage/database.js';
+import { appPasswordsRepository } from '../../storage/repositories/app-passwords.js';
 import type { UserRow } from '../../storage/schema.js';
 import { writeAudit } from '../audit/audit.js';
 import { iso } from '../auth/record-helpers.js';
@@ -45,9 +46,8 @@ export class AppPasswords {
     const id = newId();
     await this.deps.transact(async (trx) => {
       const user = await this.deps.directory.lock(trx, username);
-      const count = await trx.selectFrom('app_passwords').select((eb) => eb.fn.countAll<number>().as('n')).where('user_id', '=', user.id).executeTakeFirstOrThrow();
-      if (Number(count.n) >= MAX_PER_USER) throw appError('conflict', `user ${user.username} has ${MAX_PER_USER} app passwords already: revoke one first`);
-      await trx.insertInto('app_passwords').values({ id, user_id: user.id, name: clean, secret_hash: this.deps.keyring.keyedHash('app-password', password), created_at: now, last_used_at: null }).execute();
+      if ((await appPasswordsRepository.countForUser(trx, user.id)) >= MAX_PER_USER) throw appError('conflict', `user ${user.username} has ${MAX_PER_USER} app passwords already: revoke one first`);
+      await appPasswordsRepository.insert(trx, { id, user_id: user.id, name: clean, secret_hash: this.deps.keyring.keyedHash('app-password', password), created_at: now, last_used_at: null });
       await writeAudit(trx, this.deps.clock, actor, { action: 'app_password.create', targetType: 'user', targetId: user.id, details: { app_password_id: id, name: clean } });
     });
     return { id, name: clean, created_at: iso(now)!, last_used_at: null, password };
@@ -55,7 +55,7 @@ export class AppPasswords {
 
   async list(username: string): Promise<AppPasswordView[]> {
     const user = await this.deps.directory.find(this.deps.db, username);
-    const rows = await this.deps.db.selectFrom('app_passwords').select(['id', 'name', 'created_at', 'last_used_at']).where('user_id', '=', user.id).orderBy('created_at').orderBy('id').execute();
+    const rows = await appPasswordsRepository.listForUser(this.deps.db, user.id);
     return rows.map((row) => ({ id: row.id, name: row.name, created_at: iso(row.created_at)!, last_used_at: iso(row.last_used_at) }));
   }
 
@@ -63,8 +63,7 @@ export class AppPasswords {
     await this.deps.transact(async (trx) => {
       const user = await this.deps.directory.lock(trx, username);
       assertMayManageMethods(actor, user);
-      const removed = await trx.deleteFrom('app_passwords').where('id', '=', id).where('user_id', '=', user.id).executeTakeFirst();
-      if (Number(removed.numDeletedRows) === 0) throw appError('app_password_not_found', `user ${user.username} has no app password ${id}`);
+      if (!(await appPasswordsRepository.deleteOfUser(trx, user.id, id))) throw appError('app_password_not_found', `user ${user.username} has no app password ${id}`);
       await writeAudit(trx, this.deps.clock, actor, { action: 'app_password.revoke', targetType: 'user', targetId: user.id, details: { app_password_id: id } });
     });
   }
@@ -72,13 +71,8 @@ export class AppPasswords {
 
 /** Whether `password` is one of the user's app passwords; a match is marked used. Runs inside the authentication's transaction. */
 export async function useAppPassword(db: Executor, keyring: Keyring, user: UserRow, password: string, now: number): Promise<string | null> {
-  const row = await db
-    .selectFrom('app_passwords')
-    .select(['id', 'name'])
-    .where('secret_hash', '=', keyring.keyedHash('app-password', normalise(password)))
-    .where('user_id', '=', user.id)
-    .executeTakeFirst();
+  const row = await appPasswordsRepository.findByHash(db, user.id, keyring.keyedHash('app-password', normalise(password)));
   if (!row) return null;
-  await db.updateTable('app_passwords').set({ last_used_at: now }).where('id', '=', row.id).execute();
+  await appPasswordsRepository.markUsed(db, row.id, now);
   return row.name;
 }

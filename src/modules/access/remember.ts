@@ -3,6 +3,7 @@ import type { Actor } from '../../shared/actor.js';
 import type { Clock } from '../../shared/clock.js';
 import type { Keyring } from '../../shared/keyring.js';
 import type { UnitOfWork } from '../../storage/database.js';
+import { usersRepository } from '../../storage/repositories/users.js';
 import { writeAudit } from '../audit/audit.js';
 import type { Directory } from '../directory/directory.js';
 
@@ -59,7 +60,7 @@ export async function revokeRememberedDevices(deps: { transact: UnitOfWork; cloc
   const now = deps.clock.now();
   await deps.transact(async (trx) => {
     const user = await deps.directory.lock(trx, username);
-    await trx.updateTable('users').set({ remembered_devices_revoked_at: now }).where('id', '=', user.id).execute();
+    await usersRepository.update(trx, user.id, { remembered_devices_revoked_at: now });
     await writeAudit(trx, deps.clock, actor, { action: 'user.remembered_devices_revoke', targetType: 'user', targetId: user.id });
   });
   return new Date(now).toISOString();

@@ -1,6 +1,7 @@
 import type { Actor } from '../../shared/actor.js';
 import { assert } from '../../shared/errors.js';
 import type { Executor } from '../../storage/database.js';
+import { usersRepository } from '../../storage/repositories/users.js';
 import { ROLES, type Role } from './roles.js';
 
 /**
@@ -47,6 +48,6 @@ export function assertMayAssignRoles(actor: Actor): void {
 /** `assertMayManageMethods` for the owner of a row found by user id (a token, a device). */
 export async function assertMayManageMethodsOf(db: Executor, actor: Actor, userId: string | null): Promise<void> {
   if (actor.role !== 'authentication_administrator' || userId === null) return;
-  const user = await db.selectFrom('users').select(['username', 'admin_role']).where('id', '=', userId).executeTakeFirst();
+  const user = await usersRepository.findById(db, userId);
   if (user) assertMayManageMethods(actor, user);
 }

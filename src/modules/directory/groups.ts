@@ -5,6 +5,7 @@ import { appError, assert } from '../../shared/errors.js';
 import { newId } from '../../shared/ids.js';
 import type { Db, Executor, UnitOfWork } from '../../storage/database.js';
 import { isUniqueViolation } from '../../storage/errors.js';
+import { groupMembersRepository } from '../../storage/repositories/group-members.js';
 import { groupsRepository } from '../../storage/repositories/groups.js';
 import { changesRepository } from '../../storage/repositories/records.js';
 import type { GroupRow } from '../../storage/schema.js';
@@ -94,7 +95,7 @@ export class Groups {
     const now = this.deps.clock.now();
     await this.deps.transact(async (trx) => {
       const group = await this.find(trx, name);
-      const members = await trx.selectFrom('user_groups').innerJoin('users', 'users.id', 'user_groups.user_id').selectAll('users').where('group_id', '=', group.id).execute();
+      const members = await groupMembersRepository.usersOf(trx, group.id);
       await groupsRepository.delete(trx, group.id);
       await changesRepository.insertMany(trx, members.map((user) => changeRecord(user, 'update', ['groups'], actor, now)));
       await writeAudit(trx, this.deps.clock, actor, { action: 'group.delete', targetType: 'group', targetId: group.id, details: { members: members.length } });

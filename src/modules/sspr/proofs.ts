@@ -3,6 +3,9 @@ import type { Config, SSPR_METHODS } from '../../config/schema.js';
 import type { Clock } from '../../shared/clock.js';
 import type { Keyring } from '../../shared/keyring.js';
 import type { Db, Executor, UnitOfWork } from '../../storage/database.js';
+import { applicationsRepository } from '../../storage/repositories/applications.js';
+import { appDevicesRepository } from '../../storage/repositories/app-devices.js';
+import { oathTokensRepository } from '../../storage/repositories/oath-tokens.js';
 import type { UserRow } from '../../storage/schema.js';
 import type { Applications } from '../applications/applications.js';
 import type { AuthAnswer } from '../auth/answers.js';
@@ -155,8 +158,8 @@ export class ResetProofs {
     const has: Record<SsprMethod, () => Promise<boolean>> = {
       email: async () => user.sspr_email !== null,
       sms: async () => user.phone_number !== null,
-      oath: async () => Boolean(await db.selectFrom('oath_tokens').select('id').where('user_id', '=', user.id).where('status', '=', 'active').executeTakeFirst()),
-      app: async () => Boolean(await db.selectFrom('app_devices').select('id').where('user_id', '=', user.id).where('status', '=', 'active').executeTakeFirst()),
+      oath: async () => (await oathTokensRepository.listForUser(db, user.id)).some((token) => token.status === 'active'),
+      app: () => appDevicesRepository.hasActive(db, user.id),
       questions: async () => (await registeredQuestions(db, user.id)).length >= this.deps.questionsConfig.askCount,
     };
     const methods: SsprMethod[] = [];
@@ -171,8 +174,8 @@ export class ResetProofs {
   /** The application every proof is recorded under: made on first use. */
   private async app(): Promise<{ id: string; name: string }> {
     if (this.application) return this.application;
-    const existing = await this.deps.db.selectFrom('applications').select(['id', 'name']).where('name_key', '=', SSPR_APPLICATION.toLowerCase()).executeTakeFirst();
-    this.application = existing ?? (await this.deps.applications.create({ name: SSPR_APPLICATION }, { type: 'system', id: 'sspr', role: null, requestId: null, entryPoint: 'sspr' })).application;
+    const existing = await applicationsRepository.findByKey(this.deps.db, SSPR_APPLICATION.toLowerCase());
+    this.application = existing ? { id: existing.id, name: existing.name } : (await this.deps.applications.create({ name: SSPR_APPLICATION }, { type: 'system', id: 'sspr', role: null, requestId: null, entryPoint: 'sspr' })).application;
     return this.application;
   }
 

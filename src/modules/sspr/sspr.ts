@@ -1,10 +1,10 @@
-import { sql } from 'kysely';
 import type { Actor } from '../../shared/actor.js';
 import { appError, assert } from '../../shared/errors.js';
 import { newId } from '../../shared/ids.js';
 import type { Executor, Unit } from '../../storage/database.js';
 import { usersRepository } from '../../storage/repositories/users.js';
 import { changesRepository } from '../../storage/repositories/records.js';
+import { ssprEventsRepository, ssprSessionsRepository, type SsprEventFilter } from '../../storage/repositories/sspr.js';
 import type { SsprSessionRow, UserRow } from '../../storage/schema.js';
 import { assertMayManageMethods } from '../admin-access/targets.js';
 import { writeAudit } from '../audit/audit.js';
@@ -149,10 +149,7 @@ export class SelfService {
         await this.event(trx, { user: user ?? null, username, step: 'start', succeeded: false, detail: 'not enough methods registered', ip });
         return 'not_registered';
       }
-      await trx
-        .insertInto('sspr_sessions')
-        .values({ id, user_id: user.id, status: 'open', methods_required: this.deps.config.methodsRequired, methods_passed: '[]', pending: null, ip, created_at: now, expires_at: expiresAt })
-        .execute();
+      await ssprSessionsRepository.insert(trx, { id, user_id: user.id, status: 'open', methods_required: this.deps.config.methodsRequired, methods_passed: '[]', pending: null, ip, created_at: now, expires_at: expiresAt });
       await this.event(trx, { user, username: user.username, sessionId: id, step: 'start', succeeded: true, ip });
       return 'started';
     });
@@ -192,7 +189,7 @@ export class SelfService {
       const { session } = await this.lockSession(trx, sessionId);
       if (outcome.kind === 'pending') {
         await this.settleEvent(trx, eventId, { step: 'challenge', succeeded: true, detail: outcome.detail });
-        if (session.status === 'open') await trx.updateTable('sspr_sessions').set({ pending: JSON.stringify(outcome.pending) }).where('id', '=', sessionId).execute();
+        if (session.status === 'open') await ssprSessionsRepository.update(trx, sessionId, { pending: JSON.stringify(outcome.pending) });
         await outcome.withinTransaction?.(trx);
         return;
       }
@@ -202,14 +199,14 @@ export class SelfService {
         if (session.status !== 'open') return;
         const next = [...(JSON.parse(session.methods_passed) as SsprMethod[]), outcome.method].filter((method, index, all) => all.indexOf(method) === index);
         const status = next.length >= session.methods_required ? 'verified' : 'open';
-        await trx.updateTable('sspr_sessions').set({ methods_passed: JSON.stringify(next), pending: null, status }).where('id', '=', sessionId).execute();
+        await ssprSessionsRepository.update(trx, sessionId, { methods_passed: JSON.stringify(next), pending: null, status });
         return;
       }
       await this.settleEvent(trx, eventId, { succeeded: false, detail: outcome.detail });
       if (session.status !== 'open') return;
       const failures = await this.count(trx, { sessionId, step: 'verify', failuresOnly: true, since: session.created_at });
       const keep = outcome.kind === 'retry' && failures < FAILURES_PER_SESSION;
-      await trx.updateTable('sspr_sessions').set({ pending: keep ? session.pending : null, ...(failures >= FAILURES_PER_SESSION ? { status: 'failed' } : {}) }).where('id', '=', sessionId).execute();
+      await ssprSessionsRepository.update(trx, sessionId, { pending: keep ? session.pending : null, ...(failures >= FAILURES_PER_SESSION ? { status: 'failed' } : {}) });
     });
     if (outcome.kind === 'pending') await outcome.afterCommit?.();
     const state = await this.state(sessionId);
@@ -257,9 +254,9 @@ export class SelfService {
   // ---------- helpers ----------
 
   private async openSession(sessionId: string, mustBeLive = true) {
-    const session = await this.deps.db.selectFrom('sspr_sessions').selectAll().where('id', '=', sessionId).executeTakeFirst();
+    const session = await ssprSessionsRepository.findById(this.deps.db, sessionId);
     if (!session) throw appError('not_found', `password reset ${sessionId} does not exist`);
-    const user = await this.deps.db.selectFrom('users').selectAll().where('id', '=', session.user_id).executeTakeFirst();
+    const user = await usersRepository.findById(this.deps.db, session.user_id);
     if (!user) throw appError('not_found', `password reset ${sessionId} does not exist`);
     if (mustBeLive && this.expired(session)) {
       await this.deps.transact((trx) => this.lockSession(trx, sessionId));
@@ -279,10 +276,10 @@ export class SelfService {
    */
   private async lockSession(trx: Unit, sessionId: string): Promise<{ session: SsprSessionRow; user: UserRow }> {
     const user = await usersRepository.lockOwner(trx, 'sspr_sessions', sessionId);
-    const session = await trx.selectFrom('sspr_sessions').selectAll().where('id', '=', sessionId).executeTakeFirst();
+    const session = await ssprSessionsRepository.findById(trx, sessionId);
     if (!session || !user) throw appError('not_found', `password reset ${sessionId} does not exist`);
     if (this.expired(session)) {
-      if (session.status !== 'expired') await trx.updateTable('sspr_sessions').set({ status: 'expired' }).where('id', '=', sessionId).execute();
+      if (session.status !== 'expired') await ssprSessionsRepository.update(trx, sessionId, { status: 'expired' });
       return { session: { ...session, status: 'expired' }, user };
     }
     return { session, user };
@@ -299,11 +296,11 @@ export class SelfService {
       } else {
         await usersRepository.lockById(trx, user.id);
       }
-      await trx.updateTable('users').set({ password_hash: hashed, password_changed_at: now, updated_at: now }).where('id', '=', user.id).execute();
+      await usersRepository.update(trx, user.id, { password_hash: hashed, password_changed_at: now, updated_at: now });
       await changesRepository.insertMany(trx, [changeRecord(user, 'update', ['password'], actor, now)]);
       await writeAudit(trx, this.deps.clock, actor, { action: reset ? 'user.password_reset' : 'user.password_set', targetType: 'user', targetId: user.id, details: {} });
       if (reset) {
-        await trx.updateTable('sspr_sessions').set({ status: 'completed', pending: null }).where('id', '=', reset.sessionId).execute();
+        await ssprSessionsRepository.update(trx, reset.sessionId, { status: 'completed', pending: null });
         await this.event(trx, { user, username: user.username, sessionId: reset.sessionId, step: 'password', succeeded: true, ip: reset.ip });
       }
       return this.deps.changeLog.prepare(trx, user, 'user.update', reset ? 'password reset' : 'password set', { fields: ['password'], actor: `${actor.type}:${actor.id}` });
@@ -314,7 +311,7 @@ export class SelfService {
   private async changeEmail(user: UserRow, address: string | null, actor: Actor, ip: string | null): Promise<void> {
     const now = this.deps.clock.now();
     const logLine = await this.deps.transact(async (trx) => {
-      await trx.updateTable('users').set({ sspr_email: address, updated_at: now }).where('id', '=', user.id).execute();
+      await usersRepository.update(trx, user.id, { sspr_email: address, updated_at: now });
       await changesRepository.insertMany(trx, [changeRecord(user, 'update', ['sspr_email'], actor, now)]);
       await writeAudit(trx, this.deps.clock, actor, { action: address ? 'sspr.email_register' : 'sspr.email_remove', targetType: 'user', targetId: user.id, details: {} });
       await this.event(trx, { user, username: user.username, step: address ? 'register_email' : 'remove_email', succeeded: true, ip });
@@ -342,38 +339,28 @@ export class SelfService {
 
   /** Turns an event counted in advance into what happened. */
   private async settleEvent(db: Unit, id: number, outcome: { step?: string; succeeded: boolean; detail: string | null }): Promise<void> {
-    await db.updateTable('sspr_events').set({ ...(outcome.step ? { step: outcome.step } : {}), succeeded: outcome.succeeded ? 1 : 0, detail: outcome.detail }).where('id', '=', id).execute();
+    await ssprEventsRepository.update(db, id, { ...(outcome.step ? { step: outcome.step } : {}), succeeded: outcome.succeeded ? 1 : 0, detail: outcome.detail });
   }
 
-  private async count(db: Executor, filter: { name?: string; ip?: string; sessionId?: string; step: string; failuresOnly: boolean; since: number }): Promise<number> {
-    let query = db.selectFrom('sspr_events').select(sql<number>`count(*)`.as('n')).where('step', '=', filter.step).where('at', '>=', filter.since);
-    if (filter.name !== undefined) query = query.where('username_key', '=', filter.name);
-    if (filter.ip !== undefined) query = query.where('ip', '=', filter.ip);
-    if (filter.sessionId !== undefined) query = query.where('session_id', '=', filter.sessionId);
-    if (filter.failuresOnly) query = query.where('succeeded', '=', 0);
-    return Number((await query.executeTakeFirstOrThrow()).n);
+  private count(db: Executor, filter: SsprEventFilter): Promise<number> {
+    return ssprEventsRepository.count(db, filter);
   }
 
   private async event(
     db: Executor,
     event: { user: Pick<UserRow, 'id'> | null; userId?: string | null; username: string; sessionId?: string; step: string; method?: SsprMethod; succeeded: boolean; detail?: string | null; ip: string | null },
   ): Promise<number> {
-    const row = await db
-      .insertInto('sspr_events')
-      .values({
-        at: this.deps.clock.now(),
-        user_id: event.user?.id ?? event.userId ?? null,
-        username: event.username,
-        username_key: event.username === '' ? null : usernameKey(event.username),
-        session_id: event.sessionId ?? null,
-        step: event.step,
-        method: event.method ?? null,
-        succeeded: event.succeeded ? 1 : 0,
-        detail: event.detail ?? null,
-        ip: event.ip,
-      })
-      .returning('id')
-      .executeTakeFirstOrThrow();
-    return Number(row.id);
+    return ssprEventsRepository.insert(db, {
+      at: this.deps.clock.now(),
+      user_id: event.user?.id ?? event.userId ?? null,
+      username: event.username,
+      username_key: event.username === '' ? null : usernameKey(event.username),
+      session_id: event.sessionId ?? null,
+      step: event.step,
+      method: event.method ?? null,
+      succeeded: event.succeeded ? 1 : 0,
+      detail: event.detail ?? null,
+      ip: event.ip,
+    });
   }
 }

@@ -7,8 +7,10 @@ import { appError, assert } from '../../../shared/errors.js';
 import { newId } from '../../../shared/ids.js';
 import type { Keyring } from '../../../shared/keyring.js';
 import type { Db, Executor, UnitOfWork } from '../../../storage/database.js';
+import { appActivationCodesRepository, appActivationsRepository, appDevicesRepository, appNoncesRepository } from '../../../storage/repositories/app-devices.js';
 import { oathTokensRepository } from '../../../storage/repositories/oath-tokens.js';
 import { changesRepository } from '../../../storage/repositories/records.js';
+import { usersRepository } from '../../../storage/repositories/users.js';
 import type { AppActivationRow, AppDeviceRow, UserRow } from '../../../storage/schema.js';
 import { writeAudit } from '../../audit/audit.js';
 import type { Directory } from '../../directory/directory.js';
@@ -140,10 +142,7 @@ export class AppDevices {
     const expiresAt = now + this.deps.config.activationMinutes * 60_000;
     await this.deps.transact(async (trx) => {
       const user = await this.deps.directory.lock(trx, username);
-      await trx
-        .insertInto('app_activation_codes')
-        .values({ code_hash: this.hashCode(code), user_id: user.id, oath_enabled: oath ? 1 : 0, created_at: now, expires_at: expiresAt, used_at: null })
-        .execute();
+      await appActivationCodesRepository.insert(trx, { code_hash: this.hashCode(code), user_id: user.id, oath_enabled: oath ? 1 : 0, created_at: now, expires_at: expiresAt, used_at: null });
       await this.record(trx, user, { get_activation_code_result: 'issued', oath_token_enabled: oath ? 1 : 0 });
       await writeAudit(trx, this.deps.clock, actor, { action: 'device.activation_code', targetType: 'user', targetId: user.id, details: { oath, expires_at: expiresAt } });
     });
@@ -165,7 +164,7 @@ export class AppDevices {
     const pushToken = request.push_token === undefined ? null : cleanPushToken(request.push_token);
     const now = this.deps.clock.now();
     const failure = await this.deps.transact(async (trx) => {
-      const codeRow = await trx.selectFrom('app_activation_codes').selectAll().where('code_hash', '=', this.hashCode(normalizeCode(request.code))).executeTakeFirst();
+      const codeRow = await appActivationCodesRepository.findByHash(trx, this.hashCode(normalizeCode(request.code)));
       if (!codeRow) return 'the activation code does not exist';
       const user = await this.deps.directory.lockById(trx, codeRow.user_id);
       const device = { device_name: name, device_type: type, app_version: appVersion, oath_token_enabled: codeRow.oath_enabled };
@@ -184,10 +183,10 @@ export class AppDevices {
     const id = newId();
     return this.deps.transact(async (trx) => {
       const hash = this.hashCode(normalizeCode(request.code));
-      const codeRow = (await trx.selectFrom('app_activation_codes').selectAll().where('code_hash', '=', hash).executeTakeFirst())!;
-      // Used once: the update only succeeds for the first of two racing activations.
-      const claimed = await trx.updateTable('app_activation_codes').set({ used_at: now }).where('code_hash', '=', hash).where('used_at', 'is', null).executeTakeFirst();
-      assert(Number(claimed.numUpdatedRows) === 1, 'invalid_activation_code', 'code: the activation code was already used', { field: 'code' });
+      const codeRow = (await appActivationCodesRepository.findByHash(trx, hash))!;
+      // Used once: the claim only succeeds for the first of two racing activations.
+      const claimed = await appActivationCodesRepository.claim(trx, hash, now);
+      assert(claimed, 'invalid_activation_code', 'code: the activation code was already used', { field: 'code' });
       const user = await this.deps.directory.lockById(trx, codeRow.user_id);
       let oath: ActivatedDevice['oath'] = null;
       let oathTokenId: string | null = null;
@@ -215,25 +214,22 @@ export class AppDevices {
         const settings = { type: 'totp' as const, algorithm: 'SHA1' as const, digits: 6 as const, period: 30 };
         oath = { secret: encoded, algorithm: 'SHA1', digits: 6, period: 30, uri: otpauthUri(this.deps.oathIssuer, user.username, settings, encoded) };
       }
-      await trx
-        .insertInto('app_devices')
-        .values({
-          id,
-          user_id: user.id,
-          name,
-          type,
-          app_version: appVersion,
-          os_version: osVersion,
-          public_key: JSON.stringify(request.public_key),
-          device_token: pushToken,
-          oath_token_id: oathTokenId,
-          status: 'active',
-          blocked_reason: null,
-          missed_pushes: 0,
-          created_at: now,
-          last_seen_at: now,
-        })
-        .execute();
+      await appDevicesRepository.insert(trx, {
+        id,
+        user_id: user.id,
+        name,
+        type,
+        app_version: appVersion,
+        os_version: osVersion,
+        public_key: JSON.stringify(request.public_key),
+        device_token: pushToken,
+        oath_token_id: oathTokenId,
+        status: 'active',
+        blocked_reason: null,
+        missed_pushes: 0,
+        created_at: now,
+        last_seen_at: now,
+      });
       await this.record(trx, user, {
         device_name: name,
         device_type: type,
@@ -272,21 +268,16 @@ export class AppDevices {
     if (!deviceId || !signature || deviceId.length > 64 || !NONCE_PATTERN.test(parts.nonce) || !/^\d{1,16}$/.test(parts.timestamp)) return { refused: 'malformed' };
     const now = this.deps.clock.now();
     if (Math.abs(Number(parts.timestamp) - now) > MAX_CLOCK_SKEW_MS) return { refused: 'clock' };
-    const device = await this.deps.db.selectFrom('app_devices').selectAll().where('id', '=', deviceId).executeTakeFirst();
+    const device = await appDevicesRepository.findById(this.deps.db, deviceId);
     const key = device ? publicKeyOf(JSON.parse(device.public_key)) : null;
     if (!device || !key) return { refused: 'unknown' };
     if (device.status !== 'active') return { refused: 'blocked' };
     if (!verifyParts(key, parts, signature)) return { refused: 'signature' };
     const fresh = await this.deps.transact(async (trx) => {
-      await trx.deleteFrom('app_nonces').where('expires_at', '<', now).execute();
+      await appNoncesRepository.deleteExpired(trx, now);
       // The nonce's key decides: of simultaneous requests with one nonce, on any node, only the insert that added the row passes.
-      const inserted = await trx
-        .insertInto('app_nonces')
-        .values({ device_id: device.id, nonce: parts.nonce, expires_at: now + 2 * MAX_CLOCK_SKEW_MS })
-        .onConflict((conflict) => conflict.columns(['device_id', 'nonce']).doNothing())
-        .executeTakeFirst();
-      if (Number(inserted.numInsertedOrUpdatedRows ?? 0) !== 1) return false;
-      await trx.updateTable('app_devices').set({ last_seen_at: now }).where('id', '=', device.id).execute();
+      if (!(await appNoncesRepository.insertIfNew(trx, { device_id: device.id, nonce: parts.nonce, expires_at: now + 2 * MAX_CLOCK_SKEW_MS }))) return false;
+      await appDevicesRepository.update(trx, device.id, { last_seen_at: now });
       return true;
     });
     if (!fresh) return { refused: 'replay' };
@@ -298,28 +289,30 @@ export class AppDevices {
     const clean = cleanPushToken(token);
     await this.deps.transact(async (trx) => {
       const user = await this.deps.directory.lockById(trx, device.user_id);
-      const current = await trx.selectFrom('app_devices').select('device_token').where('id', '=', device.id).executeTakeFirstOrThrow();
+      const current = await appDevicesRepository.findById(trx, device.id);
+      if (!current) throw new Error(`device ${device.id} is gone`);
       if (current.device_token === clean) return;
-      await trx.updateTable('app_devices').set({ device_token: clean }).where('id', '=', device.id).execute();
+      await appDevicesRepository.update(trx, device.id, { device_token: clean });
       await this.recordTokenChange(trx, user, current.device_token, clean);
     });
   }
 
   /** A device as its own app sees it (the same view as administrators). */
   async view(device: AppDeviceRow): Promise<DeviceView> {
-    const user = await this.deps.db.selectFrom('users').select('username').where('id', '=', device.user_id).executeTakeFirstOrThrow();
+    const user = await usersRepository.findById(this.deps.db, device.user_id);
+    if (!user) throw new Error(`the user of device ${device.id} is gone`);
     return toDeviceView(device, user.username);
   }
 
   async list(username: string): Promise<DeviceView[]> {
     const user = await this.deps.directory.find(this.deps.db, username);
-    const rows = await this.deps.db.selectFrom('app_devices').selectAll().where('user_id', '=', user.id).orderBy('created_at').orderBy('id').execute();
+    const rows = await appDevicesRepository.listForUser(this.deps.db, user.id);
     return rows.map((row) => toDeviceView(row, user.username));
   }
 
   async activations(username: string) {
     const user = await this.deps.directory.find(this.deps.db, username);
-    const rows = await this.deps.db.selectFrom('app_activations').selectAll().where('user_id', '=', user.id).orderBy('id', 'desc').execute();
+    const rows = await appActivationsRepository.listForUser(this.deps.db, user.id, 'newest');
     return rows.map(toActivationRecord);
   }
 
@@ -344,8 +337,8 @@ export class AppDevices {
     await this.deps.transact(async (trx) => {
       const { user, device } = await this.findDevice(trx, username, deviceId);
       assertMayManageMethods(actor, user);
-      await trx.deleteFrom('app_devices').where('id', '=', device.id).execute();
-      if (device.oath_token_id) await trx.deleteFrom('oath_tokens').where('id', '=', device.oath_token_id).execute();
+      await appDevicesRepository.delete(trx, device.id);
+      if (device.oath_token_id) await oathTokensRepository.delete(trx, device.oath_token_id);
       if (device.device_token) await this.recordTokenChange(trx, user, device.device_token, null);
       await writeAudit(trx, this.deps.clock, actor, { action: 'device.delete', targetType: 'user', targetId: user.id, details: { device_id: device.id } });
     });
@@ -354,7 +347,7 @@ export class AppDevices {
   private async change(username: string, deviceId: string, actor: Actor, action: string, patch: Partial<Pick<AppDeviceRow, 'name' | 'status' | 'blocked_reason' | 'missed_pushes'>>): Promise<DeviceView> {
     return this.deps.transact(async (trx) => {
       const { user, device } = await this.findDevice(trx, username, deviceId);
-      await trx.updateTable('app_devices').set(patch).where('id', '=', device.id).execute();
+      await appDevicesRepository.update(trx, device.id, patch);
       await writeAudit(trx, this.deps.clock, actor, { action, targetType: 'user', targetId: user.id, details: { device_id: device.id, ...patch } });
       return toDeviceView({ ...device, ...patch }, user.username);
     });
@@ -362,7 +355,7 @@ export class AppDevices {
 
   private async findDevice(db: Executor, username: string, deviceId: string): Promise<{ user: UserRow; device: AppDeviceRow }> {
     const user = await this.deps.directory.find(db, username);
-    const device = await db.selectFrom('app_devices').selectAll().where('id', '=', deviceId).where('user_id', '=', user.id).executeTakeFirst();
+    const device = await appDevicesRepository.findOfUser(db, user.id, deviceId);
     if (!device) throw appError('device_not_found', `user ${username} has no device ${deviceId}`);
     return { user, device };
   }
@@ -376,23 +369,20 @@ export class AppDevices {
     user: UserRow,
     fields: Partial<Omit<AppActivationRow, 'id' | 'at' | 'user_id' | 'username' | 'account_name'>> & { oath_token_enabled: number | boolean },
   ): Promise<void> {
-    await db
-      .insertInto('app_activations')
-      .values({
-        at: this.deps.clock.now(),
-        user_id: user.id,
-        username: user.username,
-        account_name: `${this.deps.oathIssuer}: ${user.username}`,
-        get_activation_code_result: fields.get_activation_code_result ?? null,
-        activation_success: fields.activation_success === undefined || fields.activation_success === null ? null : Number(fields.activation_success),
-        activation_error: fields.activation_error ?? null,
-        activation_status_result: fields.activation_status_result ?? null,
-        device_name: fields.device_name ?? null,
-        device_type: fields.device_type ?? null,
-        app_version: fields.app_version ?? null,
-        oath_token_enabled: Number(fields.oath_token_enabled),
-      })
-      .execute();
+    await appActivationsRepository.insert(db, {
+      at: this.deps.clock.now(),
+      user_id: user.id,
+      username: user.username,
+      account_name: `${this.deps.oathIssuer}: ${user.username}`,
+      get_activation_code_result: fields.get_activation_code_result ?? null,
+      activation_success: fields.activation_success === undefined || fields.activation_success === null ? null : Number(fields.activation_success),
+      activation_error: fields.activation_error ?? null,
+      activation_status_result: fields.activation_status_result ?? null,
+      device_name: fields.device_name ?? null,
+      device_type: fields.device_type ?? null,
+      app_version: fields.app_version ?? null,
+      oath_token_enabled: Number(fields.oath_token_enabled),
+    });
   }
 
   private async recordTokenChange(db: Executor, user: UserRow, oldToken: string | null, newToken: string | null): Promise<void> {
