@@ -145,7 +145,7 @@ describe.each(DIALECTS)('authentication policies on %s', (dialect) => {
     const unreachablePhone: VerificationMethod = {
       name: 'voice' as MethodName,
       timeoutCode: 'FAILED_AUTH_RESULT_TIMEOUT',
-      fallbackCapable: false,
+      fallback: null,
       describe: async () => ({ method: 'voice', devices: [{ id: 'phone', name: '+1 202 555 0123', type: 'phone' }] }),
       start: async () => ({ status: 'done', code: 'CONFIG_ISSUE', authenticated: false, countsAsFailure: false, fields: { primary_result: 'CONFIG_ISSUE', primary_authenticated: 0 } }),
       respond: async () => ({ status: 'done', code: 'CONFIG_ISSUE', authenticated: false }),

@@ -182,7 +182,7 @@ describe.each(DIALECTS)('security questions on %s', (dialect) => {
       await questions.removeQuestion(ids[0]!, testActor, { force: true });
       await questions.removeQuestion(ids[1]!, testActor, { force: true });
       expect(await method().describe(db(), await user())).toBeNull();
-      expect(method()).toMatchObject({ name: 'questions', timeoutCode: 'FAILED_SECURITY_QUESTIONS_TIMEOUT', fallbackCapable: true });
+      expect(method()).toMatchObject({ name: 'questions', timeoutCode: 'FAILED_SECURITY_QUESTIONS_TIMEOUT', fallbackOnly: true, fallback: { allowedBy: 'fallbackQuestions', answer: 'answers', asksWhenOffered: true, prompt: 'answer your security questions' } });
     });
 
     it('asks askCount of the registered questions at random and keeps no answer in its state', async () => {

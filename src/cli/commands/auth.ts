@@ -4,7 +4,7 @@ import type { Runtime } from '../../main.js';
 import type { AuthenticatedApplication } from '../../modules/applications/applications.js';
 import type { AuthAnswer, PreauthAnswer } from '../../modules/auth/answers.js';
 import type { AuthRequest } from '../../modules/auth/engine.js';
-import type { MethodResponse } from '../../modules/methods/contract.js';
+import { METHOD_NAMES, type MethodName, type MethodResponse } from '../../modules/methods/contract.js';
 import { AppError, appError } from '../../shared/errors.js';
 import { cliActor, withRuntime, type CliIo, type GlobalOptions } from '../io.js';
 import { printJson } from '../output.js';
@@ -19,7 +19,7 @@ interface AuthFlags {
   code?: string;
   ip?: string;
   authType: string;
-  factor: 'auto' | 'oath' | 'sms' | 'voice' | 'app';
+  factor: 'auto' | MethodName;
 }
 
 type Lines = ReturnType<typeof lineReader>;
@@ -120,7 +120,7 @@ export function authCommand(io: CliIo, globals: () => GlobalOptions): Command {
     .option('--code <passcode>', 'the OATH code (PIN first in PIN mode); without it the code is asked for on the terminal')
     .option('--ip <address>', "the end user's IP address, as an application would pass it")
     .option('--auth-type <type>', 'kind of sign-in (part of the authentication cache keys)', 'cli')
-    .addOption(new Option('--factor <method>', "the method to use; auto: the user's default, else the first registered").choices(['auto', 'oath', 'sms', 'voice', 'app']).default('auto'))
+    .addOption(new Option('--factor <method>', "the method to use; auto: the user's default, else the first registered").choices(['auto', ...METHOD_NAMES]).default('auto'))
     .action(async (username: string, flags: AuthFlags) => {
       if (flags.ip !== undefined && isIP(flags.ip) === 0) throw appError('validation_failed', `--ip: ${flags.ip} is not an IPv4 or IPv6 address`, { field: 'ip' });
       if (!AUTH_TYPE.test(flags.authType)) throw appError('validation_failed', '--auth-type: 1 to 32 letters, digits, ".", "_" or "-"', { field: 'auth_type' });

@@ -1,3 +1,4 @@
+import type { ChallengeState } from './challenge-state.js';
 import type { ChallengeRow } from '../../storage/schema.js';
 import type { MethodDescription, MethodName } from '../methods/contract.js';
 import type { MfaDetail } from './mfa-details.js';
@@ -68,11 +69,10 @@ export function waitingAnswer(txid: string, code: ResultCode | null, prompt: str
 }
 
 /** The answer a stored challenge gives: still waiting (with its fallback offer), or how it ended. */
-export function answerOfChallenge(challenge: ChallengeRow): AuthAnswer {
+export function answerOfChallenge(challenge: ChallengeRow, state: Pick<ChallengeState, 'fallback' | 'number' | 'questions'>): AuthAnswer {
   const code = challenge.result_code as ResultCode | null;
   if (challenge.status === 'pending') {
-    const state = JSON.parse(challenge.state) as { fallback?: MethodName[]; number?: string; questions?: { id: string; text: string }[] };
-    const fallback = state.fallback ?? [];
+    const { fallback } = state;
     // A fallback waiting for answers names its questions, whoever asks (a poll after a denied push, say).
     const questions = fallback.includes('questions') && state.questions ? { questions: state.questions } : {};
     return {

@@ -2,10 +2,7 @@ import type { Config } from '../../config/schema.js';
 import { appError } from '../../shared/errors.js';
 import type { Executor } from '../../storage/database.js';
 import type { UserRow } from '../../storage/schema.js';
-import type { MethodDescription, MethodName, VerificationMethod } from '../methods/contract.js';
-
-/** Order in which `auto` picks a method when the user has no default. */
-const AUTO_ORDER: MethodName[] = ['app', 'oath', 'sms', 'voice'];
+import { METHOD_NAMES, type MethodDescription, type MethodName, type VerificationMethod } from '../methods/contract.js';
 
 /** The installed verification methods, and which of them a user can use. */
 export class MethodRegistry {
@@ -30,12 +27,7 @@ export class MethodRegistry {
 
   /** The user's registered methods: primary ones, or (fallback = true) those the configuration allows as fallback. */
   async describe(trx: Executor, user: UserRow, fallback: boolean): Promise<MethodDescription[]> {
-    const allowed = (method: VerificationMethod) => {
-      if (!fallback) return method.name !== 'questions';
-      if (method.name === 'oath') return this.config.fallbackOath;
-      if (method.name === 'questions') return this.config.fallbackQuestions;
-      return false;
-    };
+    const allowed = (method: VerificationMethod) => (fallback ? method.fallback !== null && this.config[method.fallback.allowedBy] : !method.fallbackOnly);
     const found: MethodDescription[] = [];
     for (const method of this.methods.values()) {
       if (!allowed(method)) continue;
@@ -47,18 +39,28 @@ export class MethodRegistry {
 
   /**
    * The method for `factor`: the named one if registered; for `auto` the
-   * user's default, else the first registered. A passcode given with `auto`
-   * is answered at once: by the OATH method when the user has a token (the
+   * user's default, else the first registered in METHOD_NAMES order. A
+   * passcode given with `auto` is answered at once: by a method that checks
+   * a passcode at the start (OATH, when the user has a token: the
    * authenticator app's code is one), never by starting a push or a call
    * that ignores it. Methods are asked in that order and no further than the
    * first the user has.
    */
   async choose(trx: Executor, user: UserRow, factor: 'auto' | MethodName, withPasscode = false): Promise<VerificationMethod | null> {
-    const auto: (MethodName | null)[] = [user.default_method as MethodName | null, ...AUTO_ORDER];
-    const order = factor !== 'auto' ? [factor] : withPasscode ? ['oath' as const, ...auto] : auto;
-    for (const name of order) {
-      const method = name === null || name === 'questions' ? undefined : this.methods.get(name);
-      if (method && (await method.describe(trx, user))) return method;
+    const installed = (names: readonly (string | null)[]) => names.flatMap((name) => (name !== null && this.methods.has(name as MethodName) ? [this.methods.get(name as MethodName)!] : []));
+    const auto = installed([user.default_method, ...METHOD_NAMES]);
+    const order = factor !== 'auto' ? installed([factor]) : withPasscode ? [...auto.filter((method) => method.checksPasscodeAtStart), ...auto] : auto;
+    for (const method of order) {
+      if (!method.fallbackOnly && (await method.describe(trx, user))) return method;
+    }
+    return null;
+  }
+
+  /** The offered fallback method an answer is for: the one whose answer it carries. */
+  fallbackFor(offered: readonly MethodName[], response: { passcode?: string; answers?: unknown }): VerificationMethod | null {
+    for (const name of offered) {
+      const method = this.get(name);
+      if (method.fallback && response[method.fallback.answer] !== undefined) return method;
     }
     return null;
   }

@@ -5,7 +5,13 @@ import type { NewAuthAttempt, UserRow } from '../../storage/schema.js';
 import type { ResultCode } from '../auth/result-codes.js';
 import type { CallEvent, CallResult, CallScript } from '../telephony/gateway.js';
 
-export type MethodName = 'oath' | 'questions' | 'sms' | 'voice' | 'app';
+/**
+ * Every verification method there is (SPEC.md §1): the one list routes,
+ * schemas and the CLI take their names from. The order is the order in which
+ * `auto` tries a user's methods when the user has no default.
+ */
+export const METHOD_NAMES = ['app', 'oath', 'sms', 'voice', 'questions'] as const;
+export type MethodName = (typeof METHOD_NAMES)[number];
 
 /** What a method knows of the authentication it takes part in. */
 export interface MethodContext {
@@ -74,7 +80,8 @@ export interface Delivery {
  * number matching although it is off, asked for a code instead of pushing, or
  * refused to push at all.
  */
-export type PushFatigue = 'number_matching_required' | 'codes_instead_of_push' | 'push_limit_reached';
+export const PUSH_FATIGUE_ACTIONS = ['number_matching_required', 'codes_instead_of_push', 'push_limit_reached'] as const;
+export type PushFatigue = (typeof PUSH_FATIGUE_ACTIONS)[number];
 
 /** The outcome of one step of a method. */
 export type StepResult =
@@ -169,8 +176,21 @@ export interface VerificationMethod {
   expiredCode?(state: Record<string, unknown>): ResultCode;
   /** Called in the transaction that ends an unanswered challenge of this method (the app counts missed pushes). */
   onExpired?(db: Executor, state: Record<string, unknown>): Promise<void>;
-  /** May it serve as fallback after a denied primary method? */
-  readonly fallbackCapable: boolean;
+  /**
+   * How it serves as fallback after a denied primary method, or null when it
+   * cannot: the setting that allows it, what the fallback's answer carries,
+   * and whether the method asks something when offered (the questions), so
+   * that the answer goes to its `respond`, or is checked by its `start` (an
+   * OATH code); `prompt` is what the user is asked to do, as a clause
+   * ("enter a code from your OATH token").
+   */
+  readonly fallback: { allowedBy: 'fallbackOath' | 'fallbackQuestions'; answer: 'passcode' | 'answers'; asksWhenOffered: boolean; prompt: string } | null;
+  /** Only ever a fallback, never the method an authentication starts with (security questions). */
+  readonly fallbackOnly?: boolean;
+  /** A passcode given when the authentication starts is checked by this method at once (`auto` with a passcode tries it first). */
+  readonly checksPasscodeAtStart?: boolean;
+  /** Where the user's answer comes from besides the Auth API: the authenticator app's answer to a push, or an event on a call. */
+  readonly answeredThrough?: 'device' | 'call';
   /** The user's registered devices for this method, or null when the user has none. */
   describe(db: Executor, user: UserRow): Promise<MethodDescription | null>;
   /** Begins a challenge. With a passcode given up front it can finish at once. */

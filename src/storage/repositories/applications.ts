@@ -7,6 +7,11 @@ export const applicationsRepository = {
     await db.insertInto('applications').values(row).execute();
   },
 
+  /** The name of an application, or undefined when it was deleted. */
+  async nameOf(db: Executor, id: string): Promise<string | undefined> {
+    return (await db.selectFrom('applications').select('name').where('id', '=', id).executeTakeFirst())?.name;
+  },
+
   findByKey(db: Executor, nameKey: string): Promise<ApplicationRow | undefined> {
     return db.selectFrom('applications').selectAll().where('name_key', '=', nameKey).executeTakeFirst();
   },

@@ -53,6 +53,22 @@ export const challengesRepository = {
       .execute();
   },
 
+  /** The user's pending primary challenges of one method still open at `now`, oldest first, with the name of the application each is for. */
+  openOfUserByMethod(db: Executor, userId: string, method: string, now: number): Promise<(ChallengeRow & { application: string })[]> {
+    return db
+      .selectFrom('challenges')
+      .innerJoin('applications', 'applications.id', 'challenges.application_id')
+      .selectAll('challenges')
+      .select('applications.name as application')
+      .where('challenges.user_id', '=', userId)
+      .where('challenges.status', '=', 'pending')
+      .where('challenges.method', '=', method)
+      .where('challenges.stage', '=', 'primary')
+      .where('challenges.expires_at', '>', now)
+      .orderBy('challenges.created_at')
+      .execute();
+  },
+
   /** Pending challenges past their expiry, of everyone (the sweeper). */
   expired(db: Executor, now: number, limit = 100): Promise<ChallengeRow[]> {
     return db.selectFrom('challenges').selectAll().where('status', '=', 'pending').where('expires_at', '<=', now).orderBy('expires_at').limit(limit).execute();

@@ -102,7 +102,8 @@ export function appMethod(config: Config['app'], deps: AppDeps) {
   return {
     name: 'app',
     timeoutCode: 'FAILED_PHONE_APP_NO_RESPONSE',
-    fallbackCapable: false,
+    fallback: null,
+    answeredThrough: 'device',
 
     /** A code asked for instead of a push times out like an OATH code. */
     expiredCode(state) {

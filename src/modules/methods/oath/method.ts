@@ -165,7 +165,8 @@ export function oathMethod(config: Config['oath']) {
   return {
     name: 'oath',
     timeoutCode: 'FAILED_OATH_TOKEN_TIMEOUT',
-    fallbackCapable: true,
+    fallback: { allowedBy: 'fallbackOath', answer: 'passcode', asksWhenOffered: false, prompt: 'enter a code from your OATH token' },
+    checksPasscodeAtStart: true,
 
     async describe(db, user) {
       const tokens = await activeTokens(db, user);

@@ -49,7 +49,8 @@ export function questionsMethod(config: Config['questions']) {
   return {
     name: 'questions',
     timeoutCode: 'FAILED_SECURITY_QUESTIONS_TIMEOUT',
-    fallbackCapable: true,
+    fallback: { allowedBy: 'fallbackQuestions', answer: 'answers', asksWhenOffered: true, prompt: 'answer your security questions' },
+    fallbackOnly: true,
 
     async describe(db, user) {
       const count = await repo.countFor(db, user.id);

@@ -73,7 +73,7 @@ export function smsMethod(config: Config['sms'], telephony: Telephony, templates
   return {
     name: 'sms',
     timeoutCode: 'FAILED_AUTH_RESULT_TIMEOUT',
-    fallbackCapable: false,
+    fallback: null,
 
     async describe(_db, user) {
       const phone = primaryPhone(user);

@@ -167,7 +167,8 @@ export function voiceMethod(config: Config['voice'], deps: VoiceDeps) {
   return {
     name: 'voice',
     timeoutCode: 'CONFIG_ISSUE',
-    fallbackCapable: false,
+    fallback: null,
+    answeredThrough: 'call',
 
     /** While ringing nobody answered; once answered, nothing was entered; during a PIN change, it was not finished. */
     expiredCode(state) {

@@ -5,13 +5,14 @@ import type { Runtime } from '../../../main.js';
 import { DENIED_DETAILS, SATISFIED_DETAILS } from '../../../modules/auth/mfa-details.js';
 import { RESULT_CODE_NAMES } from '../../../modules/auth/result-codes.js';
 import type { AuthRequest } from '../../../modules/auth/engine.js';
+import { METHOD_NAMES } from '../../../modules/methods/contract.js';
 import { appError } from '../../../shared/errors.js';
 import { applicationOf, installApplicationAuth } from '../app-auth.js';
 import { Problem } from '../schemas.js';
 
 const strict = { additionalProperties: false } as const;
 const Nullable = <T extends Parameters<typeof Type.Union>[0][number]>(schema: T) => Type.Union([schema, Type.Null()]);
-const METHODS = ['oath', 'questions', 'sms', 'voice', 'app'] as const;
+const METHODS = METHOD_NAMES;
 
 const requestFields = {
   username: Type.String({ minLength: 1, maxLength: 256 }),

@@ -4,6 +4,7 @@ import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import { Type, type TSchema } from 'typebox';
 import type { Runtime } from '../../../main.js';
 import { ACCESS } from '../../../modules/admin-access/roles.js';
+import { METHOD_NAMES } from '../../../modules/methods/contract.js';
 import * as S from '../schemas.js';
 
 const strict = { additionalProperties: false } as const;
@@ -58,7 +59,7 @@ const ListQuery = Type.Object(
     status: Type.Optional(Type.Enum(['success', 'failure'])),
     mfa_required: Type.Optional(Type.Boolean()),
     result_code: Type.Optional(Type.String({ maxLength: 64 })),
-    method: Type.Optional(Type.Enum(['oath', 'questions', 'sms', 'voice', 'app'])),
+    method: Type.Optional(Type.Enum(METHOD_NAMES)),
     ip: Type.Optional(Type.String({ maxLength: 64, description: 'An IP address or a CIDR block.' })),
     entry_point: Type.Optional(Type.String({ maxLength: 64 })),
     policy: Type.Optional(Type.String({ maxLength: 64 })),
