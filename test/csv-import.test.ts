@@ -26,12 +26,20 @@ const LARGE_CSV = Buffer.from(
   `username,first_name,last_name,email,phone_country_code,phone_number\n${Array.from({ length: 20_000 }, (_, index) => `load${index}@contoso.com,Load,Test,,1,20255${String(index).padStart(5, '0')}`).join('\n')}\n`,
 );
 
-/** The longest time between two turns of the event loop while `work` runs, in ms. */
+/**
+ * The most processor time this process spent between two turns of the event
+ * loop while `work` runs, in ms. Processor time, not wall time: a process the
+ * machine leaves waiting (other tests, other work) holds nobody's loop.
+ */
 async function longestTurnDuring(work: () => Promise<unknown>): Promise<number> {
-  let last = performance.now();
+  const cpuMs = () => {
+    const { user, system } = process.cpuUsage();
+    return (user + system) / 1000;
+  };
+  let last = cpuMs();
   let longest = 0;
   const ticker = setInterval(() => {
-    const now = performance.now();
+    const now = cpuMs();
     longest = Math.max(longest, now - last);
     last = now;
   }, 5);
@@ -40,7 +48,7 @@ async function longestTurnDuring(work: () => Promise<unknown>): Promise<number> 
   } finally {
     clearInterval(ticker);
   }
-  return Math.max(longest, performance.now() - last);
+  return Math.max(longest, cpuMs() - last);
 }
 
 describe.each(DIALECTS)('CSV import on %s', (dialect) => {
