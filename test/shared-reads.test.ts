@@ -2,7 +2,7 @@ import pg from 'pg';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { withDefaultUser } from '../src/storage/database.js';
 import type { Executor } from '../src/storage/database.js';
-import { readCatalog, sharedReadsOf } from '../src/storage/read-cache.js';
+import { cachedRead, sharedReadsOf } from '../src/storage/read-cache.js';
 import { SharedReads } from '../src/storage/shared-reads.js';
 import { authFixture } from './helpers/auth.js';
 import { createTestRuntime, testActor, type TestRuntime } from './helpers/runtime.js';
@@ -111,9 +111,10 @@ describe.each(DIALECTS.filter((dialect) => dialect === 'postgres'))('the conditi
 
   it('forgets what a unit of work read of its own catalog change when the unit rolls back', async () => {
     const { storage } = t.runtime;
-    await storage.transact((trx) => readCatalog(trx, 'probe', async () => 'start listening'));
+    const count = cachedRead({ name: 'named locations counted', tables: ['named_locations'], shared: true, key: (_: void) => '', load: async (db) => (await db.selectFrom('named_locations').select('id').execute()).length });
+    const locationCount = (trx: Executor) => count(trx);
+    await storage.transact(locationCount); // starts listening
     await eventually(() => sharedReadsOf(storage.db)!.listening);
-    const locationCount = (trx: Executor) => readCatalog(trx, 'probe', async () => (await trx.selectFrom('named_locations').select('id').execute()).length);
     await expect(
       storage.transact(async (trx) => {
         await trx.insertInto('named_locations').values({ id: 'loc1', name: 'Office', name_key: 'office', ranges: '[]', trusted: 1, created_at: 0, updated_at: 0 }).execute();

@@ -1,5 +1,7 @@
 import { CompiledQuery, type Compilable, type QueryResult } from 'kysely';
 import type { Executor } from './database.js';
+import { afterPreparedWrite } from './read-cache.js';
+import { writtenTables, type Written } from './written-tables.js';
 
 /** What a placeholder stands for until the query runs: a string no caller can send. */
 const PLACEHOLDER = '\u0000countersign:param:';
@@ -8,6 +10,8 @@ interface Compiled {
   sql: string;
   /** Each bound value of the compiled query: a parameter's name, or a constant the builder put there. */
   slots: ({ param: string } | { value: unknown })[];
+  /** The tables it writes, known from its query node (null for a read): the read cache must hear of them as of a Kysely write. */
+  writes: Written;
 }
 
 /**
@@ -23,6 +27,11 @@ interface Compiled {
  * The values come as an object, or as a function from a parameter's name to
  * its value: a row of thirty columns is cheaper to look up column by column
  * than to copy into one object.
+ *
+ * Compiled SQL runs past the Kysely plugin that tells the read cache about
+ * writes, so a prepared write tells it itself, after it has run, of the
+ * tables its query node writes (storage/written-tables.ts): a prepared
+ * statement can leave no stale cached read behind that a built one would not.
  */
 export function prepared<Params extends Record<string, unknown>, Row>(
   build: (db: Executor, param: <K extends keyof Params & string>(name: K) => Params[K]) => Compilable<Row>,
@@ -41,6 +50,7 @@ export function prepared<Params extends Record<string, unknown>, Row>(
         slots: query.parameters.map((value) =>
           typeof value === 'string' && value.startsWith(PLACEHOLDER) ? { param: value.slice(PLACEHOLDER.length) } : { value },
         ),
+        writes: writtenTables(query.query),
       };
       byAdapter.set(adapter, compiled);
     }
@@ -48,7 +58,7 @@ export function prepared<Params extends Record<string, unknown>, Row>(
   };
 
   return async (db, params) => {
-    const { sql, slots } = compile(db);
+    const { sql, slots, writes } = compile(db);
     const valueOf = typeof params === 'function' ? params : (name: string) => params[name];
     const values = slots.map((slot) => {
       if (!('param' in slot)) return slot.value;
@@ -56,6 +66,8 @@ export function prepared<Params extends Record<string, unknown>, Row>(
       if (value === undefined) throw new Error(`prepared query: no value for parameter ${slot.param}`);
       return value;
     });
-    return db.executeQuery(CompiledQuery.raw(sql, values) as CompiledQuery<Row>);
+    const result = await db.executeQuery(CompiledQuery.raw(sql, values) as CompiledQuery<Row>);
+    if (writes) afterPreparedWrite(db, writes);
+    return result;
   };
 }

@@ -52,6 +52,11 @@ export class SharedReads {
     return value;
   }
 
+  /** True when a value of `key` is kept. */
+  has(key: string): boolean {
+    return this.entries.has(key);
+  }
+
   invalidate(): void {
     this.version += 1;
     this.entries.clear();

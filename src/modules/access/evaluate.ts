@@ -1,6 +1,7 @@
 import type { Config } from '../../config/schema.js';
 import type { Executor } from '../../storage/database.js';
-import { readCatalog, readThrough } from '../../storage/read-cache.js';
+import { accessCatalog, policyMembershipOf, type AccessCatalogRows, type PolicyMembership } from '../../storage/repositories/access-policies.js';
+import { appDevicesRepository } from '../../storage/repositories/app-devices.js';
 import type { UserRow } from '../../storage/schema.js';
 import { compileLocation, inLocation, type CompiledLocation } from './locations.js';
 import type { ClientType, DeviceState, Grant, StoredConditions } from './policies.js';
@@ -56,25 +57,21 @@ interface Catalog {
   locations: CompiledLocation[];
 }
 
-/** The enabled policies and every named location (small tables), read once per change (read cache on SQLite, NOTIFY on PostgreSQL). */
-function catalog(db: Executor): Promise<Catalog> {
-  return readCatalog(db, 'access:catalog', async () => {
-    const policies = await db.selectFrom('access_policies').selectAll().where('state', '=', 'enabled').orderBy('name_key').execute();
-    const locations = await db.selectFrom('named_locations').selectAll().execute();
-    return {
-      policies: policies.map((row) => ({ id: row.id, name: row.name, grant: row.grant_control as Grant, rememberDays: row.remember_mfa_days, conditions: JSON.parse(row.conditions) as StoredConditions })),
-      locations: locations.map(compileLocation),
-    };
-  });
-}
+/** Catalogs compiled, by the rows they were compiled from: the rows stay in memory until the catalog changes, and so does this. */
+const compiled = new WeakMap<AccessCatalogRows, Catalog>();
 
-/** The policies that name the user, and the user's groups, by id. */
-function membership(db: Executor, userId: string): Promise<{ policies: Map<string, string>; groups: Set<string> }> {
-  return readThrough(db, `access:user:${userId}`, async () => {
-    const named = await db.selectFrom('access_policy_users').select(['policy_id', 'mode']).where('user_id', '=', userId).execute();
-    const groups = await db.selectFrom('user_groups').select('group_id').where('user_id', '=', userId).execute();
-    return { policies: new Map(named.map((row) => [row.policy_id, row.mode])), groups: new Set(groups.map((row) => row.group_id)) };
-  });
+/** The enabled policies and every named location, read and compiled once per change (storage/repositories/access-policies.ts). */
+async function catalog(db: Executor): Promise<Catalog> {
+  const rows = await accessCatalog(db);
+  let catalog = compiled.get(rows);
+  if (!catalog) {
+    catalog = {
+      policies: rows.policies.map((row) => ({ id: row.id, name: row.name, grant: row.grant_control as Grant, rememberDays: row.remember_mfa_days, conditions: JSON.parse(row.conditions) as StoredConditions })),
+      locations: rows.locations.map(compileLocation),
+    };
+    compiled.set(rows, catalog);
+  }
+  return catalog;
 }
 
 /** The per-user MFA state, as a policy: Enabled and Enforced users need MFA, optionally not from trusted locations. */
@@ -111,7 +108,7 @@ export async function evaluateAccess(db: Executor, config: Config['access'], req
   const perUser = perUserPolicy(request.user, config);
   const all = perUser ? [...policies, perUser] : policies;
   if (all.length === 0) return { decision: { kind: 'allow', policy: null, reason: 'per-user MFA state is Disabled and no policy applies' }, verdicts: [] };
-  const member = policies.length > 0 ? await membership(db, request.user.id) : { policies: new Map<string, string>(), groups: new Set<string>() };
+  const member: PolicyMembership = policies.length > 0 ? await policyMembershipOf(db, request.user.id) : { policies: new Map(), groups: new Set() };
   const here = locations.filter((location) => inLocation(location, request.ip));
   let deviceState: DeviceState | null = null;
   const device = async (): Promise<DeviceState> => (deviceState ??= await registered(db, request));
@@ -140,14 +137,14 @@ export async function evaluateAccess(db: Executor, config: Config['access'], req
 /** Registered: the device is one of the user's active authenticator devices. */
 async function registered(db: Executor, request: AccessRequest): Promise<DeviceState> {
   if (!request.deviceId) return 'unregistered';
-  const row = await db.selectFrom('app_devices').select('id').where('id', '=', request.deviceId).where('user_id', '=', request.user.id).where('status', '=', 'active').executeTakeFirst();
-  return row ? 'registered' : 'unregistered';
+  const device = await appDevicesRepository.findOfUser(db, request.user.id, request.deviceId);
+  return device?.status === 'active' ? 'registered' : 'unregistered';
 }
 
 async function verdictOf(
   policy: CompiledPolicy,
   request: AccessRequest,
-  member: { policies: Map<string, string>; groups: Set<string> },
+  member: PolicyMembership,
   here: CompiledLocation[],
   device: () => Promise<DeviceState>,
 ): Promise<PolicyVerdict> {

@@ -5,11 +5,12 @@ import { newId } from '../../shared/ids.js';
 import { cidrRange, ipKey } from '../../shared/ip-key.js';
 import type { Db, Executor, UnitOfWork } from '../../storage/database.js';
 import { isUniqueViolation } from '../../storage/errors.js';
-import type { NamedLocationsTable } from '../../storage/schema.js';
+import { accessPoliciesRepository } from '../../storage/repositories/access-policies.js';
+import { namedLocationsRepository as locations, type NamedLocationRow } from '../../storage/repositories/named-locations.js';
 import { writeAudit } from '../audit/audit.js';
 import { cleanName, nameKey } from '../../shared/names.js';
 
-export type NamedLocationRow = NamedLocationsTable;
+export type { NamedLocationRow };
 
 export interface NamedLocationView {
   id: string;
@@ -79,8 +80,7 @@ export class NamedLocations {
   constructor(private readonly deps: { db: Db; transact: UnitOfWork; clock: Clock }) {}
 
   async list(): Promise<NamedLocationView[]> {
-    const rows = await this.deps.db.selectFrom('named_locations').selectAll().orderBy('name_key').execute();
-    return rows.map(toLocationView);
+    return (await locations.list(this.deps.db)).map(toLocationView);
   }
 
   async get(name: string): Promise<NamedLocationView> {
@@ -100,7 +100,7 @@ export class NamedLocations {
       updated_at: now,
     };
     await this.deps.transact(async (trx) => {
-      await this.guardUnique(() => trx.insertInto('named_locations').values(row).execute(), name);
+      await this.guardUnique(() => locations.insert(trx, row), name);
       await writeAudit(trx, this.deps.clock, actor, { action: 'named_location.create', targetType: 'named_location', targetId: row.id, details: { name, ranges: JSON.parse(row.ranges), trusted: Boolean(row.trusted) } });
     });
     return toLocationView(row);
@@ -117,7 +117,7 @@ export class NamedLocations {
       }
       if (fields.ranges !== undefined) patch.ranges = JSON.stringify(cleanRanges(fields.ranges));
       if (fields.trusted !== undefined) patch.trusted = Number(cleanTrusted(fields.trusted));
-      await this.guardUnique(() => trx.updateTable('named_locations').set(patch).where('id', '=', location.id).execute(), patch.name ?? location.name);
+      await this.guardUnique(() => locations.update(trx, location.id, patch), patch.name ?? location.name);
       await writeAudit(trx, this.deps.clock, actor, { action: 'named_location.update', targetType: 'named_location', targetId: location.id, details: { fields: Object.keys(fields) } });
       return toLocationView({ ...location, ...patch });
     });
@@ -126,16 +126,16 @@ export class NamedLocations {
   async delete(name: string, actor: Actor): Promise<void> {
     await this.deps.transact(async (trx) => {
       const location = await this.find(trx, name);
-      const policies = await trx.selectFrom('access_policies').select(['name', 'conditions']).execute();
+      const policies = await accessPoliciesRepository.list(trx);
       const users = policies.filter((policy) => policy.conditions.includes(`"${location.id}"`)).map((policy) => policy.name);
       assert(users.length === 0, 'named_location_in_use', `named location ${location.name} is used by ${users.length === 1 ? 'policy' : 'policies'} ${users.join(', ')}`);
-      await trx.deleteFrom('named_locations').where('id', '=', location.id).execute();
+      await locations.delete(trx, location.id);
       await writeAudit(trx, this.deps.clock, actor, { action: 'named_location.delete', targetType: 'named_location', targetId: location.id, details: { name: location.name } });
     });
   }
 
   async find(db: Executor, name: string): Promise<NamedLocationRow> {
-    const row = await db.selectFrom('named_locations').selectAll().where('name_key', '=', nameKey(name)).executeTakeFirst();
+    const row = await locations.findByKey(db, nameKey(name));
     if (!row) throw appError('named_location_not_found', `named location ${name} does not exist`);
     return row;
   }

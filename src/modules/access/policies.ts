@@ -4,7 +4,8 @@ import { appError, assert } from '../../shared/errors.js';
 import { newId } from '../../shared/ids.js';
 import type { Db, Executor, UnitOfWork } from '../../storage/database.js';
 import { isUniqueViolation } from '../../storage/errors.js';
-import type { AccessPoliciesTable } from '../../storage/schema.js';
+import { accessPoliciesRepository as policies, type AccessPolicyRow, type ReferencedTable } from '../../storage/repositories/access-policies.js';
+import { usersRepository } from '../../storage/repositories/users.js';
 import { writeAudit } from '../audit/audit.js';
 import { usernameKey } from '../directory/user-input.js';
 import { cleanName, nameKey } from '../../shared/names.js';
@@ -17,7 +18,7 @@ export const POLICY_STATES = ['enabled', 'disabled'] as const;
 export type Grant = (typeof GRANTS)[number];
 export type ClientType = (typeof CLIENT_TYPES)[number];
 export type DeviceState = (typeof DEVICE_STATES)[number];
-export type PolicyRow = AccessPoliciesTable;
+export type PolicyRow = AccessPolicyRow;
 
 /** Words that stand for a set rather than a name: all users or applications, any location, every trusted location. */
 export const ALL = 'all';
@@ -111,7 +112,7 @@ export class AccessPolicies {
   constructor(private readonly deps: { db: Db; transact: UnitOfWork; clock: Clock }) {}
 
   async list(): Promise<PolicyView[]> {
-    const rows = await this.deps.db.selectFrom('access_policies').selectAll().orderBy('name_key').execute();
+    const rows = await policies.list(this.deps.db);
     return Promise.all(rows.map((row) => this.view(this.deps.db, row)));
   }
 
@@ -123,8 +124,8 @@ export class AccessPolicies {
     const now = this.deps.clock.now();
     const row = await this.deps.transact(async (trx) => {
       const { row, users } = await this.resolve(trx, fields, { id: newId(), created_at: now, updated_at: now });
-      await this.guardUnique(() => trx.insertInto('access_policies').values(row).execute(), row.name);
-      await this.saveUsers(trx, row.id, users);
+      await this.guardUnique(() => policies.insert(trx, row), row.name);
+      await policies.replaceUsers(trx, row.id, users);
       await writeAudit(trx, this.deps.clock, actor, { action: 'policy.create', targetType: 'policy', targetId: row.id, details: { name: row.name, grant: row.grant_control } });
       return row;
     });
@@ -145,9 +146,8 @@ export class AccessPolicies {
       // A grant other than mfa drops remember_mfa_days unless the change sets it.
       if (fields.grant !== undefined && fields.grant !== 'mfa' && fields.remember_mfa_days === undefined) merged.remember_mfa_days = null;
       const { row, users } = await this.resolve(trx, merged, { id: existing.id, created_at: existing.created_at, updated_at: now });
-      await this.guardUnique(() => trx.updateTable('access_policies').set(row).where('id', '=', existing.id).execute(), row.name);
-      await trx.deleteFrom('access_policy_users').where('policy_id', '=', existing.id).execute();
-      await this.saveUsers(trx, existing.id, users);
+      await this.guardUnique(() => policies.update(trx, existing.id, row), row.name);
+      await policies.replaceUsers(trx, existing.id, users);
       await writeAudit(trx, this.deps.clock, actor, { action: 'policy.update', targetType: 'policy', targetId: existing.id, details: { fields: Object.keys(fields) } });
       return row;
     });
@@ -157,14 +157,13 @@ export class AccessPolicies {
   async delete(name: string, actor: Actor): Promise<void> {
     await this.deps.transact(async (trx) => {
       const policy = await this.find(trx, name);
-      await trx.deleteFrom('access_policy_users').where('policy_id', '=', policy.id).execute();
-      await trx.deleteFrom('access_policies').where('id', '=', policy.id).execute();
+      await policies.delete(trx, policy.id);
       await writeAudit(trx, this.deps.clock, actor, { action: 'policy.delete', targetType: 'policy', targetId: policy.id, details: { name: policy.name } });
     });
   }
 
   private async find(db: Executor, name: string): Promise<PolicyRow> {
-    const row = await db.selectFrom('access_policies').selectAll().where('name_key', '=', nameKey(name)).executeTakeFirst();
+    const row = await policies.findByKey(db, nameKey(name));
     if (!row) throw appError('policy_not_found', `policy ${name} does not exist`);
     return row;
   }
@@ -187,18 +186,18 @@ export class AccessPolicies {
     const userIds = async (list: string[], field: string) => {
       const ids: string[] = [];
       for (const username of list.filter((item) => item !== ALL)) {
-        const row = await db.selectFrom('users').select('id').where('username_key', '=', usernameKey(username)).executeTakeFirst();
+        const row = await usersRepository.findByKey(db, usernameKey(username));
         assert(row !== undefined, 'validation_failed', `${field}: user ${username} does not exist`, { field });
         ids.push(row!.id);
       }
       return ids;
     };
-    const idsIn = async (table: 'groups' | 'applications' | 'named_locations', list: string[], field: string, what: string) => {
+    const idsIn = async (table: ReferencedTable, list: string[], field: string, what: string) => {
       const ids: string[] = [];
       for (const item of list) {
-        const row = await db.selectFrom(table).select('id').where('name_key', '=', item.toLowerCase()).executeTakeFirst();
-        assert(row !== undefined, 'validation_failed', `${field}: ${what} ${item} does not exist`, { field });
-        ids.push(row!.id);
+        const id = await policies.referencedId(db, table, item.toLowerCase());
+        assert(id !== undefined, 'validation_failed', `${field}: ${what} ${item} does not exist`, { field });
+        ids.push(id!);
       }
       return ids;
     };
@@ -236,24 +235,12 @@ export class AccessPolicies {
     return { row, users: [...included.map((user_id) => ({ user_id, mode: 'include' })), ...excluded.map((user_id) => ({ user_id, mode: 'exclude' }))] };
   }
 
-  private async saveUsers(db: Executor, policyId: string, users: { user_id: string; mode: string }[]): Promise<void> {
-    if (users.length > 0) await db.insertInto('access_policy_users').values(users.map((user) => ({ policy_id: policyId, ...user }))).execute();
-  }
-
   /** The policy with names for ids; a group or application deleted since shows as its id in brackets. */
   private async view(db: Executor, row: PolicyRow): Promise<PolicyView> {
     const conditions = JSON.parse(row.conditions) as StoredConditions;
-    const members = await db
-      .selectFrom('access_policy_users')
-      .innerJoin('users', 'users.id', 'access_policy_users.user_id')
-      .select(['users.username', 'access_policy_users.mode'])
-      .where('policy_id', '=', row.id)
-      .orderBy('users.username_key')
-      .execute();
-    const nameOf = async (table: 'groups' | 'applications' | 'named_locations', ids: string[]) => {
-      if (ids.length === 0) return [];
-      const rows = await db.selectFrom(table).select(['id', 'name']).where('id', 'in', ids).execute();
-      const byId = new Map(rows.map((item) => [item.id, item.name]));
+    const members = await policies.usersOf(db, row.id);
+    const nameOf = async (table: ReferencedTable, ids: string[]) => {
+      const byId = await policies.referencedNames(db, table, ids);
       return ids.map((id) => byId.get(id) ?? `(deleted ${id})`);
     };
     const { groups, applications, locations } = conditions;

@@ -1,10 +1,7 @@
-import { sql } from 'kysely';
-import { isPostgres, type Executor } from '../../storage/database.js';
-import { groupsRepository } from '../../storage/repositories/groups.js';
+import type { Executor } from '../../storage/database.js';
+import { signinsRepository, type AttemptValues, type SigninValues } from '../../storage/repositories/signins.js';
 import { ipKey } from '../../shared/ip-key.js';
-import { prepared } from '../../storage/prepared.js';
-import { readThrough } from '../../storage/read-cache.js';
-import type { NewAuthAttempt, NewSignin, UserRow } from '../../storage/schema.js';
+import type { UserRow } from '../../storage/schema.js';
 import type { ClientType } from '../access/policies.js';
 import type { AuthenticatedApplication } from '../applications/applications.js';
 import type { AttemptFields, MethodName, PushFatigue } from '../methods/contract.js';
@@ -62,100 +59,6 @@ export interface Outcome {
   pushFatigue?: PushFatigue | null;
 }
 
-type AttemptValues = Required<Omit<NewAuthAttempt, 'id'>>;
-type SigninValues = Required<Omit<NewSignin, 'id'>>;
-
-/** Every column of a record, listed once; the compiler checks none is missing. */
-const columnsOf = <Values>(columns: Record<keyof Values & string, true>) => Object.keys(columns) as (keyof Values & string)[];
-
-/** The attempt record's columns (SPEC.md §5): those the engine fills, then those a method fills (AttemptFields). */
-const ATTEMPT_COLUMNS = columnsOf<AttemptValues>({
-  at: true, user_id: true, username: true, first_name: true, last_name: true, email: true, user_group: true, method: true,
-  auth_type: true, application: true, authenticated: true, result: true, caller_ip: true, entry_point: true,
-  call_mode: true, sms_direction: true, sms_mode: true, app_mode: true, oath_mode: true,
-  primary_country_code: true, primary_phone_number: true, primary_extension: true, primary_authenticated: true, primary_result: true,
-  backup_country_code: true, backup_phone_number: true, backup_extension: true, backup_authenticated: true, backup_result: true,
-  device: true, device_token: true, device_type: true, app_version: true, os_version: true, number_matching: true,
-});
-const SIGNIN_COLUMNS = columnsOf<SigninValues>({
-  at: true, user_id: true, username: true, application_id: true, application: true, ip: true, auth_type: true, entry_point: true,
-  status: true, mfa_required: true, policy: true, method: true, result_code: true, detail: true, attempt_id: true,
-  counted_failure: true, steps: true, trace: true, push_fatigue: true, ip_key: true, client_type: true, device_id: true,
-});
-
-type Sources<Values> = Partial<Values>[];
-
-/** A column's value: from the first source that has it, else null (a column without a value is written as null). */
-function valueIn<Values>(sources: Sources<Values>, column: keyof Values): unknown {
-  for (const source of sources) if (column in source) return source[column] ?? null;
-  return null;
-}
-
-/**
- * An insert of every column, each value a parameter: prepared once, since
- * every authentication writes one. A column without a value is written as
- * null (the phone fields of an OATH attempt); a value the method set to
- * undefined too. The values are looked up column by column in their sources:
- * merging thirty-odd columns into one object costs more than the insert's
- * bookkeeping.
- */
-function insertEvery<Values extends Record<string, unknown>>(table: 'auth_attempts' | 'signins', columns: readonly (keyof Values & string)[]) {
-  const insert = prepared<Values, { id: number }>((db, param) =>
-    db
-      .insertInto(table)
-      .values(Object.fromEntries(columns.map((column) => [column, param(column)])) as never)
-      .returning('id'),
-  );
-  return async (db: Executor, ...sources: Sources<Values>): Promise<number> =>
-    Number((await insert(db, <K extends keyof Values & string>(column: K) => valueIn(sources, column) as Values[K])).rows[0]!.id);
-}
-
-const insertAttempt = insertEvery<AttemptValues>('auth_attempts', ATTEMPT_COLUMNS);
-const insertSignin = insertEvery<SigninValues>('signins', SIGNIN_COLUMNS);
-
-/**
- * PostgreSQL: the attempt record and the sign-in event that names it in one
- * statement (the attempt's insert in a WITH), with the user's groups read by
- * the same statement: one round trip instead of three. Parameters are named
- * `attempt.<column>` and `signin.<column>`.
- */
-const insertAttemptAndSignin = prepared<Record<string, unknown>, { id: number; attempt_id: number }>((db, param) =>
-  db
-    .with('attempt', (qb) =>
-      qb
-        .insertInto('auth_attempts')
-        .values((eb) => ({
-          ...Object.fromEntries(ATTEMPT_COLUMNS.map((column) => [column, param(`attempt.${column}`)])),
-          // As groupsRepository.namesOfUser lists them, joined with ';' (null for none).
-          user_group: eb
-            .selectFrom('user_groups')
-            .innerJoin('groups', 'groups.id', 'user_groups.group_id')
-            .select(sql<string | null>`string_agg(groups.name, ';' order by groups.name_key)`.as('names'))
-            .where('user_groups.user_id', '=', param('attempt.user_id') as string),
-        }) as never)
-        .returning('id'),
-    )
-    .insertInto('signins')
-    .values((eb) => ({
-      ...Object.fromEntries(SIGNIN_COLUMNS.filter((column) => column !== 'attempt_id').map((column) => [column, param(`signin.${column}`)])),
-      attempt_id: eb.selectFrom('attempt').select('attempt.id'),
-    }) as never)
-    .returning(['id', 'attempt_id']),
-);
-
-/** The attempt record (its columns but the user's groups, in `attempt`) and the sign-in event that names it. */
-async function insertRecords(db: Executor, attempt: Sources<AttemptValues>, signin: Omit<SigninValues, 'attempt_id'>): Promise<{ signinId: number; attemptId: number }> {
-  if (isPostgres(db)) {
-    const valueOf = (name: string) => (name.startsWith('attempt.') ? valueIn(attempt, name.slice('attempt.'.length) as keyof AttemptValues) : valueIn<SigninValues>([signin], name.slice('signin.'.length) as keyof SigninValues));
-    const row = (await insertAttemptAndSignin(db, valueOf)).rows[0]!;
-    return { signinId: Number(row.id), attemptId: Number(row.attempt_id) };
-  }
-  const userId = valueIn(attempt, 'user_id') as string;
-  const groups = await readThrough(db, `groups:${userId}`, () => groupsRepository.namesOfUser(db, userId));
-  const attemptId = await insertAttempt(db, ...attempt, { user_group: groups.length > 0 ? groups.join(';') : null });
-  return { signinId: await insertSignin(db, signin, { attempt_id: attemptId }), attemptId };
-}
-
 const methodColumn = (method: MethodName | null, code: ResultCode): string | null => {
   if (method) return method;
   const channel = RESULT_CODES[code].channel;
@@ -191,7 +94,7 @@ export async function writeOutcome(db: Executor, at: number, user: UserRow | nul
     client_type: request.clientType ?? 'modern',
     device_id: request.deviceId ?? null,
   };
-  if (!user || !outcome.code) return { signinId: await insertSignin(db, signin, { attempt_id: null }), attemptId: null };
+  if (!user || !outcome.code) return { signinId: await signinsRepository.insert(db, signin), attemptId: null };
   const attempt: Omit<AttemptValues, keyof AttemptFields | 'user_group'> = {
     at,
     user_id: user.id,
@@ -208,5 +111,5 @@ export async function writeOutcome(db: Executor, at: number, user: UserRow | nul
     entry_point: request.entryPoint,
   };
   // What the method filled in first: a method's fields name its own attempt (its mode, its phone, its device).
-  return insertRecords(db, [outcome.fields, attempt], signin);
+  return signinsRepository.insertWithAttempt(db, [outcome.fields, attempt], signin);
 }

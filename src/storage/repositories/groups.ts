@@ -2,6 +2,7 @@ import { sql } from 'kysely';
 import type { Executor } from '../database.js';
 import { LIKE_ESCAPE, likeEscape } from '../dialect.js';
 import { prepared } from '../prepared.js';
+import { cachedRead } from '../read-cache.js';
 import type { GroupRow } from '../schema.js';
 
 const namesOfUser = prepared<{ userId: string }, { name: string }>((db, param) =>
@@ -12,6 +13,18 @@ const namesOfUser = prepared<{ userId: string }, { name: string }>((db, param) =
     .where('user_groups.user_id', '=', param('userId'))
     .orderBy('groups.name_key'),
 );
+
+/**
+ * One user's group names, sorted by name, kept in memory (storage/read-cache.ts):
+ * every attempt record carries them. Users, because deleting a user removes
+ * the memberships (`on delete cascade`).
+ */
+export const groupNamesOfUser = cachedRead({
+  name: 'group names of a user',
+  tables: ['user_groups', 'groups', 'users'],
+  key: (userId: string) => userId,
+  load: async (db, userId: string) => (await namesOfUser(db, { userId })).rows.map((row) => row.name),
+});
 
 export const groupsRepository = {
   async insert(db: Executor, row: GroupRow): Promise<void> {
@@ -60,7 +73,7 @@ export const groupsRepository = {
     return new Map(rows.map((row) => [row.group_id, Number(row.n)]));
   },
 
-  /** One user's group names, sorted by name (prepared: every attempt record carries them). */
+  /** One user's group names, sorted by name (prepared; `groupNamesOfUser` keeps them in memory). */
   async namesOfUser(db: Executor, userId: string): Promise<string[]> {
     return (await namesOfUser(db, { userId })).rows.map((row) => row.name);
   },

@@ -1,7 +1,7 @@
 import { sql } from 'kysely';
 import { isPostgres, type Executor, type Unit } from '../database.js';
 import { prepared } from '../prepared.js';
-import { readThrough } from '../read-cache.js';
+import { cachedRead } from '../read-cache.js';
 import { LIKE_ESCAPE, likeEscape } from '../dialect.js';
 import type { NewUserRow, UserRow, UserRowUpdate } from '../schema.js';
 
@@ -30,6 +30,17 @@ const byKey = prepared<{ usernameKey: string }, UserRow>((db, param) => db.selec
 const lockedByKey = prepared<{ usernameKey: string }, UserRow>((db, param) =>
   db.selectFrom('users').selectAll().where('username_key', '=', param('usernameKey')).forNoKeyUpdate(),
 );
+/**
+ * The user by name key, the first read of every authentication: through the
+ * read cache on SQLite, where the unit holds the write lock already; locked
+ * for the rest of the unit on PostgreSQL (`lockedByKey`), read once per unit.
+ */
+const userByKey = cachedRead({
+  name: 'user by name',
+  tables: ['users'],
+  key: (usernameKey: string) => usernameKey,
+  load: async (db, usernameKey: string) => (await (isPostgres(db) ? lockedByKey : byKey)(db, { usernameKey })).rows[0],
+});
 const lockedById = prepared<{ id: string }, UserRow>((db, param) => db.selectFrom('users').selectAll().where('id', '=', param('id')).forNoKeyUpdate());
 /** Rows that belong to one user and are found by their own id: a challenge, a password reset session. */
 type OwnedTable = 'challenges' | 'sspr_sessions';
@@ -63,14 +74,9 @@ export const usersRepository = {
     return (await byKey(db, { usernameKey })).rows[0];
   },
 
-  /**
-   * The user named by `usernameKey`, locked for the rest of the unit (see
-   * `lockedByKey`); through the read cache on SQLite, where the unit holds
-   * the write lock already.
-   */
+  /** The user named by `usernameKey`, locked for the rest of the unit (see `userByKey`). */
   lockByKey(unit: Unit, usernameKey: string): Promise<UserRow | undefined> {
-    const load = isPostgres(unit) ? async () => (await lockedByKey(unit, { usernameKey })).rows[0] : () => usersRepository.findByKey(unit, usernameKey);
-    return readThrough(unit, `user:${usernameKey}`, load);
+    return userByKey(unit, usernameKey);
   },
 
   /** The user with `id`, locked for the rest of the unit. */

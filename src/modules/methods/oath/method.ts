@@ -1,47 +1,14 @@
 import type { Config } from '../../../config/schema.js';
-import type { Executor } from '../../../storage/database.js';
-import { prepared } from '../../../storage/prepared.js';
-import { readThrough } from '../../../storage/read-cache.js';
 import type { Keyring } from '../../../shared/keyring.js';
-import type { OathTokenRow, UserRow } from '../../../storage/schema.js';
+import { activeTokensOf, oathTokensRepository as tokens } from '../../../storage/repositories/oath-tokens.js';
+import type { OathTokenRow } from '../../../storage/schema.js';
 import type { ResultCode } from '../../auth/result-codes.js';
 import { verifyPin } from '../../directory/pin.js';
 import type { MethodContext, StepResult, VerificationMethod } from '../contract.js';
 import { matchCounter, timeStep, type OathAlgorithm, type OathParameters } from './otp.js';
 import { openOathSecret } from './secret.js';
 
-// The queries of a verification are prepared: they run on every authentication with a code.
-const activeTokensOf = prepared<{ userId: string }, OathTokenRow>((db, param) =>
-  db.selectFrom('oath_tokens').selectAll().where('user_id', '=', param('userId')).where('status', '=', 'active').orderBy('created_at'),
-);
-const loadActiveTokens = async (db: Executor, userId: string): Promise<OathTokenRow[]> => (await activeTokensOf(db, { userId })).rows;
-
-type UseStep = {
-  id: string;
-  step: number;
-  at: number;
-  /** HOTP: the next expected counter; TOTP: the device's clock drift in steps. */
-  next: number;
-};
-/** Marks a step used unless it, or a later one, was used already (the replay check). */
-const useStep = (type: 'totp' | 'hotp') =>
-  prepared<UseStep, never>((db, param) =>
-    db
-      .updateTable('oath_tokens')
-      .set({ last_used: param('step'), last_used_at: param('at'), ...(type === 'hotp' ? { counter: param('next') } : { drift: param('next') }) })
-      .where('id', '=', param('id'))
-      .where((eb) => eb.or([eb('last_used', 'is', null), eb('last_used', '<', param('step'))])),
-  );
-const USE_STEP = { totp: useStep('totp'), hotp: useStep('hotp') };
-
-/**
- * The user's active tokens, through the read cache (`describe` and then
- * `start` of one request, and the requests after it). The replay check never
- * trusts these rows: it is a conditional update of the database.
- */
-const activeTokens = (db: Executor, user: UserRow): Promise<OathTokenRow[]> => readThrough(db, `oath_tokens:${user.id}`, () => loadActiveTokens(db, user.id));
-
-/** Opened seeds of cached token rows: a row stays cached until any token changes, and so does its seed. */
+/** Opened seeds of cached token rows: a row stays cached until a token changes, and so does its seed. */
 const openedSeeds = new WeakMap<OathTokenRow, Buffer>();
 function seedOf(keyring: Keyring, token: OathTokenRow): Buffer {
   let seed = openedSeeds.get(token);
@@ -57,20 +24,14 @@ function seedOf(keyring: Keyring, token: OathTokenRow): Buffer {
  * One conditional update: of two concurrent requests with the same code only
  * one can change the row, and the change is in the engine's transaction, so it
  * is durable before the answer is sent. `drift` is what a TOTP token's drift
- * becomes (`learnedDrift`).
+ * becomes (`learnedDrift`). Like every write to a table a cached read
+ * depends on, it drops the tokens kept in memory, so the next read shows the
+ * step used.
  */
 async function consume(context: MethodContext, token: OathTokenRow, step: number, drift: number): Promise<'ok' | 'duplicate' | 'old'> {
   const hotp = token.type === 'hotp';
-  const at = context.clock.now();
-  const next = hotp ? step + 1 : drift;
-  const result = await USE_STEP[hotp ? 'hotp' : 'totp'](context.db, { id: token.id, step, at, next });
-  if (Number(result.numAffectedRows) === 1) {
-    // The row may be the read cache's: it must show the step used, like the database (a rollback empties the cache).
-    Object.assign(token, { last_used: step, last_used_at: at }, hotp ? { counter: next } : { drift: next });
-    return 'ok';
-  }
-  const current = await context.db.selectFrom('oath_tokens').select('last_used').where('id', '=', token.id).executeTakeFirst();
-  return Number(current?.last_used) === step ? 'duplicate' : 'old';
+  if (await tokens.useStep(context.db, token.type as 'totp' | 'hotp', { id: token.id, step, at: context.clock.now(), next: hotp ? step + 1 : drift })) return 'ok';
+  return (await tokens.lastUsedOf(context.db, token.id)) === step ? 'duplicate' : 'old';
 }
 
 /**
@@ -120,9 +81,8 @@ async function verifyPasscode(context: MethodContext, passcode: string, config: 
   const pinMode = context.user.oath_mode === 'pin';
   const incorrect: Verification = { code: 'FAILED_OATH_CODE_INCORRECT', authenticated: false, token: null };
   if (!/^[0-9]{6,32}$/.test(entered)) return incorrect;
-  const tokens = await activeTokens(context.db, context.user);
   let pinChecked = false;
-  for (const token of tokens) {
+  for (const token of await activeTokensOf(context.db, context.user.id)) {
     if (pinMode ? entered.length <= token.digits : entered.length !== token.digits) continue;
     const code = entered.slice(entered.length - token.digits);
     if (pinMode) {
@@ -169,9 +129,9 @@ export function oathMethod(config: Config['oath']) {
     checksPasscodeAtStart: true,
 
     async describe(db, user) {
-      const tokens = await activeTokens(db, user);
-      if (tokens.length === 0) return null;
-      return { method: 'oath', devices: tokens.map((token) => ({ id: token.id, name: token.serial ?? token.name ?? 'OATH token', type: `${token.kind}_${token.type}` })) };
+      const active = await activeTokensOf(db, user.id);
+      if (active.length === 0) return null;
+      return { method: 'oath', devices: active.map((token) => ({ id: token.id, name: token.serial ?? token.name ?? 'OATH token', type: `${token.kind}_${token.type}` })) };
     },
 
     async start(context, input) {
@@ -186,9 +146,8 @@ export function oathMethod(config: Config['oath']) {
     },
 
     async exportUserData(db, userId) {
-      const tokens = await db.selectFrom('oath_tokens').selectAll().where('user_id', '=', userId).execute();
       return {
-        oath_tokens: tokens.map((token) => ({
+        oath_tokens: (await tokens.listForUser(db, userId)).map((token) => ({
           id: token.id,
           serial: token.serial,
           kind: token.kind,
@@ -206,10 +165,8 @@ export function oathMethod(config: Config['oath']) {
     },
 
     async deleteUserData(db, userId) {
-      // Software tokens belong to the user and go; hardware tokens belong to the organisation and are unassigned.
-      const deleted = await db.deleteFrom('oath_tokens').where('user_id', '=', userId).where('kind', '=', 'software').executeTakeFirst();
-      const unassigned = await db.updateTable('oath_tokens').set({ user_id: null, name: null, last_used_at: null }).where('user_id', '=', userId).executeTakeFirst();
-      return { oath_tokens_deleted: Number(deleted.numDeletedRows), oath_tokens_unassigned: Number(unassigned.numUpdatedRows) };
+      const { deleted, unassigned } = await tokens.deleteOrUnassignOfUser(db, userId);
+      return { oath_tokens_deleted: deleted, oath_tokens_unassigned: unassigned };
     },
   } satisfies VerificationMethod;
 }
