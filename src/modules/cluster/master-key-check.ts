@@ -2,6 +2,7 @@ import { AppError } from '../../shared/errors.js';
 import type { Keyring } from '../../shared/keyring.js';
 import type { Unit, UnitOfWork } from '../../storage/database.js';
 import { settingsRepository } from '../../storage/repositories/records.js';
+import { sealedSecretsRepository } from '../../storage/repositories/sealed-secrets.js';
 import { openOathSecret } from '../methods/oath/secret.js';
 
 const KEY = 'master_key_check';
@@ -42,7 +43,7 @@ export async function checkMasterKey(transact: UnitOfWork, keyring: Keyring): Pr
       if (!opens(() => keyring.open(stored, CONTEXT))) throw mismatch();
       return;
     }
-    const token = await unit.selectFrom('oath_tokens').select(['id', 'secret_sealed']).limit(1).executeTakeFirst();
+    const token = await sealedSecretsRepository.anyOathSeed(unit);
     if (token && !opens(() => openOathSecret(keyring, token))) throw mismatch();
     await settingsRepository.insertIfAbsent(unit, KEY, keyring.seal(PLAINTEXT, CONTEXT));
     // Two first starts at once: the one whose insert lost reads the winner's value, and must open it.

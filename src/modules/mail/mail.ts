@@ -1,12 +1,9 @@
-import type { Insertable, Selectable, Updateable } from 'kysely';
 import type { Clock } from '../../shared/clock.js';
 import { appError, assert } from '../../shared/errors.js';
 import { orderedId } from '../../shared/ids.js';
 import type { Db, Executor } from '../../storage/database.js';
-import type { MailLogTable } from '../../storage/schema.js';
+import { mailLogRepository, type MailLogRow } from '../../storage/repositories/mail-log.js';
 import type { MailGateway, MailResult } from './gateway.js';
-
-type MailLogRow = Selectable<MailLogTable>;
 
 /** A mail log entry as the API and CLI show it. */
 export interface MailLogView {
@@ -47,26 +44,6 @@ const toView = (row: MailLogRow): MailLogView => ({
   created_at: new Date(row.created_at).toISOString(),
   updated_at: new Date(row.updated_at).toISOString(),
 });
-
-/** The queries of the mail log. */
-const mailLog = {
-  async insert(db: Executor, row: Insertable<MailLogTable>): Promise<void> {
-    await db.insertInto('mail_log').values(row).execute();
-  },
-  async update(db: Executor, id: string, patch: Updateable<MailLogTable>): Promise<void> {
-    await db.updateTable('mail_log').set(patch).where('id', '=', id).execute();
-  },
-  findById(db: Executor, id: string): Promise<MailLogRow | undefined> {
-    return db.selectFrom('mail_log').selectAll().where('id', '=', id).executeTakeFirst();
-  },
-  /** Newest first. */
-  list(db: Executor, query: { gateway?: string; userId?: string; limit: number }): Promise<MailLogRow[]> {
-    let builder = db.selectFrom('mail_log').selectAll();
-    if (query.gateway) builder = builder.where('gateway', '=', query.gateway);
-    if (query.userId) builder = builder.where('user_id', '=', query.userId);
-    return builder.orderBy('created_at', 'desc').orderBy('id', 'desc').limit(query.limit).execute();
-  },
-};
 
 /** The longest address SMTP carries (RFC 5321 §4.5.3.1.3: a path of 256 octets, brackets included). */
 const MAX_ADDRESS_LENGTH = 254;
@@ -127,7 +104,7 @@ export class Mail {
     const gateway = this.deps.gateway;
     const id = orderedId();
     const now = this.deps.clock.now();
-    await mailLog.insert(db, {
+    await mailLogRepository.insert(db, {
       id,
       user_id: message.userId,
       to_address: to,
@@ -158,7 +135,7 @@ export class Mail {
       result = { status: 'failed', providerId: null, error: error instanceof Error ? error.message : String(error) };
     }
     try {
-      await mailLog.update(this.deps.db, id, { status: result.status, provider_id: result.providerId, error: result.error ?? null, updated_at: this.deps.clock.now() });
+      await mailLogRepository.update(this.deps.db, id, { status: result.status, provider_id: result.providerId, error: result.error ?? null, updated_at: this.deps.clock.now() });
     } catch {
       // The message has gone (or failed) all the same; the caller acts on the gateway's answer.
     }
@@ -167,7 +144,7 @@ export class Mail {
 
   /** One mail log entry. */
   async get(id: string): Promise<MailLogView> {
-    const row = await mailLog.findById(this.deps.db, id);
+    const row = await mailLogRepository.findById(this.deps.db, id);
     if (!row) throw appError('not_found', `mail log entry ${id} does not exist`);
     return toView(row);
   }
@@ -176,7 +153,7 @@ export class Mail {
   async list(options: { gateway?: string; userId?: string; limit?: number } = {}): Promise<MailLogView[]> {
     const limit = options.limit ?? 50;
     assert(Number.isInteger(limit) && limit >= 1 && limit <= 1000, 'validation_failed', 'limit: must be a whole number from 1 to 1000', { field: 'limit' });
-    const rows = await mailLog.list(this.deps.db, { gateway: options.gateway, userId: options.userId, limit });
+    const rows = await mailLogRepository.list(this.deps.db, { gateway: options.gateway, userId: options.userId, limit });
     return rows.map(toView);
   }
 }

@@ -3,6 +3,7 @@ import type { Logger } from 'pino';
 import type { Clock } from '../../shared/clock.js';
 import type { Keyring } from '../../shared/keyring.js';
 import type { Executor } from '../../storage/database.js';
+import { logKeysRepository } from '../../storage/repositories/log-keys.js';
 
 export const DAY_MS = 86_400_000;
 const PREFIX = 'p1.';
@@ -37,12 +38,12 @@ export class PersonalLog {
    */
   async sealer(db: Executor, userId: string): Promise<LogSealer> {
     const day = dayOf(this.deps.clock.now());
-    let sealed = await findKey(db, userId, day);
+    let sealed = await logKeysRepository.find(db, userId, day);
     if (sealed === null) {
       sealed = this.deps.keyring.seal(randomBytes(32), keyContext(userId, day));
       // Two changes of one user at once: the second insert yields to the first, and both use the stored key.
-      await db.insertInto('log_keys').values({ user_id: userId, day, key_sealed: sealed }).onConflict((oc) => oc.columns(['user_id', 'day']).doNothing()).execute();
-      sealed = (await findKey(db, userId, day)) ?? sealed;
+      await logKeysRepository.insertIfAbsent(db, [{ user_id: userId, day, key_sealed: sealed }]);
+      sealed = (await logKeysRepository.find(db, userId, day)) ?? sealed;
     }
     return sealerWith(this.deps.keyring.open(sealed, keyContext(userId, day)), userId, day);
   }
@@ -58,8 +59,7 @@ export class PersonalLog {
     const sealers = new Map<string, LogSealer>();
     if (keys.length === 0) return sealers;
     const rows = keys.map(({ userId, key }) => ({ user_id: userId, day, key_sealed: this.deps.keyring.seal(key, keyContext(userId, day)) }));
-    const result = await db.insertInto('log_keys').values(rows).onConflict((oc) => oc.columns(['user_id', 'day']).doNothing()).executeTakeFirst();
-    if (Number(result.numInsertedOrUpdatedRows ?? keys.length) !== keys.length) {
+    if ((await logKeysRepository.insertIfAbsent(db, rows)) !== keys.length) {
       for (const { userId } of keys) sealers.set(userId, await this.sealer(db, userId));
       return sealers;
     }
@@ -75,7 +75,7 @@ export class PersonalLog {
       if (!parsed) return null;
       const cacheKey = `${userId}:${parsed.day}`;
       if (!keys.has(cacheKey)) {
-        const stored = await findKey(db, userId, parsed.day);
+        const stored = await logKeysRepository.find(db, userId, parsed.day);
         keys.set(cacheKey, stored === null ? null : this.deps.keyring.open(stored, keyContext(userId, parsed.day)));
       }
       const key = keys.get(cacheKey);
@@ -92,11 +92,6 @@ function sealerWith(key: Buffer, userId: string, day: number): LogSealer {
     const body = Buffer.concat([cipher.update(JSON.stringify(personal), 'utf8'), cipher.final()]);
     return `${PREFIX}${day}.${Buffer.concat([iv, body, cipher.getAuthTag()]).toString('base64url')}`;
   };
-}
-
-async function findKey(db: Executor, userId: string, day: number): Promise<string | null> {
-  const row = await db.selectFrom('log_keys').select('key_sealed').where('user_id', '=', userId).where('day', '=', day).executeTakeFirst();
-  return row?.key_sealed ?? null;
 }
 
 function parseSealed(sealed: string): { day: number; raw: Buffer } | null {

@@ -1,6 +1,8 @@
 import { csvLine, UTF8_BOM, type CsvValue } from '../../shared/csv-write.js';
 import { assert } from '../../shared/errors.js';
 import type { Db } from '../../storage/database.js';
+import { attemptLogRepository, type AttemptSelection } from '../../storage/repositories/signin-log.js';
+import { usersRepository } from '../../storage/repositories/users.js';
 import { RESULT_CODE_NAMES } from '../auth/result-codes.js';
 import { usernameKey } from '../directory/user-input.js';
 import { SIGNIN_EXPORT_COLUMNS, type ExportFormat, type SigninExporter } from './signin-export.js';
@@ -82,19 +84,13 @@ export class Exports {
       assert((RESULT_CODE_NAMES as string[]).includes(filters.result), 'validation_failed', `result: ${filters.result} is not a result code of SPEC.md §2`, { field: 'result' });
     }
     const db = this.deps.db;
-    const user = filters.user === undefined ? undefined : await db.selectFrom('users').select('id').where('username_key', '=', usernameKey(filters.user)).executeTakeFirst();
-    const batch = (after: { at: number; id: number } | null) => {
-      let query = db.selectFrom('auth_attempts').select([...ATTEMPT_COLUMNS]);
-      if (from !== undefined) query = query.where('at', '>=', from);
-      if (to !== undefined) query = query.where('at', '<', to);
-      if (filters.user !== undefined) query = user ? query.where('user_id', '=', user.id) : query.where('username', '=', filters.user);
-      if (filters.application !== undefined) query = query.where('application', '=', filters.application);
-      if (filters.result !== undefined) query = query.where('result', '=', filters.result);
-      if (filters.method !== undefined) query = query.where('method', '=', filters.method);
-      // `at >=` first: an index range on time; the OR only sorts out ties.
-      if (after) query = query.where('at', '>=', after.at).where((eb) => eb.or([eb('at', '>', after.at), eb('id', '>', after.id)]));
-      return query.orderBy('at').orderBy('id').limit(BATCH).execute();
-    };
+    const selection: AttemptSelection = { from, to, application: filters.application, result: filters.result, method: filters.method };
+    if (filters.user !== undefined) {
+      // A name no user has still selects the attempts that tried it.
+      const known = await usersRepository.findByKey(db, usernameKey(filters.user));
+      selection.user = known ? { id: known.id } : { username: filters.user };
+    }
+    const batch = (after: { at: number; id: number } | null) => attemptLogRepository.batch(db, ATTEMPT_COLUMNS, selection, after, BATCH);
     async function* rows(): AsyncIterable<Record<string, unknown>> {
       let after: { at: number; id: number } | null = null;
       for (;;) {

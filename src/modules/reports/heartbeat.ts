@@ -3,6 +3,7 @@ import { hostname } from 'node:os';
 import type { Logger } from 'pino';
 import type { Clock } from '../../shared/clock.js';
 import type { Db } from '../../storage/database.js';
+import { serverNodesRepository } from '../../storage/repositories/server-nodes.js';
 
 /**
  * A running server's heartbeat (SPEC.md §4 server status): the node's row in
@@ -22,22 +23,18 @@ export class Heartbeat {
   /** Writes one heartbeat: the database answered, so it is reachable from this node. */
   async beat(): Promise<void> {
     const now = this.deps.clock.now();
-    await this.deps.db.deleteFrom('server_nodes').where('last_seen_at', '<', now - this.deps.retentionHours * 3_600_000).execute();
-    const updated = await this.deps.db.updateTable('server_nodes').set({ last_seen_at: now, database_reachable: 1 }).where('id', '=', this.nodeId).executeTakeFirst();
-    if (Number(updated.numUpdatedRows) > 0) return;
-    await this.deps.db
-      .insertInto('server_nodes')
-      .values({
-        id: this.nodeId,
-        host: this.deps.host ?? hostname(),
-        version: this.deps.version,
-        started_at: this.startedAt,
-        last_seen_at: now,
-        database_reachable: 1,
-        stopped_at: null,
-        heartbeat_seconds: this.deps.seconds,
-      })
-      .execute();
+    await serverNodesRepository.deleteSilentSince(this.deps.db, now - this.deps.retentionHours * 3_600_000);
+    if (await serverNodesRepository.beat(this.deps.db, this.nodeId, now)) return;
+    await serverNodesRepository.insert(this.deps.db, {
+      id: this.nodeId,
+      host: this.deps.host ?? hostname(),
+      version: this.deps.version,
+      started_at: this.startedAt,
+      last_seen_at: now,
+      database_reachable: 1,
+      stopped_at: null,
+      heartbeat_seconds: this.deps.seconds,
+    });
   }
 
   /** Beats now and then every `cluster.heartbeatSeconds`; returns a function that stops and records a clean stop. */
@@ -49,7 +46,7 @@ export class Heartbeat {
     timer.unref();
     return async () => {
       clearInterval(timer);
-      await this.deps.db.updateTable('server_nodes').set({ stopped_at: this.deps.clock.now() }).where('id', '=', this.nodeId).execute();
+      await serverNodesRepository.markStopped(this.deps.db, this.nodeId, this.deps.clock.now());
     };
   }
 }

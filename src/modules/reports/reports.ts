@@ -1,10 +1,10 @@
-import type { ExpressionBuilder } from 'kysely';
 import type { Clock } from '../../shared/clock.js';
 import { decodeCursor, encodeCursor } from '../../shared/cursor.js';
 import { csvLine, UTF8_BOM } from '../../shared/csv-write.js';
 import { assert } from '../../shared/errors.js';
 import type { Db, UnitOfWork } from '../../storage/database.js';
-import type { Database } from '../../storage/schema.js';
+import { registrationRepository, type RegistrationRecord } from '../../storage/repositories/registration.js';
+import { serverNodesRepository, type ServerNodeRow } from '../../storage/repositories/server-nodes.js';
 import type { MethodName } from '../methods/contract.js';
 import { DAY, SigninRollups } from './rollups.js';
 
@@ -65,12 +65,6 @@ function add<K>(map: Map<K, Counts>, key: K, signins: number, success: boolean):
   else counts.failed += signins;
 }
 
-type Users = ExpressionBuilder<Database, 'users'>;
-const hasOath = (eb: Users) => eb.exists(eb.selectFrom('oath_tokens').select('oath_tokens.id').whereRef('oath_tokens.user_id', '=', 'users.id').where('oath_tokens.status', '=', 'active'));
-const hasApp = (eb: Users) => eb.exists(eb.selectFrom('app_devices').select('app_devices.id').whereRef('app_devices.user_id', '=', 'users.id').where('app_devices.status', '=', 'active'));
-/** Registered for MFA: a phone (calls, texts), an active OATH token or an active authenticator app. Security questions are a fallback only. */
-const registered = (eb: Users) => eb.or([eb('users.phone_number', 'is not', null), hasOath(eb), hasApp(eb)]);
-
 function period(from: string | undefined, to: string | undefined, now: number): { from: number; to: number } {
   const parse = (value: string | undefined, field: string, fallback: number) => {
     if (value === undefined) return fallback;
@@ -112,27 +106,21 @@ export class Reports {
   async registration(registeredUsers: boolean, options: { cursor?: string; limit?: number } = {}): Promise<{ count: number; items: RegistrationRow[]; next_cursor: string | null }> {
     const limit = options.limit ?? 100;
     assert(Number.isInteger(limit) && limit >= 1 && limit <= 1000, 'validation_failed', 'limit: must be a whole number from 1 to 1000', { field: 'limit' });
-    const base = this.deps.db
-      .selectFrom('users')
-      .where('users.account_enabled', '=', 1)
-      .where((eb) => (registeredUsers ? registered(eb) : eb.not(registered(eb))));
-    const { count } = await base.select((eb) => eb.fn.countAll<number>().as('count')).executeTakeFirstOrThrow();
-    let page = this.withMethods(base);
-    if (options.cursor !== undefined) page = page.where('users.username_key', '>', decodeCursor<string>(options.cursor, 'string'));
-    const rows = await page.orderBy('users.username_key').limit(limit + 1).execute();
+    const scope = { registered: registeredUsers };
+    const count = await registrationRepository.count(this.deps.db, scope);
+    const after = options.cursor === undefined ? undefined : decodeCursor<string>(options.cursor, 'string');
+    const rows = await registrationRepository.page(this.deps.db, scope, after, limit + 1);
     const items = rows.slice(0, limit);
     const last = items[items.length - 1];
-    return { count: Number(count), items: items.map(toRegistration), next_cursor: rows.length > limit && last ? encodeCursor(last.username_key) : null };
+    return { count, items: items.map(toRegistration), next_cursor: rows.length > limit && last ? encodeCursor(last.username_key) : null };
   }
 
   /** Every user as UserPrincipalName, MFA Status, MFA Methods: CSV streamed in batches, as the well-known export has it. */
   async *perUserCsv(bom = false): AsyncIterable<string> {
     yield `${bom ? UTF8_BOM : ''}${csvLine(['UserPrincipalName', 'MFA Status', 'MFA Methods'])}`;
-    let after: string | null = null;
+    let after: string | undefined;
     for (;;) {
-      let query = this.withMethods(this.deps.db.selectFrom('users'));
-      if (after !== null) query = query.where('users.username_key', '>', after);
-      const rows = await query.orderBy('users.username_key').limit(1000).execute();
+      const rows = await registrationRepository.page(this.deps.db, 'all', after, 1000);
       if (rows.length === 0) return;
       yield rows.map((row) => csvLine([row.username, row.mfa_state, toRegistration(row).methods.join(', ')])).join('');
       after = rows[rows.length - 1]!.username_key;
@@ -201,14 +189,8 @@ export class Reports {
    */
   async serverStatus(): Promise<NodeStatus[]> {
     const now = this.deps.clock.now();
-    const rows = await this.deps.db
-      .selectFrom('server_nodes')
-      .selectAll()
-      .where('last_seen_at', '>=', now - this.deps.nodeRetentionHours * 3_600_000)
-      .orderBy('started_at', 'desc')
-      .orderBy('id')
-      .execute();
-    const down = (row: (typeof rows)[number]) => now - Number(row.last_seen_at) > 3 * (row.heartbeat_seconds ?? this.deps.heartbeatSeconds) * 1000;
+    const rows = await serverNodesRepository.seenSince(this.deps.db, now - this.deps.nodeRetentionHours * 3_600_000);
+    const down = (row: ServerNodeRow) => now - Number(row.last_seen_at) > 3 * (row.heartbeat_seconds ?? this.deps.heartbeatSeconds) * 1000;
     return rows.map((row) => ({
       id: row.id,
       host: row.host,
@@ -220,25 +202,12 @@ export class Reports {
       status: row.stopped_at !== null ? 'stopped' : down(row) ? 'down' : 'up',
     }));
   }
-
-  private withMethods<QB extends ReturnType<Db['selectFrom']>>(query: QB) {
-    return (query as unknown as ReturnType<typeof this.deps.db.selectFrom<'users'>>).select((eb) => [
-      'users.username',
-      'users.username_key',
-      'users.mfa_state',
-      eb('users.phone_number', 'is not', null).as('has_phone'),
-      hasOath(eb).as('has_oath'),
-      hasApp(eb).as('has_app'),
-    ]);
-  }
 }
 
-function toRegistration(row: { username: string; mfa_state: string; has_phone: unknown; has_oath: unknown; has_app: unknown }): RegistrationRow {
+function toRegistration(row: RegistrationRecord): RegistrationRow {
   const methods: MethodName[] = [];
-  if (truthy(row.has_app)) methods.push('app');
-  if (truthy(row.has_oath)) methods.push('oath');
-  if (truthy(row.has_phone)) methods.push('sms', 'voice');
+  if (row.has_app) methods.push('app');
+  if (row.has_oath) methods.push('oath');
+  if (row.has_phone) methods.push('sms', 'voice');
   return { username: row.username, mfa_state: row.mfa_state, methods };
 }
-
-const truthy = (value: unknown): boolean => value === true || value === 1 || value === '1' || value === 't';

@@ -1,32 +1,30 @@
 import { decodeCursor, encodeCursor } from '../../shared/cursor.js';
 import { appError, assert } from '../../shared/errors.js';
 import { cidrRange } from '../../shared/ip-key.js';
-import { sql } from 'kysely';
-import type { Db, DialectName } from '../../storage/database.js';
+import type { Db } from '../../storage/database.js';
+import { signinLogRepository, type ResolvedSigninFilters } from '../../storage/repositories/signin-log.js';
+import { usersRepository } from '../../storage/repositories/users.js';
 import type { AuthAttemptRow, SigninRow } from '../../storage/schema.js';
 import type { SigninStep, TraceEntry } from '../auth/records.js';
 import { RESULT_CODE_NAMES } from '../auth/result-codes.js';
 import type { Page } from '../directory/directory.js';
 import { usernameKey } from '../directory/user-input.js';
 
+// The sign-in download (signin-export.ts) builds its batches on the same selection.
+export { filtered } from '../../storage/repositories/signin-log.js';
+
+/** Filters checked, with times as milliseconds, the IP as a key range and the user as an id: plain data (a download's workers get it). */
+export type ResolvedFilters = ResolvedSigninFilters;
+
 /** What the sign-in log can be filtered by (SPEC.md §3). Every filter is optional; given ones all apply. */
-export interface SigninFilters {
+export interface SigninFilters extends Omit<ResolvedFilters, 'from' | 'to' | 'user' | 'ipRange'> {
   /** ISO 8601 date-times: from (inclusive) and to (exclusive). */
   from?: string;
   to?: string;
   /** A user name: the user's sign-ins, or, for a name no user has, the sign-ins that tried it. */
   user?: string;
-  application?: string;
-  status?: 'success' | 'failure';
-  mfa_required?: boolean;
-  result_code?: string;
-  method?: string;
   /** An IP address or a CIDR block (IPv4 or IPv6). */
   ip?: string;
-  entry_point?: string;
-  policy?: string;
-  push_fatigue?: string;
-  client_type?: string;
 }
 
 /** One sign-in as the list shows it. */
@@ -98,50 +96,25 @@ function parseCursor(cursor: string): { at: number; id: number } {
  * sign-ins arrive, and one sign-in in full.
  */
 export class SigninLog {
-  constructor(private readonly deps: { db: Db; dialect?: DialectName }) {}
+  constructor(private readonly deps: { db: Db }) {}
 
   async list(filters: SigninFilters, options: { cursor?: string; limit?: number; order?: 'desc' | 'asc' } = {}): Promise<Page<SigninSummary>> {
     const limit = options.limit ?? 50;
     assert(Number.isInteger(limit) && limit >= 1 && limit <= 1000, 'validation_failed', 'limit: must be a whole number from 1 to 1000', { field: 'limit' });
     const order = options.order ?? 'desc';
     const resolved = await this.resolve(filters);
-    let query = filtered(this.deps.db, resolved, { scanIpRange: await this.denseIpRange(resolved) }).selectAll();
-    if (options.cursor !== undefined) {
-      const after = parseCursor(options.cursor);
-      // The bound on `at` alone comes first, so the time index gives the range; the OR only sorts out ties.
-      query =
-        order === 'desc'
-          ? query.where('at', '<=', after.at).where((eb) => eb.or([eb('at', '<', after.at), eb('id', '<', after.id)]))
-          : query.where('at', '>=', after.at).where((eb) => eb.or([eb('at', '>', after.at), eb('id', '>', after.id)]));
-    }
-    const rows = await query.orderBy('at', order).orderBy('id', order).limit(limit + 1).execute();
+    const after = options.cursor === undefined ? undefined : parseCursor(options.cursor);
+    const rows = await signinLogRepository.page(this.deps.db, resolved, { after, order, limit: limit + 1 });
     const page = rows.slice(0, limit);
     const last = page[page.length - 1];
     return { items: page.map(toSummary), next_cursor: rows.length > limit && last ? encodeCursor(`${Number(last.at)}:${Number(last.id)}`) : null };
   }
 
   async get(id: number): Promise<SigninDetail> {
-    const row = await this.deps.db.selectFrom('signins').selectAll().where('id', '=', id).executeTakeFirst();
+    const row = await signinLogRepository.findById(this.deps.db, id);
     if (!row) throw appError('not_found', `sign-in ${id} does not exist`);
-    const attempt = row.attempt_id === null ? undefined : await this.deps.db.selectFrom('auth_attempts').selectAll().where('id', '=', Number(row.attempt_id)).executeTakeFirst();
+    const attempt = row.attempt_id === null ? undefined : await signinLogRepository.findAttempt(this.deps.db, Number(row.attempt_id));
     return toSigninDetail(row, attempt ?? null);
-  }
-
-  /**
-   * Whether an IP range matches so many sign-ins that the page is found
-   * sooner by walking the time index and filtering. The IP index gives a
-   * range's sign-ins in address order, and all of them must be sorted by time
-   * for one page: fast for a few, slow for a busy /16. PostgreSQL's planner
-   * knows from its statistics; SQLite's does not, so it is asked here.
-   */
-  private async denseIpRange(filters: ResolvedFilters): Promise<boolean> {
-    const range = filters.ipRange;
-    if (this.deps.dialect !== 'sqlite' || !range || range.from === range.to) return false;
-    const probe = await this.deps.db
-      .selectFrom((eb) => eb.selectFrom('signins').select('id').where('ip_key', '>=', range.from).where('ip_key', '<=', range.to).limit(DENSE_IP_RANGE).as('probe'))
-      .select((eb) => eb.fn.countAll<number>().as('n'))
-      .executeTakeFirstOrThrow();
-    return Number(probe.n) >= DENSE_IP_RANGE;
   }
 
   /** Checks the filters, naming the first that is wrong, and looks the user up: what `filtered` needs. */
@@ -159,50 +132,11 @@ export class SigninLog {
     if (to !== undefined) resolved.to = to;
     if (range) resolved.ipRange = range;
     if (user !== undefined) {
-      const row = await this.deps.db.selectFrom('users').select('id').where('username_key', '=', usernameKey(user)).executeTakeFirst();
+      const row = await usersRepository.findByKey(this.deps.db, usernameKey(user));
       resolved.user = row ? { id: row.id } : { username: user };
     }
     return resolved;
   }
-}
-
-/** Filters checked, with times as milliseconds, the IP as a key range and the user as an id: plain data (a download's workers get it). */
-export interface ResolvedFilters extends Omit<SigninFilters, 'from' | 'to' | 'user' | 'ip'> {
-  from?: number;
-  to?: number;
-  /** A known user by id; a name no user has by that name. */
-  user?: { id: string } | { username: string };
-  ipRange?: { from: string; to: string };
-}
-
-/** Past this many sign-ins in an IP range, a page reads the time index rather than the IP index (SQLite). */
-const DENSE_IP_RANGE = 5000;
-
-/**
- * The sign-ins the filters select: every given filter applies. `scanIpRange`
- * (SQLite only) keeps the planner off the IP index: the unary plus makes the
- * IP condition a filter on the rows the time index gives.
- */
-export function filtered(db: Db, filters: ResolvedFilters, options: { scanIpRange?: boolean } = {}) {
-  let query = db.selectFrom('signins');
-  const { from, to, user, ipRange } = filters;
-  if (from !== undefined) query = query.where('at', '>=', from);
-  if (to !== undefined) query = query.where('at', '<', to);
-  if (user) query = 'id' in user ? query.where('user_id', '=', user.id) : query.where('user_id', 'is', null).where('username', '=', user.username);
-  if (filters.application !== undefined) query = query.where('application', '=', filters.application);
-  if (filters.status !== undefined) query = query.where('status', '=', filters.status);
-  if (filters.mfa_required !== undefined) query = query.where('mfa_required', '=', filters.mfa_required ? 1 : 0);
-  if (filters.result_code !== undefined) query = query.where('result_code', '=', filters.result_code);
-  if (filters.method !== undefined) query = query.where('method', '=', filters.method);
-  if (ipRange) {
-    const key = options.scanIpRange ? sql<string>`+ip_key` : sql.ref<string>('ip_key');
-    query = query.where(key, '>=', ipRange.from).where(key, '<=', ipRange.to);
-  }
-  if (filters.entry_point !== undefined) query = query.where('entry_point', '=', filters.entry_point);
-  if (filters.policy !== undefined) query = query.where('policy', '=', filters.policy);
-  if (filters.push_fatigue !== undefined) query = query.where('push_fatigue', '=', filters.push_fatigue);
-  if (filters.client_type !== undefined) query = query.where('client_type', '=', filters.client_type);
-  return query;
 }
 
 /** A sign-in whole, with its attempt record (the detail endpoint, the privacy export). */

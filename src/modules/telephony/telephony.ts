@@ -2,7 +2,6 @@ import type { Clock } from '../../shared/clock.js';
 import { decodeCursor, encodeCursor } from '../../shared/cursor.js';
 import { appError, assert } from '../../shared/errors.js';
 import { orderedId } from '../../shared/ids.js';
-import { sql } from 'kysely';
 import type { Db, Executor, UnitOfWork } from '../../storage/database.js';
 import { telephonyRepository } from '../../storage/repositories/telephony.js';
 import type { TelephonyLogRow, UserRow } from '../../storage/schema.js';
@@ -203,13 +202,7 @@ export class Telephony {
    */
   async recordInbound(message: { gateway: string; from: string; body: string; providerId: string | null }): Promise<TelephonyLogView> {
     const now = this.deps.clock.now();
-    const sender = await this.deps.db
-      .selectFrom('users')
-      .select(['id', 'username'])
-      .where(sql<string>`'+' || phone_country_code || phone_number`, '=', message.from)
-      .orderBy('username_key')
-      .limit(1)
-      .executeTakeFirst();
+    const sender = await telephonyRepository.senderOf(this.deps.db, message.from);
     const row = {
       id: orderedId(),
       user_id: sender?.id ?? null,

@@ -1,6 +1,6 @@
-import type { Insertable, Updateable } from 'kysely';
+import { sql, type Insertable, type Updateable } from 'kysely';
 import type { Executor } from '../database.js';
-import type { TelephonyLogRow, TelephonyLogTable } from '../schema.js';
+import type { TelephonyLogRow, TelephonyLogTable, UserRow } from '../schema.js';
 
 export interface TelephonyListQuery {
   gateway?: string;
@@ -41,5 +41,16 @@ export const telephonyRepository = {
       builder = builder.where('created_at', '<=', before.createdAt).where((eb) => eb.or([eb('created_at', '<', before.createdAt), eb('id', '<', before.id)]));
     }
     return builder.orderBy('created_at', 'desc').orderBy('id', 'desc').limit(query.limit).execute();
+  },
+
+  /** Whose text message a number `e164` (+ country code and number) sent: the first user by name whose primary phone it is. */
+  senderOf(db: Executor, e164: string): Promise<Pick<UserRow, 'id' | 'username'> | undefined> {
+    return db
+      .selectFrom('users')
+      .select(['id', 'username'])
+      .where(sql<string>`'+' || phone_country_code || phone_number`, '=', e164)
+      .orderBy('username_key')
+      .limit(1)
+      .executeTakeFirst();
   },
 };
