@@ -186,7 +186,7 @@ export async function buildRuntime(config: Config, options: RuntimeOptions = {})
     reportFraud,
   });
   const pushBoard = new PushBoard();
-  const signinLog = new SigninLog({ db: storage.db, dialect: storage.dialect });
+  const signinLog = new SigninLog({ db: storage.db });
   const oath = oathMethod(config.oath);
   const app = appMethod(config.app, {
     oath,
@@ -240,7 +240,7 @@ export async function buildRuntime(config: Config, options: RuntimeOptions = {})
     personalLog,
     changeLog,
     retention: new Retention({ db: storage.db, transact: storage.transact, clock, config: config.retention }),
-    privacy: new Privacy({ db: storage.db, transact: storage.transact, dialect: storage.dialect, clock, keyring, personalLog, methods, logFiles: serviceLogFile(config) ? [serviceLogFile(config)!] : [] }),
+    privacy: new Privacy({ db: storage.db, transact: storage.transact, clock, keyring, personalLog, methods, logFiles: serviceLogFile(config) ? [serviceLogFile(config)!] : [] }),
     masterKeyCreated: created,
     longPollIntervalMs,
     // A storage handed in belongs to the caller, who closes it.
