@@ -55,7 +55,23 @@ describe.each(DIALECTS)('authentication engine on %s', (dialect) => {
       'cache',
       'phone_busy',
     ]);
-    expect(JSON.parse(signin.trace)[4]).toEqual({ rule: 'conditional_access', policy: 'per-user MFA', applied: true, outcome: 'continue', reason: 'applied: requires MFA' });
+    expect(JSON.parse(signin.trace)[4]).toEqual({ rule: 'conditional_access', policy: 'per-user MFA', applied: true, outcome: 'continue', code: 'policy_applied', details: { grant: 'mfa' }, reason: expect.any(String) });
+    // Every entry carries its rule's reason code, and the code's text.
+    expect(JSON.parse(signin.trace).map((entry: { code: string }) => entry.code)).toEqual([
+      'account_enabled',
+      'no_open_block',
+      'under_failure_limits',
+      'not_blocked',
+      'policy_applied',
+      'mfa_required',
+      'not_a_broker_flow',
+      'no_claim_token',
+      'no_remember_token',
+      'no_app_password',
+      'no_bypass',
+      'cache_off',
+      'none_in_progress',
+    ]);
   });
 
   it("names the user's groups in the attempt record, by name", async () => {

@@ -137,6 +137,13 @@ describe.each(DIALECTS)('the sign-in log API on %s', (dialect) => {
       attempt: { username: 'alice@contoso.com', result: 'FAILED_OATH_CODE_INCORRECT', authenticated: false, caller_ip: '198.51.100.200' },
     });
     expect((detail.conditional_access as { rule: string }[]).map((entry) => entry.rule)).toContain('user_blocked');
+    // Each entry names its reason by code, with the details the code needs, beside its text.
+    expect(detail.conditional_access).toContainEqual({ rule: 'user_blocked', outcome: 'continue', code: 'not_blocked', reason: expect.any(String) });
+    expect(detail.conditional_access).toContainEqual({ rule: 'throttle', outcome: 'continue', code: 'under_failure_limits', details: { recent: expect.any(Number), today: expect.any(Number) }, reason: expect.any(String) });
+    // A sign-in recorded before traces had codes reads as it did.
+    const before = [{ rule: 'lockout', outcome: 'continue', reason: 'no open block' }];
+    await t.runtime.storage.db.updateTable('signins').set({ trace: JSON.stringify(before) }).where('id', '=', ids[0]!).execute();
+    expect((await t.app.inject({ url: `/admin/v1/signins/${ids[0]}`, headers: reader })).json()).toMatchObject({ conditional_access: before });
     expect((await t.app.inject({ url: '/admin/v1/signins/999999', headers: reader })).statusCode).toBe(404);
     // Read-only: there is nothing to change a sign-in with.
     const admin = await t.as('global_administrator');

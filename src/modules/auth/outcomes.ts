@@ -1,7 +1,7 @@
 import type { MethodName } from '../methods/contract.js';
 import type { Outcome, SigninStep, TraceEntry } from './records.js';
 import { detailOf, type ResultCode } from './result-codes.js';
-import type { RuleDecision } from './rules/index.js';
+import { because, traceEntry, type RuleDecision } from './rules/index.js';
 
 /** One step of a sign-in's authentication details. */
 export function signinStep(method: MethodName | 'engine', code: ResultCode, succeeded: boolean, at: number): SigninStep {
@@ -41,7 +41,7 @@ export function noMethodOutcome(trace: TraceEntry[], before: SigninStep[], regis
     countedFailure: false,
     fields: {},
     steps: before,
-    trace: [...trace, { rule: 'methods', outcome: registers ? 'allow' : 'deny', reason: registers ? 'no verification method registered: the user is sent to register one' : 'no verification method registered' }],
+    trace: [...trace, registers ? traceEntry('methods', 'allow', because('registration_prompted')) : traceEntry('methods', 'deny', because('no_method'))],
   };
 }
 
@@ -57,6 +57,6 @@ export function userNotFoundOutcome(counted: boolean): Outcome {
     countedFailure: counted,
     fields: {},
     steps: [],
-    trace: [{ rule: 'user_lookup', outcome: 'deny', reason: 'no such user' }],
+    trace: [traceEntry('user_lookup', 'deny', because('no_such_user'))],
   };
 }

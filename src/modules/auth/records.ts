@@ -7,6 +7,7 @@ import type { AuthenticatedApplication } from '../applications/applications.js';
 import type { AttemptFields, MethodName, PushFatigue } from '../methods/contract.js';
 import type { MfaDetail } from './mfa-details.js';
 import { RESULT_CODES, type ResultCode } from './result-codes.js';
+import type { ReasonCode } from './rules/reasons.js';
 
 /** One step of a sign-in's authentication details (SPEC.md §3): method, result code, success, detail, time. */
 export interface SigninStep {
@@ -27,6 +28,11 @@ export interface SigninStep {
 export interface TraceEntry {
   rule: string;
   outcome: 'continue' | 'allow' | 'deny';
+  /** The stable reason code (rules/reasons.ts); sign-ins recorded before codes were have none. */
+  code?: ReasonCode;
+  /** What the code is about (a time, a count, a policy), as rules/reasons.ts types it; absent when the code needs none. */
+  details?: Record<string, unknown>;
+  /** The code's text for people, stored with it so the log reads the same in every version. */
   reason: string;
   policy?: string;
   applied?: boolean;

@@ -1,5 +1,14 @@
 import { daysToMs, readRememberToken } from '../../access/remember.js';
-import { next, type SatisfyRule } from './rule.js';
+import type { DetailsArgs } from './reasons.js';
+import { next, type ReadingRule, type SatisfyInput } from './rule.js';
+
+type Code = 'no_remember_token' | 'remember_token_invalid' | 'remembered_devices_revoked' | 'policy_does_not_remember' | 'remembered_too_long' | 'device_remembered';
+
+/** A genuine token the policy no longer honours: evaluation goes on, and the sign-in shows the token's step as expired. */
+const expired = <C extends Code>(code: C, ...details: DetailsArgs<C>) => ({
+  ...next(code, ...details),
+  step: { method: 'remembered_device' as const, detail: 'expired due to the policies configured on tenant' as const },
+});
 
 /**
  * SPEC.md §3 "skipped due to remembered device": a token issued after this
@@ -9,18 +18,19 @@ import { next, type SatisfyRule } from './rule.js';
  * "expired due to the policies configured on tenant", and the user is
  * challenged; a token that is not genuine is ignored.
  */
-export const rememberedDevice: SatisfyRule = {
+export const rememberedDevice: ReadingRule<SatisfyInput, Code> = {
   name: 'remembered_device',
+  effects: 'none',
   async evaluate({ rememberToken, keyring, user, clock, requirement }) {
-    if (rememberToken === undefined) return next('no remembered-device token');
+    if (rememberToken === undefined) return next('no_remember_token');
     const token = readRememberToken(keyring, rememberToken);
-    if (!token || token.userId !== user.id) return next('the remembered-device token is not valid for this user');
+    if (!token || token.userId !== user.id) return next('remember_token_invalid');
     const now = clock.now();
-    const expired = (reason: string) => ({ outcome: 'continue' as const, reason, step: { method: 'remembered_device' as const, detail: 'expired due to the policies configured on tenant' as const } });
-    if (user.remembered_devices_revoked_at !== null && token.issuedAt <= Number(user.remembered_devices_revoked_at)) return expired('the remembered devices of the user were revoked');
-    if (requirement.rememberDays === null) return expired(`${requirement.policy} does not let devices remember MFA`);
-    const until = Math.min(token.expiresAt, token.issuedAt + daysToMs(requirement.rememberDays));
-    if (until <= now) return expired(`remembered since ${new Date(token.issuedAt).toISOString()}, longer than ${requirement.policy} allows (${requirement.rememberDays} days)`);
-    return { outcome: 'allow', reason: `device remembered until ${new Date(until).toISOString()}`, code: null, detail: 'skipped due to remembered device', mfaRequired: true };
+    if (user.remembered_devices_revoked_at !== null && token.issuedAt <= Number(user.remembered_devices_revoked_at)) return expired('remembered_devices_revoked');
+    const { policy, rememberDays } = requirement;
+    if (rememberDays === null) return expired('policy_does_not_remember', { policy });
+    const until = Math.min(token.expiresAt, token.issuedAt + daysToMs(rememberDays));
+    if (until <= now) return expired('remembered_too_long', { since: new Date(token.issuedAt).toISOString(), policy, days: rememberDays });
+    return { outcome: 'allow', reason: { code: 'device_remembered', until: new Date(until).toISOString() }, code: null, detail: 'skipped due to remembered device', mfaRequired: true };
   },
 };

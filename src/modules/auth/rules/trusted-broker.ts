@@ -1,4 +1,4 @@
-import { next, type SatisfyRule } from './rule.js';
+import { next, type ReadingRule, type SatisfyInput } from './rule.js';
 
 /** The pairs of access.trustedBrokers, parsed once per configuration text. */
 const parsed = new Map<string, { application: string; entryPoint: string }[]>();
@@ -23,14 +23,15 @@ function brokers(setting: string): { application: string; entryPoint: string }[]
  * (a workstation logon broker that did strong authentication itself) skips
  * MFA. Both must match: an application cannot claim another's entry point.
  */
-export const trustedBroker: SatisfyRule = {
+export const trustedBroker: ReadingRule<SatisfyInput, 'not_a_broker_flow' | 'broker_flow'> = {
   name: 'trusted_broker',
+  effects: 'none',
   async evaluate({ access, application, entryPoint }) {
     const match = brokers(access.trustedBrokers).some((broker) => broker.application === application.name.toLowerCase() && broker.entryPoint === entryPoint);
-    if (!match) return next('not a trusted broker flow');
+    if (!match) return next('not_a_broker_flow');
     return {
       outcome: 'allow',
-      reason: `${application.name} through ${entryPoint} is a trusted broker flow`,
+      reason: { code: 'broker_flow', application: application.name, entry_point: entryPoint },
       code: null,
       detail: 'skipped as flow exercised was Windows broker logon flow',
       mfaRequired: true,

@@ -39,7 +39,9 @@ const Step = Type.Object({
 const TraceEntry = Type.Object({
   rule: Type.String(),
   outcome: Type.Enum(['continue', 'allow', 'deny']),
-  reason: Type.String(),
+  code: Type.Optional(Type.String({ description: 'Stable reason code (docs/authentication.md, "Reason codes"); absent in sign-ins recorded before codes were.' })),
+  details: Type.Optional(Type.Object({}, { additionalProperties: true, description: 'What the code is about (times, counts, names), as the code says; absent when it needs none.' })),
+  reason: Type.String({ description: "The code's text for people." }),
   policy: Type.Optional(Type.String({ description: 'conditional_access: the policy this entry is about.' })),
   applied: Type.Optional(Type.Boolean({ description: 'conditional_access: whether every condition of the policy held.' })),
 });
