@@ -1,7 +1,7 @@
 import type { Config } from '../../../config/schema.js';
 import { appError } from '../../../shared/errors.js';
 import type { Executor } from '../../../storage/database.js';
-import { prepared } from '../../../storage/prepared.js';
+import { appActivationCodesRepository, appActivationsRepository, appDevicesRepository, appNoncesRepository, appPushesRepository } from '../../../storage/repositories/app-devices.js';
 import { changesRepository } from '../../../storage/repositories/records.js';
 import { usersRepository } from '../../../storage/repositories/users.js';
 import type { AppDeviceRow, UserRow } from '../../../storage/schema.js';
@@ -40,25 +40,13 @@ export interface AppDeps {
 
 /** The user's recent pushes (sign-ins of the app method that sent one, and those still open) and how many were denied or unanswered. */
 async function recentPushes(db: Executor, userId: string, since: number): Promise<{ pushes: number; unanswered: number }> {
-  const ended = await db
-    .selectFrom('signins')
-    .select('result_code')
-    .where('user_id', '=', userId)
-    .where('at', '>=', since)
-    .where('method', '=', 'app')
-    .where((eb) => eb.or([eb('push_fatigue', 'is', null), eb('push_fatigue', '=', 'number_matching_required')]))
-    .execute();
-  const open = await db.selectFrom('challenges').select('id').where('user_id', '=', userId).where('status', '=', 'pending').where('method', '=', 'app').execute();
-  return { pushes: ended.length + open.length, unanswered: ended.filter((row) => UNANSWERED.includes(row.result_code ?? '')).length };
+  const { ended, open } = await appPushesRepository.recent(db, userId, since);
+  return { pushes: ended.length + open, unanswered: ended.filter((code) => UNANSWERED.includes(code ?? '')).length };
 }
 
 const pinMode = (user: UserRow): boolean => user.app_mode === 'pin';
 
-// Prepared: every authentication asks which methods the user has, the app among them.
-const devicesOfUser = prepared<{ userId: string }, AppDeviceRow>((db, param) =>
-  db.selectFrom('app_devices').selectAll().where('user_id', '=', param('userId')).orderBy('created_at').orderBy('id'),
-);
-const devicesOf = async (db: Executor, userId: string): Promise<AppDeviceRow[]> => (await devicesOfUser(db, { userId })).rows;
+const devicesOf = (db: Executor, userId: string): Promise<AppDeviceRow[]> => appDevicesRepository.listForUser(db, userId);
 
 /** The attempt record's device columns (SPEC.md §5) for the device that answered. */
 const deviceFields = (device: AppDeviceRow | undefined, numberMatching: boolean): AttemptFields => ({
@@ -174,10 +162,10 @@ export function appMethod(config: Config['app'], deps: AppDeps) {
       const answer = response.app;
       if (!answer) throw appError('validation_failed', 'this challenge is answered in the authenticator app, not through /respond');
       if (!state.devices.includes(answer.deviceId)) throw appError('conflict', 'this push was not sent to that device');
-      const device = await context.db.selectFrom('app_devices').selectAll().where('id', '=', answer.deviceId).executeTakeFirst();
+      const device = await appDevicesRepository.findById(context.db, answer.deviceId);
       const fields = { ...base, ...deviceFields(device, numberMatching) };
       // Any answer shows the device is alive.
-      await context.db.updateTable('app_devices').set({ missed_pushes: 0 }).where('id', '=', answer.deviceId).execute();
+      await appDevicesRepository.update(context.db, answer.deviceId, { missed_pushes: 0 });
       if (!answer.verified) return done('FAILED_PHONE_APP_INVALID_RESULT', false, fields, false);
       switch (answer.decision) {
         case 'deny':
@@ -199,33 +187,25 @@ export function appMethod(config: Config['app'], deps: AppDeps) {
     /** Nobody answered: each device the push went to missed one more; those at the limit are blocked. */
     async onExpired(db, state) {
       if (!isAppState(state) || state.devices.length === 0) return;
-      await db
-        .updateTable('app_devices')
-        .set((eb) => ({ missed_pushes: eb('missed_pushes', '+', 1) }))
-        .where('id', 'in', state.devices)
-        .execute();
-      await db
-        .updateTable('app_devices')
-        .set({ status: 'blocked', blocked_reason: `left ${config.missedPushesToBlock} pushes in a row unanswered` })
-        .where('id', 'in', state.devices)
-        .where('status', '=', 'active')
-        .where('missed_pushes', '>=', config.missedPushesToBlock)
-        .execute();
+      await appDevicesRepository.addMissedPush(db, state.devices);
+      await appDevicesRepository.blockAfterMissedPushes(db, state.devices, config.missedPushesToBlock, `left ${config.missedPushesToBlock} pushes in a row unanswered`);
     },
 
     async exportUserData(db, userId) {
-      const user = await db.selectFrom('users').select('username').where('id', '=', userId).executeTakeFirst();
+      const user = await usersRepository.findById(db, userId);
       const devices = await devicesOf(db, userId);
-      const activations = await db.selectFrom('app_activations').selectAll().where('user_id', '=', userId).orderBy('id').execute();
+      const activations = await appActivationsRepository.listForUser(db, userId, 'oldest');
       return { app_devices: devices.map((device) => toDeviceView(device, user?.username ?? '')), app_activations: activations.map(toActivationRecord) };
     },
 
     async deleteUserData(db, userId) {
       const devices = await devicesOf(db, userId);
-      if (devices.length > 0) await db.deleteFrom('app_nonces').where('device_id', 'in', devices.map((device) => device.id)).execute();
-      const deleted = async (table: 'app_devices' | 'app_activation_codes' | 'app_activations') =>
-        Number((await db.deleteFrom(table).where('user_id', '=', userId).executeTakeFirst()).numDeletedRows);
-      return { app_devices: await deleted('app_devices'), app_activation_codes: await deleted('app_activation_codes'), app_activations: await deleted('app_activations') };
+      await appNoncesRepository.deleteOfDevices(db, devices.map((device) => device.id));
+      return {
+        app_devices: await appDevicesRepository.deleteOfUser(db, userId),
+        app_activation_codes: await appActivationCodesRepository.deleteOfUser(db, userId),
+        app_activations: await appActivationsRepository.deleteOfUser(db, userId),
+      };
     },
   } satisfies VerificationMethod;
 }
