@@ -4,6 +4,7 @@ import { NamedLocations } from './modules/access/locations.js';
 import { AccessPolicies } from './modules/access/policies.js';
 import { resolve } from 'node:path';
 import type { Logger } from 'pino';
+import { readConfiguredFile } from './config/load.js';
 import type { Config } from './config/schema.js';
 import { serviceLogFile } from './config/paths.js';
 import { AdminKeys } from './modules/admin-access/admin-keys.js';
@@ -148,6 +149,12 @@ function loadKeyring(config: Config): { keyring: Keyring; created: boolean } {
 
 /** The composition root: config → storage → modules. Protocols are built on top of the returned runtime. */
 export async function buildRuntime(config: Config, options: RuntimeOptions = {}): Promise<Runtime> {
+  // Files that settings name are read first, by the modules that own their formats: a bad one stops
+  // start-up naming its key before a log, a key file or the database is created.
+  const { templatesFile } = config.telephony;
+  const { claimIssuersFile } = config.access;
+  const templates = templatesFile ? readConfiguredFile(() => loadTemplatesFile(templatesFile)) : new Templates();
+  const claimIssuers = claimIssuersFile ? readConfiguredFile(() => ClaimIssuers.fromFile(claimIssuersFile)) : ClaimIssuers.none();
   const clock = options.clock ?? systemClock;
   const log = options.log ?? createServiceLog({ level: config.log.level, file: serviceLogFile(config), syslog: config.log.syslog });
   const { keyring, created } = loadKeyring(config);
@@ -174,8 +181,6 @@ export async function buildRuntime(config: Config, options: RuntimeOptions = {})
   if (await isMigrated(storage.db, foundation.name)) await checkMasterKey(storage.transact, keyring);
   const rules = config.directory;
   const telephony = new Telephony({ db: storage.db, transact: storage.transact, clock, gateway: options.gateway ?? gatewayOf(config.telephony, config.voice) });
-  const templates = config.telephony.templatesFile ? loadTemplatesFile(config.telephony.templatesFile) : new Templates();
-  const claimIssuers = config.access.claimIssuersFile ? ClaimIssuers.fromFile(config.access.claimIssuersFile) : ClaimIssuers.none();
   // Blocks are built below, after the directory that needs every method's data cleaner; a fraud report only comes later, during a sign-in.
   const reportFraud: ReportFraud = (db, user, source) => blocks.reportFraudInTransaction(db, user, source, config.auth.fraudAutoBlock);
   const voice = voiceMethod(config.voice, {

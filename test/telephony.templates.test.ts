@@ -1,11 +1,12 @@
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { loadConfig } from '../src/config/load.js';
+import { buildRuntime } from '../src/main.js';
 import { Templates, loadTemplatesFile } from '../src/modules/telephony/templates.js';
 import { outboxPhone } from './helpers/phones.js';
-import { createTestRuntime, testActor, type TestRuntime } from './helpers/runtime.js';
+import { createTestRuntime, TEST_MASTER_KEY, testActor, type TestRuntime } from './helpers/runtime.js';
 
 const file = (content: unknown): string => {
   const path = join(mkdtempSync(join(tmpdir(), 'countersign-templates-')), 'texts.json');
@@ -48,7 +49,9 @@ describe('telephony templates', () => {
     expect((await outboxPhone(t.runtime).play('answer')).says).toContain('Drücken Sie die Rautetaste');
   });
 
-  it('refuse a file that would leave out the code or is not what they expect, naming what is wrong', () => {
+  it('refuse a file that would leave out the code or is not what they expect, naming what is wrong, before the server creates anything', async () => {
+    const dataDir = mkdtempSync(join(tmpdir(), 'countersign-templates-data-'));
+    const start = (templatesFile: string) => buildRuntime(loadConfig({ overrides: { dataDir, security: { masterKey: TEST_MASTER_KEY }, telephony: { templatesFile } } }));
     const bad: [unknown, string][] = [
       ['{ nope', 'not valid JSON'],
       [[1], 'must hold a JSON object of languages'],
@@ -62,8 +65,9 @@ describe('telephony templates', () => {
     ];
     for (const [content, message] of bad) {
       const path = file(content);
-      expect(() => loadConfig({ overrides: { telephony: { templatesFile: path } } }), message).toThrow(`config key telephony.templatesFile ${path}: ${message}`);
+      await expect(start(path), message).rejects.toThrow(`config key telephony.templatesFile ${path}: ${message}`);
     }
-    expect(() => loadConfig({ overrides: { telephony: { templatesFile: '/nonexistent/texts.json' } } })).toThrow('cannot read it (ENOENT)');
+    await expect(start('/nonexistent/texts.json')).rejects.toThrow('cannot read it (ENOENT)');
+    expect(readdirSync(dataDir)).toEqual([]);
   });
 });

@@ -1,8 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { Ajv, type ErrorObject } from 'ajv';
 import { AppError } from '../shared/errors.js';
-import { ClaimIssuers } from '../modules/access/claims.js';
-import { loadTemplatesFile } from '../modules/telephony/templates.js';
 import { ConfigSchema, type Config } from './schema.js';
 
 /** Names the environment variable that points at a JSON config file. */
@@ -192,24 +190,27 @@ export function loadConfig(options: LoadConfigOptions = {}): Config {
   if (config.telephony.gateway === 'http') checkHttpGateway(config.telephony.http);
   if (config.telephony.gateway === 'twilio') checkTwilioGateway(config.telephony.twilio);
   checkApp(config.app);
-  if (config.access.claimIssuersFile) {
-    try {
-      ClaimIssuers.fromFile(config.access.claimIssuersFile);
-    } catch (error) {
-      fail(`config key ${(error as Error).message}`);
-    }
-  }
-  if (config.telephony.templatesFile) {
-    try {
-      loadTemplatesFile(config.telephony.templatesFile);
-    } catch (error) {
-      fail(`config key ${(error as Error).message}`);
-    }
-  }
   if (config.database.url && !/^(postgres(ql)?:\/\/|sqlite:)/.test(config.database.url)) {
     fail('config key database.url: must start with postgres://, postgresql:// or sqlite:');
   }
   return deepFreeze(config);
+}
+
+/**
+ * Reads a file that a setting names (the telephony templates, the claim
+ * issuers) with the reader of the module that owns its format, and turns
+ * what goes wrong into the same refusal as a bad value in the config itself.
+ * The reader's message starts with the key and the path ("telephony.templatesFile
+ * /etc/texts.json: not valid JSON"). Config imports nothing but shared/, so it
+ * cannot know those formats; the composition root reads each such file first,
+ * before it creates or opens anything.
+ */
+export function readConfiguredFile<T>(read: () => T): T {
+  try {
+    return read();
+  } catch (error) {
+    return fail(`config key ${(error as Error).message}`);
+  }
 }
 
 function mergeInto(target: Record<string, unknown>, source: Record<string, unknown>): void {

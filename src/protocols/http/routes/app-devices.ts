@@ -6,7 +6,6 @@ import { ACCESS } from '../../../modules/admin-access/roles.js';
 import { DEVICE_HEADER, NONCE_HEADER, SIGNATURE_HEADER, TIMESTAMP_HEADER } from '../../../modules/methods/app/protocol.js';
 import { appError } from '../../../shared/errors.js';
 import QRCode from 'qrcode';
-import type { AppDeviceRow } from '../../../storage/schema.js';
 import { actorOf } from '../admin-auth.js';
 import * as S from '../schemas.js';
 import { challengeResult } from '../../../modules/auth/answers.js';
@@ -113,7 +112,7 @@ export const appDeviceRoutes =
       body: request.rawBody ?? '',
     });
     /** The device that signed this request; `unauthenticated` otherwise. */
-    const signedBy = (request: FastifyRequest): Promise<AppDeviceRow> => runtime.appDevices.authenticate(header(request, DEVICE_HEADER), partsOf(request), header(request, SIGNATURE_HEADER));
+    const signedBy = (request: FastifyRequest) => runtime.appDevices.authenticate(header(request, DEVICE_HEADER), partsOf(request), header(request, SIGNATURE_HEADER));
 
     app.post('/activate', {
       schema: {

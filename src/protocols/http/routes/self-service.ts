@@ -5,7 +5,6 @@ import { SSPR_METHODS } from '../../../config/schema.js';
 import type { Runtime } from '../../../main.js';
 import { selfActor } from '../../../modules/sspr/sspr.js';
 import { appError } from '../../../shared/errors.js';
-import type { UserRow } from '../../../storage/schema.js';
 import { basicCredentials } from '../app-auth.js';
 import * as S from '../schemas.js';
 
@@ -46,7 +45,7 @@ export function selfServiceRoutes(runtime: Runtime): FastifyPluginAsync {
     const { selfService, securityQuestions } = runtime;
 
     /** The signed-in user: name and password by HTTP Basic, checked (and throttled) before the body is read. */
-    const signedIn = async (request: FastifyRequest, reply: FastifyReply): Promise<UserRow> => {
+    const signedIn = async (request: FastifyRequest, reply: FastifyReply) => {
       const given = basicCredentials(request.headers.authorization);
       if (!given) {
         reply.header('www-authenticate', 'Basic realm="countersign self-service"');
