@@ -15,8 +15,8 @@ import { openStorage } from '../dist/storage/database.js';
 /** @param {{ url: string, dataDir: string, pgSchema?: string, from: number, warmUpFrom: number }} job */
 async function run(job) {
   const storage = openStorage({ url: job.url, dataDir: job.dataDir, poolSize: 2, ...(job.pgSchema ? { pgSchema: job.pgSchema } : {}) });
-  // As the server builds it: worker threads, each through a bulk connection of its own.
-  const exporter = new SigninExporter({ reader: storage.bulk, location: storage.options });
+  // As the server builds it: the storage's bulk reader, whose worker threads each read through a connection of their own.
+  const exporter = new SigninExporter({ reader: storage.bulk });
   const exports = new Exports({ db: storage.bulkDb, signinLog: new SigninLog({ db: storage.bulkDb }), exporter });
   try {
     let peakRss = process.memoryUsage().rss;
@@ -41,7 +41,6 @@ async function run(job) {
     sample();
     return { rows, seconds, peakRss, peakHeap };
   } finally {
-    await exporter.close();
     await storage.close();
   }
 }

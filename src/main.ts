@@ -213,7 +213,7 @@ export async function buildRuntime(config: Config, options: RuntimeOptions = {})
   const securityQuestions = new SecurityQuestions({ db: storage.db, transact: storage.transact, clock, config: config.questions, directory, changeLog });
   const mail = new Mail({ db: storage.db, clock, gateway: mailGateway });
   // Downloads of the sign-in log read in worker threads, each through a bulk connection of its own.
-  const exporter = new SigninExporter({ reader: storage.bulk, location: storage.options });
+  const exporter = new SigninExporter({ reader: storage.bulk });
   return {
     config,
     clock,
@@ -250,7 +250,6 @@ export async function buildRuntime(config: Config, options: RuntimeOptions = {})
     longPollIntervalMs,
     // A storage handed in belongs to the caller, who closes it.
     close: async () => {
-      await exporter.close();
       await mailGateway.close?.();
       if (ownsStorage) await storage.close();
       // Also for a log handed in (the CLI builds its own): its queued syslog lines must leave before the process exits.

@@ -9,9 +9,10 @@ import { GroupCommit } from './group-commit.js';
 import { CATALOG_TABLES, ReadCache, UnitReads, attachReadCache, attachUnitReads, invalidatingPlugin } from './read-cache.js';
 import { SharedReads } from './shared-reads.js';
 import { withStatementCache } from './sqlite-statement-cache.js';
-import { isPostgresUrl, openSqliteReader, pgTypes, postgresRows, sqliteRows, withDefaultUser, type RawReader, type StoreLocation } from './raw-reader.js';
+import { isPostgresUrl, openSqliteReader, pgTypes, postgresRows, sqliteRows, withDefaultUser, type StoreLocation } from './raw-reader.js';
+import { bulkReader, type BulkConnection, type BulkReader } from './bulk.js';
 
-export { withDefaultUser };
+export { withDefaultUser, type BulkReader };
 
 export type DialectName = 'sqlite' | 'postgres';
 export type Db = Kysely<Database>;
@@ -52,9 +53,12 @@ export interface Storage {
    * into the process. On PostgreSQL the same pool as `db`.
    */
   readonly bulkDb: Db;
-  /** The same connection, also able to return rows as arrays of column values (no object per row: downloads of millions of rows). */
+  /**
+   * The same connection, also able to return rows as arrays of column values (no object per row: downloads of
+   * millions of rows), and to read and format them in worker threads with connections of their own (storage/bulk.ts).
+   */
   readonly bulk: BulkReader;
-  /** What the storage was opened with: a download's worker threads open their own connections from it. */
+  /** What the storage was opened with (the bulk reads' worker threads open their own connections where it says). */
   readonly options: StorageOptions;
   close(): Promise<void>;
   /** True when a trivial query succeeds within `timeoutMs` (readiness probe); never waits longer. */
@@ -145,11 +149,11 @@ function openSqlite(path: string, readCacheEntries: number, options: StorageOpti
     file: path,
     readCache: cache,
     get bulkDb() {
-      bulk ??= sqliteBulkReader(path);
+      bulk ??= sqliteBulkReader(path, options);
       return bulk.db;
     },
     get bulk() {
-      bulk ??= sqliteBulkReader(path);
+      bulk ??= sqliteBulkReader(path, options);
       return bulk;
     },
     close: async () => {
@@ -161,18 +165,13 @@ function openSqlite(path: string, readCacheEntries: number, options: StorageOpti
   };
 }
 
-/** A connection for long reads: queries built with `db`, rows read as arrays with `rows`. */
-export interface BulkReader extends RawReader {
-  db: Db;
-}
-
 /** SQLite's bulk reader: a read-only connection (`openSqliteReader`), opened on first use. */
-function sqliteBulkReader(path: string): BulkReader {
+function sqliteBulkReader(path: string, options: StorageOptions): BulkReader {
   let reader: SQLite.Database | null = null;
   const open = (): SQLite.Database => (reader ??= openSqliteReader(path));
   const db = new Kysely<Database>({ dialect: new SqliteDialect({ database: async () => open() }) });
   const rows = sqliteRows(open);
-  return {
+  const connection: BulkConnection = {
     db,
     rows,
     close: async () => {
@@ -181,6 +180,7 @@ function sqliteBulkReader(path: string): BulkReader {
       if (reader?.open) reader.close();
     },
   };
+  return bulkReader(connection, 'sqlite', options);
 }
 
 function openPostgres(url: string, poolSize: number, options: StorageOptions): Storage {
@@ -210,6 +210,7 @@ function openPostgres(url: string, poolSize: number, options: StorageOptions): S
     plugins: [invalidatingPlugin([unitReads.invalidation(), { tables: CATALOG_TABLES, invalidate: () => catalog.invalidate() }])],
   });
   attachUnitReads(db, unitReads, catalog);
+  const bulk = bulkReader({ db, rows: postgresRows(pool), close: async () => undefined }, 'postgres', options);
   return {
     db,
     dialect: 'postgres',
@@ -217,8 +218,9 @@ function openPostgres(url: string, poolSize: number, options: StorageOptions): S
     file: null,
     readCache: null,
     bulkDb: db,
-    bulk: { db, rows: postgresRows(pool), close: async () => undefined },
+    bulk,
     close: async () => {
+      await bulk.close();
       await catalog.close();
       await db.destroy();
     },

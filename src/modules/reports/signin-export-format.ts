@@ -1,4 +1,7 @@
+// How the sign-in download's rows become text. Worker threads of the bulk
+// reads (storage/bulk.ts) load this module by itself, so it imports little.
 import { csvCell, isoMillis } from '../../shared/csv-write.js';
+import type { BulkFormatter } from '../../storage/bulk.js';
 
 export type ExportFormat = 'csv' | 'jsonl';
 
@@ -30,10 +33,15 @@ export function formatRow(row: unknown[], format: ExportFormat): string {
   return `${JSON.stringify(record)}\n`;
 }
 
-/** Rows as text, and the (time, id) key of the last one. */
-export function formatRows(rows: unknown[][], format: ExportFormat): { text: string; last: [number, number] | null } {
+/** Rows as text. */
+export function formatRows(rows: unknown[][], format: ExportFormat): string {
   let text = '';
   for (const row of rows) text += formatRow(row, format);
-  const last = rows[rows.length - 1];
-  return { text, last: last ? [Number(last[AT]), Number(last[0])] : null };
+  return text;
 }
+
+/** A row's place in the download's order: its (time, id) key. */
+export const positionOf = (row: unknown[]): [number, number] => [Number(row[AT]), Number(row[0])];
+
+/** `formatRows`, where a worker thread finds it: this module's own location. */
+export const SIGNIN_FORMATTER: BulkFormatter<ExportFormat> = { module: import.meta.url, name: 'formatRows', format: formatRows };
