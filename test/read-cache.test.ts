@@ -129,7 +129,7 @@ describe('authentication through the read cache on sqlite', () => {
 });
 
 describe.each(DIALECTS.filter((dialect) => dialect === 'postgres'))('no read cache on %s', (dialect) => {
-  it('reads a row once per unit of work, again after a write to a cached table, and never keeps it past the unit', async () => {
+  it('reads a row once per unit of work, again after a write to a cached table, and never keeps it past the unit (a read through the cache takes a Unit: there is no read outside one)', async () => {
     const t = await createTestRuntime(dialect);
     try {
       probeLoads = 0;
@@ -147,9 +147,6 @@ describe.each(DIALECTS.filter((dialect) => dialect === 'postgres'))('no read cac
       });
       await t.runtime.storage.transact((trx) => probe(trx, 'alice'));
       expect(probeLoads).toBe(3);
-      await probe(t.runtime.storage.db, 'alice');
-      await probe(t.runtime.storage.db, 'alice');
-      expect(probeLoads).toBe(5);
     } finally {
       await t.dispose();
     }

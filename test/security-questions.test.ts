@@ -5,6 +5,7 @@ import { SecurityQuestions, verifyAnswers } from '../src/modules/methods/questio
 import { AppError } from '../src/shared/errors.js';
 import type { ResultCode } from '../src/modules/auth/result-codes.js';
 import type { UserRow } from '../src/storage/schema.js';
+import type { Unit } from '../src/storage/database.js';
 import { createTestRuntime, testActor, type TestRuntime } from './helpers/runtime.js';
 import { DIALECTS } from './helpers/storage.js';
 
@@ -35,6 +36,8 @@ describe.each(DIALECTS)('security questions on %s', (dialect) => {
   afterEach(() => t.dispose());
 
   const db = () => t.runtime.storage.db;
+  /** The method called on its own, outside the engine: its statements run one by one on the database, as if each were a unit of work. */
+  const unit = () => db() as unknown as Unit;
   const auditActions = async () => (await db().selectFrom('audit_log').select('action').orderBy('id').execute()).map((row) => row.action);
   const user = async (username = 'ann@contoso.com'): Promise<UserRow> => t.runtime.directory.find(db(), username);
   const registerAnn = () => questions.register('ann@contoso.com', ids.slice(0, 3).map((id, index) => ({ question_id: id, answer: ANSWERS[index]! })), testActor);
@@ -159,7 +162,7 @@ describe.each(DIALECTS)('security questions on %s', (dialect) => {
   describe('the verification method', () => {
     const method = () => questionsMethod(t.runtime.config.questions);
     const context = async (fallback: boolean, primaryCode: ResultCode | null = 'FAILED_PHONE_APP_DENIED'): Promise<MethodContext> => ({
-      db: db(),
+      db: unit(),
       clock: t.clock,
       keyring: t.runtime.keyring,
       user: await user(),
@@ -173,15 +176,15 @@ describe.each(DIALECTS)('security questions on %s', (dialect) => {
     });
 
     it('describes the method only when enough answers are registered', async () => {
-      expect(await method().describe(db(), await user())).toBeNull();
+      expect(await method().describe(unit(), await user())).toBeNull();
       await registerAnn();
-      expect(await method().describe(db(), await user())).toEqual({
+      expect(await method().describe(unit(), await user())).toEqual({
         method: 'questions',
         devices: [{ id: 'security-questions', name: '3 security questions', type: 'questions' }],
       });
       await questions.removeQuestion(ids[0]!, testActor, { force: true });
       await questions.removeQuestion(ids[1]!, testActor, { force: true });
-      expect(await method().describe(db(), await user())).toBeNull();
+      expect(await method().describe(unit(), await user())).toBeNull();
       expect(method()).toMatchObject({ name: 'questions', timeoutCode: 'FAILED_SECURITY_QUESTIONS_TIMEOUT', fallbackOnly: true, fallback: { allowedBy: 'fallbackQuestions', answer: 'answers', asksWhenOffered: true, prompt: 'answer your security questions' } });
     });
 
@@ -260,7 +263,7 @@ describe.each(DIALECTS)('security questions on %s', (dialect) => {
       expect(JSON.stringify(exported)).not.toMatch(/\$argon2|fluffy|springfield/i);
       await method().deleteUserData(db(), ann.id);
       expect(await db().selectFrom('security_answers').selectAll().where('user_id', '=', ann.id).execute()).toEqual([]);
-      expect(await method().describe(db(), ann)).toBeNull();
+      expect(await method().describe(unit(), ann)).toBeNull();
     });
   });
 });

@@ -1,7 +1,7 @@
 import pg from 'pg';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { withDefaultUser } from '../src/storage/database.js';
-import type { Executor } from '../src/storage/database.js';
+import type { Unit } from '../src/storage/database.js';
 import { cachedRead, sharedReadsOf } from '../src/storage/read-cache.js';
 import { SharedReads } from '../src/storage/shared-reads.js';
 import { authFixture } from './helpers/auth.js';
@@ -112,7 +112,7 @@ describe.each(DIALECTS.filter((dialect) => dialect === 'postgres'))('the conditi
   it('forgets what a unit of work read of its own catalog change when the unit rolls back', async () => {
     const { storage } = t.runtime;
     const count = cachedRead({ name: 'named locations counted', tables: ['named_locations'], shared: true, key: (_: void) => '', load: async (db) => (await db.selectFrom('named_locations').select('id').execute()).length });
-    const locationCount = (trx: Executor) => count(trx);
+    const locationCount = (trx: Unit) => count(trx);
     await storage.transact(locationCount); // starts listening
     await eventually(() => sharedReadsOf(storage.db)!.listening);
     await expect(

@@ -1,5 +1,5 @@
 import { CompiledQuery, type KyselyPlugin, type PluginTransformQueryArgs, type PluginTransformResultArgs, type QueryResult, type RootOperationNode, type UnknownRow } from 'kysely';
-import type { Executor } from './database.js';
+import type { Executor, Unit } from './database.js';
 import type { Database } from './schema.js';
 import type { SharedReads } from './shared-reads.js';
 import { writtenTables, type Written } from './written-tables.js';
@@ -40,7 +40,7 @@ export interface CachedReadDeclaration<Arg, Value> {
  * checked for.
  */
 export interface CachedRead<Arg, Value> {
-  (db: Executor, arg: Arg): Promise<Value>;
+  (db: Unit, arg: Arg): Promise<Value>;
   readonly tables: ReadonlySet<TableName>;
   readonly shared: boolean;
   /** The memories' key of its value for `arg`. */
@@ -71,7 +71,7 @@ export function cachedRead<Arg, Value>(declaration: CachedReadDeclaration<Arg, V
   // The prefix keeps the keys of different reads apart in the memories.
   const prefix = `${DECLARED.length}\u0000`;
   const keyOf = (arg: Arg): string => prefix + declaration.key(arg);
-  const read = ((db: Executor, arg: Arg) => readThrough(read, db, keyOf(arg), () => declaration.load(db, arg))) as CachedRead<Arg, Value>;
+  const read = ((db: Unit, arg: Arg) => readThrough(read, db, keyOf(arg), () => declaration.load(db, arg))) as CachedRead<Arg, Value>;
   Object.defineProperties(read, {
     name: { value: declaration.name },
     tables: { value: new Set(declaration.tables) },

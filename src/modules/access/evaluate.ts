@@ -1,5 +1,5 @@
 import type { Config } from '../../config/schema.js';
-import type { Executor } from '../../storage/database.js';
+import type { Unit } from '../../storage/database.js';
 import { accessCatalog, policyMembershipOf, type AccessCatalogRows, type PolicyMembership } from '../../storage/repositories/access-policies.js';
 import { appDevicesRepository } from '../../storage/repositories/app-devices.js';
 import type { UserRow } from '../../storage/schema.js';
@@ -61,7 +61,7 @@ interface Catalog {
 const compiled = new WeakMap<AccessCatalogRows, Catalog>();
 
 /** The enabled policies and every named location, read and compiled once per change (storage/repositories/access-policies.ts). */
-async function catalog(db: Executor): Promise<Catalog> {
+async function catalog(db: Unit): Promise<Catalog> {
   const rows = await accessCatalog(db);
   let catalog = compiled.get(rows);
   if (!catalog) {
@@ -103,7 +103,7 @@ const GRANT_WORDS: Record<Grant, string> = { block: 'blocks access', allow: 'all
  * have, save for the sign-in coming from a location it excludes or a device
  * registered to the user, MFA is skipped due to location or registered device.
  */
-export async function evaluateAccess(db: Executor, config: Config['access'], request: AccessRequest): Promise<{ decision: AccessDecision; verdicts: PolicyVerdict[] }> {
+export async function evaluateAccess(db: Unit, config: Config['access'], request: AccessRequest): Promise<{ decision: AccessDecision; verdicts: PolicyVerdict[] }> {
   const { policies, locations } = await catalog(db);
   const perUser = perUserPolicy(request.user, config);
   const all = perUser ? [...policies, perUser] : policies;
@@ -135,7 +135,7 @@ export async function evaluateAccess(db: Executor, config: Config['access'], req
 }
 
 /** Registered: the device is one of the user's active authenticator devices. */
-async function registered(db: Executor, request: AccessRequest): Promise<DeviceState> {
+async function registered(db: Unit, request: AccessRequest): Promise<DeviceState> {
   if (!request.deviceId) return 'unregistered';
   const device = await appDevicesRepository.findOfUser(db, request.user.id, request.deviceId);
   return device?.status === 'active' ? 'registered' : 'unregistered';

@@ -75,7 +75,7 @@ export class Challenges {
 
   /** Saves a challenge's next stage: a new row for a new challenge, else the existing one advanced (it is still pending: its user is locked). */
   async save(
-    trx: Executor,
+    trx: Unit,
     user: UserRow,
     request: AuthRequest,
     method: MethodName,

@@ -4,7 +4,7 @@ import type { Config } from '../../config/schema.js';
 import type { Clock } from '../../shared/clock.js';
 import { appError, assert } from '../../shared/errors.js';
 import type { Keyring } from '../../shared/keyring.js';
-import type { Db, Executor, Unit, UnitOfWork } from '../../storage/database.js';
+import type { Db, Unit, UnitOfWork } from '../../storage/database.js';
 import { challengesRepository } from '../../storage/repositories/challenges.js';
 import { telephonyRepository } from '../../storage/repositories/telephony.js';
 import { usersRepository } from '../../storage/repositories/users.js';
@@ -352,7 +352,7 @@ export class AuthEngine {
 
   /** Turns a method's step into a pending challenge, a fallback offer, or the recorded end of the sign-in. */
   private async afterStep(
-    trx: Executor,
+    trx: Unit,
     user: UserRow,
     request: AuthRequest,
     method: VerificationMethod,
@@ -418,7 +418,7 @@ export class AuthEngine {
     return this.deps.config.access.registrationPrompt && request.clientType !== 'legacy' && user.mfa_state !== 'Enforced';
   }
 
-  private context(db: Executor, user: UserRow, request: AuthRequest, fallback: boolean, primaryCode: ResultCode | null, challengeId: string): MethodContext {
+  private context(db: Unit, user: UserRow, request: AuthRequest, fallback: boolean, primaryCode: ResultCode | null, challengeId: string): MethodContext {
     return {
       db,
       clock: this.deps.clock,
@@ -434,12 +434,12 @@ export class AuthEngine {
     };
   }
 
-  private record(trx: Executor, user: UserRow | null, request: AuthRequest, outcome: Outcome) {
+  private record(trx: Unit, user: UserRow | null, request: AuthRequest, outcome: Outcome) {
     return writeOutcome(trx, this.deps.clock.now(), user, request.username, request, outcome);
   }
 
   /** `auth` for a user name that does not exist: recorded, and refused as throttled once the client IP is over its limit. */
-  private async unknownUser(trx: Executor, request: AuthRequest): Promise<AuthAnswer> {
+  private async unknownUser(trx: Unit, request: AuthRequest): Promise<AuthAnswer> {
     const throttled = await evaluateUnknownUser(this.deps, trx, request);
     if (!throttled) {
       await this.record(trx, null, request, userNotFoundOutcome(true));

@@ -1,7 +1,7 @@
 import type { Config } from '../../config/schema.js';
 import type { Clock } from '../../shared/clock.js';
 import type { Keyring } from '../../shared/keyring.js';
-import type { Executor, Unit } from '../../storage/database.js';
+import type { Unit } from '../../storage/database.js';
 import type { UserRow } from '../../storage/schema.js';
 import type { ClaimIssuers } from '../access/claims.js';
 import { evaluateAccess, type AccessDecision, type MfaRequirement, type PolicyVerdict } from '../access/evaluate.js';
@@ -118,7 +118,7 @@ export async function evaluateSignin(deps: EvaluationDeps, trx: Unit, user: User
  * client IP (guessing user names), and refused as throttled once the IP is
  * over its limit: the throttle's decision then, else null.
  */
-export async function evaluateUnknownUser(deps: EvaluationDeps, trx: Executor, request: AuthRequest): Promise<{ decision: FinalDecision; trace: TraceEntry[] } | null> {
+export async function evaluateUnknownUser(deps: EvaluationDeps, trx: Unit, request: AuthRequest): Promise<{ decision: FinalDecision; trace: TraceEntry[] } | null> {
   const throttled = await ipThrottled(trx, deps.clock.now(), deps.config.auth, request.ip);
   if (!throttled) return null;
   const decision: FinalDecision = { outcome: 'deny', reason: throttled, code: 'FAILED_AUTHENTICATION_THROTTLED', detail: 'entered incorrect code too many times', mfaRequired: false };

@@ -1,5 +1,5 @@
 import { appError } from '../../shared/errors.js';
-import type { Executor } from '../../storage/database.js';
+import type { Unit } from '../../storage/database.js';
 import type { UserRow } from '../../storage/schema.js';
 import type { MethodContext, MethodName, MethodResponse, StepResult, VerificationMethod } from '../methods/contract.js';
 import { waitingAnswer, type AuthAnswer } from './answers.js';
@@ -27,7 +27,7 @@ export interface FallbackOffer {
  * can be. A method that asks something when offered (the questions) starts
  * here, so the offer names what it asks.
  */
-export async function fallbackOffer(methods: MethodRegistry, db: Executor, user: UserRow, primary: VerificationMethod, context: MethodContext): Promise<FallbackOffer | null> {
+export async function fallbackOffer(methods: MethodRegistry, db: Unit, user: UserRow, primary: VerificationMethod, context: MethodContext): Promise<FallbackOffer | null> {
   const offered = (await methods.describe(db, user, true)).map((description) => description.method).filter((name) => name !== primary.name);
   if (offered.length === 0) return null;
   const state: FallbackOffer['state'] = { fallback: offered };

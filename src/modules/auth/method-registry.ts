@@ -1,6 +1,6 @@
 import type { Config } from '../../config/schema.js';
 import { appError } from '../../shared/errors.js';
-import type { Executor } from '../../storage/database.js';
+import type { Unit } from '../../storage/database.js';
 import type { UserRow } from '../../storage/schema.js';
 import { METHOD_NAMES, type MethodDescription, type MethodName, type VerificationMethod } from '../methods/contract.js';
 
@@ -26,7 +26,7 @@ export class MethodRegistry {
   }
 
   /** The user's registered methods: primary ones, or (fallback = true) those the configuration allows as fallback. */
-  async describe(trx: Executor, user: UserRow, fallback: boolean): Promise<MethodDescription[]> {
+  async describe(trx: Unit, user: UserRow, fallback: boolean): Promise<MethodDescription[]> {
     const allowed = (method: VerificationMethod) => (fallback ? method.fallback !== null && this.config[method.fallback.allowedBy] : !method.fallbackOnly);
     const found: MethodDescription[] = [];
     for (const method of this.methods.values()) {
@@ -46,7 +46,7 @@ export class MethodRegistry {
    * that ignores it. Methods are asked in that order and no further than the
    * first the user has.
    */
-  async choose(trx: Executor, user: UserRow, factor: 'auto' | MethodName, withPasscode = false): Promise<VerificationMethod | null> {
+  async choose(trx: Unit, user: UserRow, factor: 'auto' | MethodName, withPasscode = false): Promise<VerificationMethod | null> {
     const installed = (names: readonly (string | null)[]) => names.flatMap((name) => (name !== null && this.methods.has(name as MethodName) ? [this.methods.get(name as MethodName)!] : []));
     const auto = installed([user.default_method, ...METHOD_NAMES]);
     const order = factor !== 'auto' ? installed([factor]) : withPasscode ? [...auto.filter((method) => method.checksPasscodeAtStart), ...auto] : auto;

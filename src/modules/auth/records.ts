@@ -1,4 +1,4 @@
-import type { Executor } from '../../storage/database.js';
+import type { Unit } from '../../storage/database.js';
 import { signinsRepository, type AttemptValues, type SigninValues } from '../../storage/repositories/signins.js';
 import { ipKey } from '../../shared/ip-key.js';
 import type { UserRow } from '../../storage/schema.js';
@@ -76,7 +76,7 @@ const methodColumn = (method: MethodName | null, code: ResultCode): string | nul
  * a known user) and the SPEC.md §3 sign-in event. Call it with the transaction
  * that made the state change the outcome depends on.
  */
-export async function writeOutcome(db: Executor, at: number, user: UserRow | null, username: string, request: RequestContext, outcome: Outcome): Promise<{ signinId: number; attemptId: number | null }> {
+export async function writeOutcome(db: Unit, at: number, user: UserRow | null, username: string, request: RequestContext, outcome: Outcome): Promise<{ signinId: number; attemptId: number | null }> {
   const signin: Omit<SigninValues, 'attempt_id'> = {
     at,
     user_id: user?.id ?? null,

@@ -1,6 +1,6 @@
 import type { Keyring } from '../../shared/keyring.js';
 import type { Clock } from '../../shared/clock.js';
-import type { Executor } from '../../storage/database.js';
+import type { Executor, Unit } from '../../storage/database.js';
 import type { NewAuthAttempt, UserRow } from '../../storage/schema.js';
 import type { ResultCode } from '../auth/result-codes.js';
 import type { CallEvent, CallResult, CallScript } from '../telephony/gateway.js';
@@ -16,7 +16,8 @@ export type MethodName = (typeof METHOD_NAMES)[number];
 /** What a method knows of the authentication it takes part in. */
 export interface MethodContext {
   /** The engine's open transaction: a method's state changes land with the attempt record or not at all. */
-  db: Executor;
+  /** The authentication's unit of work: a method reads and writes only through it. */
+  db: Unit;
   clock: Clock;
   keyring: Keyring;
   user: UserRow;
@@ -175,7 +176,7 @@ export interface VerificationMethod {
   /** When the code depends on how far the challenge got (a call ringing, or answered): the code for this saved state. */
   expiredCode?(state: Record<string, unknown>): ResultCode;
   /** Called in the transaction that ends an unanswered challenge of this method (the app counts missed pushes). */
-  onExpired?(db: Executor, state: Record<string, unknown>): Promise<void>;
+  onExpired?(db: Unit, state: Record<string, unknown>): Promise<void>;
   /**
    * How it serves as fallback after a denied primary method, or null when it
    * cannot: the setting that allows it, what the fallback's answer carries,
@@ -192,7 +193,7 @@ export interface VerificationMethod {
   /** Where the user's answer comes from besides the Auth API: the authenticator app's answer to a push, or an event on a call. */
   readonly answeredThrough?: 'device' | 'call';
   /** The user's registered devices for this method, or null when the user has none. */
-  describe(db: Executor, user: UserRow): Promise<MethodDescription | null>;
+  describe(db: Unit, user: UserRow): Promise<MethodDescription | null>;
   /** Begins a challenge. With a passcode given up front it can finish at once. */
   start(context: MethodContext, input: MethodResponse & { device?: string }): Promise<StepResult>;
   /** True when a pending challenge of this method is answered by a message from the user (two-way SMS), given its saved state. */

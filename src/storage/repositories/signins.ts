@@ -1,5 +1,5 @@
 import { sql } from 'kysely';
-import { isPostgres, type Executor } from '../database.js';
+import { isPostgres, type Executor, type Unit } from '../database.js';
 import { prepared } from '../prepared.js';
 import type { NewAuthAttempt, NewSignin } from '../schema.js';
 import { groupNamesOfUser } from './groups.js';
@@ -105,7 +105,7 @@ export const signinsRepository = {
    * user's group names: on SQLite from memory (`groupNamesOfUser`), on
    * PostgreSQL read by the one statement that writes both.
    */
-  async insertWithAttempt(db: Executor, attempt: Sources<AttemptValues>, signin: Omit<SigninValues, 'attempt_id'>): Promise<{ signinId: number; attemptId: number }> {
+  async insertWithAttempt(db: Unit, attempt: Sources<AttemptValues>, signin: Omit<SigninValues, 'attempt_id'>): Promise<{ signinId: number; attemptId: number }> {
     if (isPostgres(db)) {
       const valueOf = (name: string) => (name.startsWith('attempt.') ? valueIn(attempt, name.slice('attempt.'.length) as keyof AttemptValues) : valueIn<SigninValues>([signin], name.slice('signin.'.length) as keyof SigninValues));
       const row = (await insertAttemptAndSignin(db, valueOf)).rows[0]!;
