@@ -2,21 +2,18 @@
 // reads (storage/bulk.ts) load this module by itself, so it imports little.
 import { csvCell, isoMillis } from '../../shared/csv-write.js';
 import type { BulkFormatter } from '../../storage/bulk.js';
+import { SIGNIN_EXPORT_COLUMNS } from '../../storage/signin-export-columns.js';
+
+export { SIGNIN_EXPORT_COLUMNS };
 
 export type ExportFormat = 'csv' | 'jsonl';
-
-/** The sign-in download's columns: the sign-in list's fields, in this order. */
-export const SIGNIN_EXPORT_COLUMNS = [
-  'id', 'at', 'username', 'application', 'ip', 'auth_type', 'entry_point', 'status', 'mfa_required',
-  'policy', 'method', 'result_code', 'detail', 'push_fatigue', 'client_type', 'device_id',
-] as const;
 
 const AT = 1;
 const MFA_REQUIRED = 8;
 
 /**
- * A row as one CSV line (CRLF; values in the order of CSV_COLUMNS in
- * signin-export.ts) or JSON Lines line (values in SIGNIN_EXPORT_COLUMNS
+ * A row as one CSV line (CRLF; values in the order of CSV_SELECTION in
+ * storage/repositories/signin-export.ts) or JSON Lines line (values in SIGNIN_EXPORT_COLUMNS
  * order): times in ISO 8601, booleans as true/false.
  */
 export function formatRow(row: unknown[], format: ExportFormat): string {
