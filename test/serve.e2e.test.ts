@@ -108,5 +108,6 @@ describe.each(DIALECTS)('`countersign serve` on a fresh folder with %s', (dialec
     }
     // A clean stop removes the address: a later command does not point apps at a server that is gone.
     expect(existsSync(join(cwd, 'data', 'server.json'))).toBe(false);
-  });
+    // Two server starts and a command, each a process loading the whole program: more than the default on a busy machine.
+  }, 90_000);
 });
