@@ -73,8 +73,8 @@ export function answerOfChallenge(challenge: ChallengeRow, state: Pick<Challenge
   const code = challenge.result_code as ResultCode | null;
   if (challenge.status === 'pending') {
     const { fallback } = state;
-    // A fallback waiting for answers names its questions, whoever asks (a poll after a denied push, say).
-    const questions = fallback.includes('questions') && state.questions ? { questions: state.questions } : {};
+    // A fallback waiting for answers names its questions (saved only by the fallback method that asked them), whoever asks (a poll after a denied push, say).
+    const questions = fallback.length > 0 && state.questions ? { questions: state.questions } : {};
     return {
       ...waitingAnswer(challenge.id, code, undefined, challenge.expires_at),
       ...(fallback.length > 0 ? { fallback, detail: detailOf(code!, false) } : {}),
