@@ -13,6 +13,18 @@ import { utf8Text } from './values.js';
 const BLOCK = 16;
 const MAX_PASSWORD_OCTETS = 128;
 
+/** Each block xor b(i), both ways: b(i) chains on the hidden block c(i-1), the output when hiding and the input when recovering. */
+function xorBlocks(input: Buffer, requestAuthenticator: Buffer, secret: Buffer, direction: 'hide' | 'recover'): Buffer {
+  const output = Buffer.alloc(input.length);
+  let chain = requestAuthenticator;
+  for (let at = 0; at < input.length; at += BLOCK) {
+    const pad = md5(secret, chain);
+    for (let i = 0; i < BLOCK; i += 1) output[at + i] = input[at + i]! ^ pad[i]!;
+    chain = (direction === 'hide' ? output : input).subarray(at, at + BLOCK);
+  }
+  return output;
+}
+
 export function hidePassword(password: string, requestAuthenticator: Buffer, secret: Buffer): RadiusAttribute {
   const plain = Buffer.from(password, 'utf8');
   if (plain.length > MAX_PASSWORD_OCTETS) {
@@ -20,14 +32,7 @@ export function hidePassword(password: string, requestAuthenticator: Buffer, sec
   }
   const padded = Buffer.alloc(Math.max(BLOCK, Math.ceil(plain.length / BLOCK) * BLOCK));
   plain.copy(padded);
-  const hidden = Buffer.alloc(padded.length);
-  let chain = requestAuthenticator;
-  for (let at = 0; at < padded.length; at += BLOCK) {
-    const pad = md5(secret, chain);
-    for (let i = 0; i < BLOCK; i += 1) hidden[at + i] = padded[at + i]! ^ pad[i]!;
-    chain = hidden.subarray(at, at + BLOCK);
-  }
-  return { type: ATTRIBUTES['User-Password'].type, value: hidden };
+  return { type: ATTRIBUTES['User-Password'].type, value: xorBlocks(padded, requestAuthenticator, secret, 'hide') };
 }
 
 /**
@@ -39,13 +44,7 @@ export function recoverPassword(hidden: Buffer, requestAuthenticator: Buffer, se
   refuseUnless(hidden.length >= BLOCK && hidden.length <= MAX_PASSWORD_OCTETS && hidden.length % BLOCK === 0, 'bad_attribute_value', `a User-Password of ${hidden.length} octets`, {
     attribute: 'User-Password',
   });
-  const plain = Buffer.alloc(hidden.length);
-  let chain = requestAuthenticator;
-  for (let at = 0; at < hidden.length; at += BLOCK) {
-    const pad = md5(secret, chain);
-    for (let i = 0; i < BLOCK; i += 1) plain[at + i] = hidden[at + i]! ^ pad[i]!;
-    chain = hidden.subarray(at, at + BLOCK);
-  }
+  const plain = xorBlocks(hidden, requestAuthenticator, secret, 'recover');
   let end = plain.length;
   while (end > 0 && plain[end - 1] === 0) end -= 1;
   const text = utf8Text(plain.subarray(0, end));
